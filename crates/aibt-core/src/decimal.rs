@@ -1,0 +1,511 @@
+//! Exact decimal types with the scales of the seed's columns.
+//!
+//! Every amount aibt stores goes through one of these types, so a value is rounded the same way
+//! (half away from zero, 四舍五入) and range-checked in one place before it reaches a ledger or a
+//! database column. The seed's "log and set to 0" on a bad value is deliberately not kept: a
+//! silent zero corrupts a ledger, so parsing fails with a reason instead.
+
+use std::fmt;
+use std::str::FromStr;
+
+use rust_decimal::{Decimal, RoundingStrategy};
+use serde::de::{self, Visitor};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Why a text or number could not become one of the fixed-scale decimals.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecimalError {
+    #[error("{kind} {input:?} is not a decimal number")]
+    NotANumber { kind: &'static str, input: String },
+    #[error("{kind} {input} is out of range: its magnitude must not exceed {max} ({column})")]
+    OutOfRange {
+        kind: &'static str,
+        input: String,
+        max: String,
+        column: &'static str,
+    },
+    #[error("{kind} arithmetic overflowed")]
+    Overflow { kind: &'static str },
+}
+
+/// `[+-]digits[.digits][(e|E)[+-]digits]` with at least one mantissa digit.
+fn is_decimal_literal(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    if matches!(bytes.first(), Some(b'+' | b'-')) {
+        i += 1;
+    }
+    let mut digits = 0;
+    let mut points = 0;
+    while i < bytes.len() && (bytes[i].is_ascii_digit() || bytes[i] == b'.') {
+        if bytes[i] == b'.' {
+            points += 1;
+        } else {
+            digits += 1;
+        }
+        i += 1;
+    }
+    if digits == 0 || points > 1 {
+        return false;
+    }
+    if i < bytes.len() && matches!(bytes[i], b'e' | b'E') {
+        i += 1;
+        if matches!(bytes.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        let exponent_start = i;
+        while i < bytes.len() && bytes[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i == exponent_start {
+            return false;
+        }
+    }
+    i == bytes.len()
+}
+
+/// Parses decimal text strictly: an optional sign, digits with at most one point, and an
+/// optional exponent. `rust_decimal` alone would also accept underscores, which no data file
+/// or API client means.
+fn parse_decimal_text(kind: &'static str, text: &str) -> Result<Decimal, DecimalError> {
+    let trimmed = text.trim();
+    let not_a_number = || DecimalError::NotANumber {
+        kind,
+        input: text.to_string(),
+    };
+    if !is_decimal_literal(trimmed) {
+        return Err(not_a_number());
+    }
+    let parsed = if trimmed.contains(['e', 'E']) {
+        Decimal::from_scientific(trimmed)
+    } else {
+        Decimal::from_str(trimmed)
+    };
+    parsed.map_err(|_| {
+        // The text is a well-formed number that rust_decimal cannot hold: it is too large.
+        DecimalError::OutOfRange {
+            kind,
+            input: trimmed.to_string(),
+            max: Decimal::MAX.to_string(),
+            column: "96-bit decimal",
+        }
+    })
+}
+
+macro_rules! fixed_scale_decimal {
+    (
+        $(#[$doc:meta])*
+        $name:ident, kind = $kind:literal, scale = $scale:literal, column = $column:literal,
+        max = ($lo:expr, $mid:expr, $hi:expr)
+    ) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(Decimal);
+
+        impl $name {
+            /// Decimal places kept, as in the column type.
+            pub const SCALE: u32 = $scale;
+            /// Zero at this type's scale.
+            pub const ZERO: Self = Self(Decimal::from_parts(0, 0, 0, false, $scale));
+            /// The largest magnitude this type accepts.
+            pub const MAX: Decimal = Decimal::from_parts($lo, $mid, $hi, false, $scale);
+            const KIND: &'static str = $kind;
+
+            /// Rounds half away from zero to the type's scale and checks the range.
+            pub fn new(value: Decimal) -> Result<Self, DecimalError> {
+                let rounded =
+                    value.round_dp_with_strategy(Self::SCALE, RoundingStrategy::MidpointAwayFromZero);
+                if rounded.abs() > Self::MAX {
+                    return Err(DecimalError::OutOfRange {
+                        kind: Self::KIND,
+                        input: value.to_string(),
+                        max: Self::MAX.to_string(),
+                        column: $column,
+                    });
+                }
+                if rounded.is_zero() {
+                    // Rounding a tiny negative value leaves a negative zero, which would print
+                    // as "-0.00000000" and compare unequal in text columns.
+                    return Ok(Self::ZERO);
+                }
+                let mut exact = rounded;
+                exact.rescale(Self::SCALE);
+                Ok(Self(exact))
+            }
+
+            /// Parses decimal text (plain or scientific notation), then behaves like [`Self::new`].
+            pub fn parse(text: &str) -> Result<Self, DecimalError> {
+                let value = parse_decimal_text(Self::KIND, text)?;
+                Self::new(value)
+            }
+
+            /// Converts an integer, which always fits unless it exceeds the range.
+            pub fn from_i64(value: i64) -> Result<Self, DecimalError> {
+                Self::new(Decimal::from(value))
+            }
+
+            /// The exact value, always at [`Self::SCALE`] decimal places.
+            pub const fn get(self) -> Decimal {
+                self.0
+            }
+
+            /// A lossy view for statistics and charts, never for accounting.
+            pub fn to_f64(self) -> f64 {
+                use rust_decimal::prelude::ToPrimitive;
+                self.0.to_f64().unwrap_or(f64::NAN)
+            }
+
+            pub fn is_zero(self) -> bool {
+                self.0.is_zero()
+            }
+
+            pub fn is_negative(self) -> bool {
+                self.0.is_sign_negative() && !self.0.is_zero()
+            }
+
+            pub fn is_positive(self) -> bool {
+                self.0.is_sign_positive() && !self.0.is_zero()
+            }
+
+            pub fn abs(self) -> Self {
+                Self(self.0.abs())
+            }
+
+            pub fn checked_add(self, other: Self) -> Result<Self, DecimalError> {
+                let sum = self
+                    .0
+                    .checked_add(other.0)
+                    .ok_or(DecimalError::Overflow { kind: Self::KIND })?;
+                Self::new(sum)
+            }
+
+            pub fn checked_sub(self, other: Self) -> Result<Self, DecimalError> {
+                let difference = self
+                    .0
+                    .checked_sub(other.0)
+                    .ok_or(DecimalError::Overflow { kind: Self::KIND })?;
+                Self::new(difference)
+            }
+
+            /// Negation cannot overflow: the range is symmetric.
+            pub fn negate(self) -> Self {
+                if self.0.is_zero() { self } else { Self(-self.0) }
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self::ZERO
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(&self.0, f)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(&self.0, f)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = DecimalError;
+            fn from_str(text: &str) -> Result<Self, Self::Err> {
+                Self::parse(text)
+            }
+        }
+
+        impl TryFrom<Decimal> for $name {
+            type Error = DecimalError;
+            fn try_from(value: Decimal) -> Result<Self, Self::Error> {
+                Self::new(value)
+            }
+        }
+
+        impl From<$name> for Decimal {
+            fn from(value: $name) -> Decimal {
+                value.0
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                // Money travels as a decimal string: JSON numbers become binary floats in
+                // most clients and lose cents.
+                serializer.collect_str(&self.0)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                deserializer.deserialize_any(FixedVisitor::<$name>::new($kind))
+            }
+        }
+
+        impl FixedScale for $name {
+            fn parse_text(text: &str) -> Result<Self, DecimalError> {
+                Self::parse(text)
+            }
+        }
+    };
+}
+
+/// Shared by the serde visitor so that every fixed-scale type accepts the same JSON forms.
+trait FixedScale: Sized {
+    fn parse_text(text: &str) -> Result<Self, DecimalError>;
+}
+
+struct FixedVisitor<T> {
+    kind: &'static str,
+    marker: std::marker::PhantomData<T>,
+}
+
+impl<T> FixedVisitor<T> {
+    fn new(kind: &'static str) -> Self {
+        Self {
+            kind,
+            marker: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<T: FixedScale> Visitor<'_> for FixedVisitor<T> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "a {} as a decimal string or number", self.kind)
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<T, E> {
+        T::parse_text(v).map_err(E::custom)
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<T, E> {
+        T::parse_text(&v.to_string()).map_err(E::custom)
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<T, E> {
+        T::parse_text(&v.to_string()).map_err(E::custom)
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<T, E> {
+        if !v.is_finite() {
+            return Err(E::custom(format!(
+                "{} {v} is not a decimal number",
+                self.kind
+            )));
+        }
+        // Rust prints the shortest text that reads back as the same float, so 0.1 arrives as
+        // "0.1" rather than its binary expansion.
+        T::parse_text(&v.to_string()).map_err(E::custom)
+    }
+}
+
+fixed_scale_decimal!(
+    /// An amount of money or a price: scale 8, as `NUMERIC(38,8)`.
+    ///
+    /// A 96-bit decimal at scale 8 holds magnitudes up to about 7.9 × 10^20, which is the
+    /// range aibt accepts (a `NUMERIC(38,8)` column could hold more; nothing real needs it).
+    Money, kind = "amount", scale = 8, column = "NUMERIC(38,8) at 96-bit precision",
+    max = (u32::MAX, u32::MAX, u32::MAX)
+);
+
+fixed_scale_decimal!(
+    /// A quantity of shares or coins: scale 8, so that 0.00000001 BTC is one unit.
+    Quantity, kind = "quantity", scale = 8, column = "NUMERIC(38,8) at 96-bit precision",
+    max = (u32::MAX, u32::MAX, u32::MAX)
+);
+
+fixed_scale_decimal!(
+    /// A percentage: scale 6, as `NUMERIC(15,6)` (up to 999,999,999.999999).
+    Percent, kind = "percentage", scale = 6, column = "NUMERIC(15,6)",
+    // 999_999_999_999_999 = 0x0003_8D7E_A4C6_7FFF
+    max = (0xA4C6_7FFF, 0x0003_8D7E, 0)
+);
+
+fixed_scale_decimal!(
+    /// A fee or tax rate, or a ratio such as a margin ratio or a confidence score: scale 6, as `NUMERIC(10,6)`
+    /// (up to 9,999.999999).
+    Rate, kind = "rate", scale = 6, column = "NUMERIC(10,6)",
+    // 9_999_999_999 = 0x0000_0002_540B_E3FF
+    max = (0x540B_E3FF, 0x0000_0002, 0)
+);
+
+impl Rate {
+    /// 1.000000: full confidence, a whole position.
+    pub const ONE: Rate = Rate(Decimal::from_parts(1_000_000, 0, 0, false, 6));
+}
+
+impl Money {
+    /// `price × quantity`, rounded to cents-of-a-cent like every stored amount.
+    pub fn times(self, quantity: Quantity) -> Result<Money, DecimalError> {
+        let product = self
+            .0
+            .checked_mul(quantity.get())
+            .ok_or(DecimalError::Overflow { kind: "amount" })?;
+        Money::new(product)
+    }
+
+    /// `amount × rate`, rounded to scale 8.
+    pub fn times_rate(self, rate: Rate) -> Result<Money, DecimalError> {
+        let product = self
+            .0
+            .checked_mul(rate.get())
+            .ok_or(DecimalError::Overflow { kind: "amount" })?;
+        Money::new(product)
+    }
+}
+
+impl Quantity {
+    /// Rounds toward zero to whole units or to the smallest unit of 10^-8, which is how an
+    /// order size that cannot be bought exactly is cut down.
+    pub fn floor_to_unit(value: Decimal, whole_units: bool) -> Result<Quantity, DecimalError> {
+        let places = if whole_units { 0 } else { Self::SCALE };
+        Quantity::new(value.round_dp_with_strategy(places, RoundingStrategy::ToZero))
+    }
+
+    /// One tradable unit: a whole share, or 0.00000001 of a coin.
+    pub fn unit(whole_units: bool) -> Quantity {
+        if whole_units {
+            Quantity(Decimal::new(100_000_000, 8))
+        } else {
+            Quantity(Decimal::new(1, 8))
+        }
+    }
+
+    /// True when the quantity is a whole number of units.
+    pub fn is_whole(self) -> bool {
+        self.0.fract().is_zero()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn money_prints_at_scale_eight() {
+        assert_eq!(Money::parse("10000").unwrap().to_string(), "10000.00000000");
+        assert_eq!(
+            Money::parse("0.00000001").unwrap().to_string(),
+            "0.00000001"
+        );
+        assert_eq!(
+            Money::parse("12345678901234567890.12345678")
+                .unwrap()
+                .to_string(),
+            "12345678901234567890.12345678"
+        );
+    }
+
+    #[test]
+    fn rounding_is_half_away_from_zero() {
+        assert_eq!(
+            Money::parse("0.000000005").unwrap().to_string(),
+            "0.00000001"
+        );
+        assert_eq!(
+            Money::parse("-0.000000005").unwrap().to_string(),
+            "-0.00000001"
+        );
+        assert_eq!(
+            Money::parse("0.0000000049").unwrap().to_string(),
+            "0.00000000"
+        );
+        assert_eq!(Percent::parse("1.0000005").unwrap().to_string(), "1.000001");
+        assert_eq!(Rate::parse("0.0012345").unwrap().to_string(), "0.001235");
+    }
+
+    #[test]
+    fn tiny_negative_rounds_to_plain_zero() {
+        let zero = Money::parse("-0.000000001").unwrap();
+        assert_eq!(zero.to_string(), "0.00000000");
+        assert_eq!(zero, Money::ZERO);
+    }
+
+    #[test]
+    fn float_noise_in_csv_text_is_rounded_exactly() {
+        assert_eq!(
+            Money::parse("0.09946999000000001").unwrap().to_string(),
+            "0.09946999"
+        );
+    }
+
+    #[test]
+    fn scientific_notation_is_accepted() {
+        assert_eq!(Money::parse("1.5e-05").unwrap().to_string(), "0.00001500");
+        assert_eq!(Money::parse("2E3").unwrap().to_string(), "2000.00000000");
+    }
+
+    #[test]
+    fn garbage_is_refused_with_its_text() {
+        for bad in [
+            "", " ", "abc", "NaN", "inf", "1_000", "1.2.3", "--1", "1,5", "0x10",
+        ] {
+            let err = Money::parse(bad).unwrap_err();
+            assert!(
+                matches!(err, DecimalError::NotANumber { .. }),
+                "{bad:?} gave {err:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn out_of_range_names_the_limit() {
+        let err = Money::parse("1e30").unwrap_err();
+        assert!(matches!(err, DecimalError::OutOfRange { .. }), "{err:?}");
+        let err = Money::parse("792281625142643375936").unwrap_err();
+        assert!(err.to_string().contains("out of range"), "{err}");
+        assert!(Money::parse("792281625142643375935.43950335").is_ok());
+        let err = Percent::parse("1000000000").unwrap_err();
+        assert!(err.to_string().contains("NUMERIC(15,6)"), "{err}");
+        assert!(Percent::parse("999999999.999999").is_ok());
+        assert!(Rate::parse("10000").is_err());
+        assert!(Rate::parse("9999.999999").is_ok());
+    }
+
+    #[test]
+    fn serde_reads_strings_and_numbers_and_writes_strings() {
+        let m: Money = serde_json::from_str("\"1.25\"").unwrap();
+        assert_eq!(serde_json::to_string(&m).unwrap(), "\"1.25000000\"");
+        let m: Money = serde_json::from_str("0.1").unwrap();
+        assert_eq!(m.to_string(), "0.10000000");
+        let m: Money = serde_json::from_str("42").unwrap();
+        assert_eq!(m.to_string(), "42.00000000");
+        assert!(serde_json::from_str::<Money>("\"x\"").is_err());
+        assert!(serde_json::from_str::<Money>("true").is_err());
+    }
+
+    #[test]
+    fn quantity_floors_to_units() {
+        let d = Decimal::from_str("12.999999999").unwrap();
+        assert_eq!(
+            Quantity::floor_to_unit(d, true).unwrap().to_string(),
+            "12.00000000"
+        );
+        assert_eq!(
+            Quantity::floor_to_unit(d, false).unwrap().to_string(),
+            "12.99999999"
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn any_eight_place_decimal_round_trips_through_text(
+            mantissa in -79_228_162_514_264_337_593_543_950_335i128..=79_228_162_514_264_337_593_543_950_335i128,
+            scale in 0u32..=8,
+        ) {
+            let value = Decimal::from_i128_with_scale(mantissa, scale);
+            let money = Money::new(value).unwrap_or(Money::ZERO);
+            if money.get().abs() <= Money::MAX && Money::new(value).is_ok() {
+                prop_assert_eq!(money.get(), value);
+                let back = Money::parse(&money.to_string()).unwrap();
+                prop_assert_eq!(back, money);
+            }
+        }
+    }
+}

@@ -1,0 +1,22 @@
+//! The domain of aibt: exact money, the seed's enums, market bars, and (in later modules) the
+//! broker, statistics and indicators. Nothing here performs IO, so every accounting rule can be
+//! tested without a database or a network.
+
+pub mod bar;
+pub mod broker;
+pub mod decimal;
+pub mod decision;
+pub mod enums;
+pub mod stats;
+pub mod time;
+
+pub use bar::{Bar, BarError};
+pub use broker::{Account, AccountSettings, Execution, Fill, Lot, Order, OrderSize, RoundTrip};
+pub use decimal::{DecimalError, Money, Percent, Quantity, Rate};
+pub use decision::{Decision, DecisionContext, PointInTime, PositionView, Strategy};
+pub use enums::{
+    EnumParseError, MarketType, PositionSide, TaskStatus, TemplateStatus, TimeGranularity,
+    TradeAction, TradeStatus,
+};
+pub use rust_decimal::Decimal;
+pub use stats::{Stats, StatsAccumulator};

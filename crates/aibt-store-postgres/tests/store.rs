@@ -1,0 +1,227 @@
+//! The shared store suite and PostgreSQL's own guarantees, on a real server: each test gets a
+//! database of its own, dropped at the end.
+
+use aibt_store::testsuite::{self, SeedDefaultIds};
+use aibt_store::{Store, StoreError};
+use aibt_store_postgres::{LATEST_VERSION, PostgresStore};
+
+/// The server the tests use; `AIBT_TEST_POSTGRES` overrides it.
+fn server() -> String {
+    std::env::var("AIBT_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_string())
+}
+
+/// A uniquely named database, created by the store itself and dropped on drop.
+struct TestDatabase {
+    name: String,
+}
+
+impl TestDatabase {
+    fn new() -> TestDatabase {
+        let name = format!("aibt_test_{}_{}", std::process::id(), uuid_like());
+        TestDatabase { name }
+    }
+
+    fn url(&self) -> String {
+        format!("{}/{}", server(), self.name)
+    }
+
+    async fn raw(&self) -> tokio_postgres::Client {
+        let (client, connection) = tokio_postgres::connect(&self.url(), tokio_postgres::NoTls)
+            .await
+            .expect("raw connection");
+        tokio::spawn(connection);
+        client
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        let url = format!("{}/postgres", server());
+        // Dropping needs its own runtime: the test's runtime may be shutting down.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async move {
+                if let Ok((client, connection)) =
+                    tokio_postgres::connect(&url, tokio_postgres::NoTls).await
+                {
+                    tokio::spawn(connection);
+                    let _ = client
+                        .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+fn uuid_like() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{nanos:x}{}", COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_passes_the_store_suite() {
+    let db = TestDatabase::new();
+    let store = PostgresStore::connect(&db.url()).await.expect("connect");
+    testsuite::run_all(&store).await;
+    testsuite::catalog_lists_every_seed_index(&store, true).await;
+}
+
+#[test]
+fn any_eight_place_decimal_survives_postgres() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let db = TestDatabase::new();
+    let store = runtime
+        .block_on(PostgresStore::connect(&db.url()))
+        .expect("connect");
+    testsuite::any_eight_place_decimal_survives(&runtime, &store);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn defaults_match_the_seed_in_postgres() {
+    let db = TestDatabase::new();
+    let store = PostgresStore::connect(&db.url()).await.expect("connect");
+    db.raw()
+        .await
+        .batch_execute(
+            "INSERT INTO virtual_accounts (account_id, market_type, initial_balance, current_balance,
+                stock_price, stock_market_value)
+             VALUES ('acct-d', 'US', 100, 100, 0, 0);
+             INSERT INTO prompt_templates (prompt_id, content) VALUES ('tpl-d', 'hello');
+             INSERT INTO tasks (task_id, account_id, stock_symbol, start_date, end_date)
+             VALUES ('task-d', 'acct-d', 'GOOG', '2020-01-01Z', '2020-12-31Z');
+             INSERT INTO trade_records (trade_id, task_id, account_id, stock_symbol, trade_action,
+                quantity, price, total_amount)
+             VALUES ('task-d-t00000001', 'task-d', 'acct-d', 'GOOG', 'BUY', 1, 2, 2);
+             INSERT INTO account_snapshots (snapshot_id, task_id, account_id, balance, stock_quantity,
+                stock_price, stock_market_value, total_value, profit_loss, profit_loss_percent,
+                market_type, initial_balance, stock_symbol, current_balance)
+             VALUES ('task-d-s000000000', 'task-d', 'acct-d', 1, 0, 1, 0, 1, 0, 0, 'US', 1, 'GOOG', 1);
+             INSERT INTO local_decisions (decision_id, task_id, account_id, stock_symbol,
+                decision_result, confidence_score, reasoning)
+             VALUES ('task-d-d000000000', 'task-d', 'acct-d', 'GOOG', 'HOLD', 0.5, 'wait');",
+        )
+        .await
+        .expect("minimal rows");
+    testsuite::defaults_match_seed(
+        &store,
+        &SeedDefaultIds {
+            account_id: "acct-d".into(),
+            prompt_id: "tpl-d".into(),
+            task_id: "task-d".into(),
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn columns_have_the_seed_types() {
+    let db = TestDatabase::new();
+    let _store = PostgresStore::connect(&db.url()).await.expect("connect");
+    let rows = db
+        .raw()
+        .await
+        .query(
+            "SELECT table_name, column_name, data_type, numeric_precision, numeric_scale
+             FROM information_schema.columns WHERE table_schema = current_schema()",
+            &[],
+        )
+        .await
+        .expect("catalog");
+    let find = |table: &str, column: &str| {
+        rows.iter()
+            .find(|r| r.get::<_, String>(0) == table && r.get::<_, String>(1) == column)
+            .map(|r| {
+                (
+                    r.get::<_, String>(2),
+                    r.get::<_, Option<i32>>(3),
+                    r.get::<_, Option<i32>>(4),
+                )
+            })
+            .unwrap_or_else(|| panic!("{table}.{column} missing"))
+    };
+    assert_eq!(
+        find("virtual_accounts", "initial_balance"),
+        ("numeric".into(), Some(38), Some(8))
+    );
+    assert_eq!(
+        find("virtual_accounts", "commission_rate_buy"),
+        ("numeric".into(), Some(10), Some(6))
+    );
+    assert_eq!(
+        find("account_snapshots", "profit_loss_percent"),
+        ("numeric".into(), Some(15), Some(6))
+    );
+    assert_eq!(
+        find("local_decisions", "confidence_score"),
+        ("numeric".into(), Some(10), Some(6))
+    );
+    assert_eq!(find("tasks", "stats").0, "jsonb");
+    assert_eq!(find("virtual_accounts", "long_positions").0, "jsonb");
+    assert_eq!(find("tasks", "start_date").0, "timestamp with time zone");
+    assert_eq!(
+        find("trade_records", "trade_time").0,
+        "timestamp with time zone"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconnecting_migrates_once_and_a_newer_schema_is_refused() {
+    let db = TestDatabase::new();
+    let store = PostgresStore::connect(&db.url()).await.expect("connect");
+    store
+        .insert_account(&testsuite::sample_account("kept"))
+        .await
+        .expect("insert");
+    let again = PostgresStore::connect(&db.url()).await.expect("reconnect");
+    assert_eq!(
+        again.schema_version().await.expect("version"),
+        LATEST_VERSION
+    );
+    assert!(again.get_account("kept").await.is_ok());
+    db.raw()
+        .await
+        .batch_execute("INSERT INTO schema_migrations (version, name) VALUES (999, 'future')")
+        .await
+        .expect("future version");
+    match PostgresStore::connect(&db.url()).await {
+        Err(StoreError::SchemaTooNew { found: 999, .. }) => {}
+        Err(other) => panic!("unexpected error {other}"),
+        Ok(_) => panic!("a newer schema was accepted"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn values_beyond_numeric_38_8_are_refused_by_the_column() {
+    let db = TestDatabase::new();
+    let _store = PostgresStore::connect(&db.url()).await.expect("connect");
+    let err = db
+        .raw()
+        .await
+        .batch_execute(
+            "INSERT INTO virtual_accounts (account_id, market_type, initial_balance, current_balance,
+                stock_price, stock_market_value)
+             VALUES ('big', 'US', 1e31, 0, 0, 0)",
+        )
+        .await
+        .expect_err("overflowing NUMERIC(38,8)");
+    assert!(
+        err.to_string().contains("numeric field overflow") || format!("{err:?}").contains("22003"),
+        "{err:?}"
+    );
+}

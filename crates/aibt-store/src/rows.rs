@@ -1,0 +1,216 @@
+//! One struct per table, with the seed's column names as field names (they are also the JSON
+//! field names of the HTTP API). Columns aibt adds are marked and listed in `docs/schema.md`.
+
+use aibt_core::{
+    Bar, MarketType, Money, Percent, PositionSide, Quantity, Rate, TaskStatus, TemplateStatus,
+    TimeGranularity, TradeAction, TradeStatus,
+};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+pub use aibt_core::broker::Lot;
+
+/// `virtual_accounts`: a user's account (a template of cash and fees), or, when `task_id` is
+/// set, the working account of one task's run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VirtualAccount {
+    pub account_id: String,
+    pub market_type: MarketType,
+    pub initial_balance: Money,
+    pub current_balance: Money,
+    pub stock_symbol: String,
+    pub stock_price: Money,
+    pub stock_quantity: Quantity,
+    pub stock_market_value: Money,
+    pub total_value: Money,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub position_side: PositionSide,
+    pub margin_used: Money,
+    pub short_avg_price: Money,
+    pub short_total_cost: Money,
+    pub short_positions: Vec<Lot>,
+    pub long_positions: Vec<Lot>,
+    pub available_balance: Money,
+    pub commission_rate_buy: Rate,
+    pub commission_rate_sell: Rate,
+    pub tax_rate: Rate,
+    pub min_commission: Money,
+    pub total_fees: Money,
+    /// Added: the task whose run this account is; `None` for a user's account.
+    pub task_id: Option<String>,
+    /// Added: margin locked per unit of short notional (1.0 = fully collateralised).
+    pub short_margin_ratio: Rate,
+    /// Added: whether a US account may trade fractions of a share.
+    pub allow_fractional_shares: bool,
+}
+
+/// `account_snapshots`: the account marked to one bar's close.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountSnapshot {
+    pub snapshot_id: String,
+    pub task_id: Option<String>,
+    pub account_id: String,
+    pub balance: Money,
+    pub stock_quantity: Quantity,
+    pub stock_price: Money,
+    pub stock_market_value: Money,
+    pub total_value: Money,
+    pub profit_loss: Money,
+    pub profit_loss_percent: Percent,
+    pub timestamp: DateTime<Utc>,
+    pub margin_used: Money,
+    pub market_type: MarketType,
+    pub initial_balance: Money,
+    pub stock_symbol: String,
+    pub current_balance: Money,
+    pub position_side: PositionSide,
+    pub short_avg_price: Money,
+    pub short_total_cost: Money,
+    pub short_positions: Vec<Lot>,
+    pub long_positions: Vec<Lot>,
+    pub available_balance: Money,
+    pub total_fees: Money,
+}
+
+/// `local_decisions`: one decision of a strategy at one bar.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LocalDecision {
+    pub decision_id: String,
+    pub task_id: Option<String>,
+    pub account_id: String,
+    pub stock_symbol: String,
+    pub decision_result: TradeAction,
+    pub confidence_score: Rate,
+    pub reasoning: String,
+    pub market_data: Option<serde_json::Value>,
+    pub start_time: DateTime<Utc>,
+    pub end_time: Option<DateTime<Utc>>,
+    pub execution_time_ms: Option<i64>,
+    pub analysis_date: Option<DateTime<Utc>>,
+}
+
+/// `tasks`: one backtest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Task {
+    pub task_id: String,
+    pub account_id: String,
+    pub stock_symbol: String,
+    pub market_type: Option<MarketType>,
+    pub user_prompt_id: Option<String>,
+    pub ai_config_id: Option<String>,
+    pub start_date: DateTime<Utc>,
+    pub end_date: DateTime<Utc>,
+    pub status: TaskStatus,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub paused_at: Option<DateTime<Utc>>,
+    pub resumed_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub error_message: Option<String>,
+    pub total_items: Option<i64>,
+    pub processed_items: i64,
+    pub time_granularity: TimeGranularity,
+    pub decision_interval: i64,
+    pub stats: Option<serde_json::Value>,
+    /// Added: `builtin:<name>` or `template` (an LLM strategy from `user_prompt_id`).
+    pub strategy: String,
+    /// Added: how the task runs (strategy parameters, fill rule, blind mode, …), as JSON.
+    pub options: serde_json::Value,
+    /// Added: the worker holding the task, and until when (crash-safe claiming).
+    pub lease_owner: Option<String>,
+    pub lease_expires_at: Option<DateTime<Utc>>,
+    /// Added: what a resumed run needs beyond the account (engine-owned JSON).
+    pub checkpoint: Option<serde_json::Value>,
+    /// Added: last change of any column, for change feeds.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// `trade_records`: one fill against one lot, or one refused order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TradeRecord {
+    pub trade_id: String,
+    pub task_id: Option<String>,
+    pub account_id: String,
+    pub stock_symbol: String,
+    pub trade_action: TradeAction,
+    pub quantity: Quantity,
+    pub price: Money,
+    pub total_amount: Money,
+    pub status: TradeStatus,
+    pub trade_time: DateTime<Utc>,
+    pub decision_id: Option<String>,
+    pub commission: Money,
+    pub tax: Money,
+    pub total_fees: Money,
+    pub position_side: PositionSide,
+    pub open_id: Option<String>,
+    pub stock_market_value_after: Money,
+    pub total_value_after: Money,
+    pub margin_used_after: Money,
+    pub remaining_quantity_after: Quantity,
+    pub avg_price_after: Money,
+    /// Added: why the broker refused the order (status `FAILED`).
+    pub reject_reason: Option<String>,
+    /// Added: for a closing record, the round trip's profit after all its fees.
+    pub realized_pnl: Option<Money>,
+}
+
+/// `prompt_templates`: a strategy written as a prompt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PromptTemplate {
+    pub prompt_id: String,
+    pub content: String,
+    pub description: Option<String>,
+    pub status: TemplateStatus,
+    pub tags: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// `ai_configs`: how to reach a model. The key column holds ciphertext, never the key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AiConfig {
+    pub config_id: String,
+    pub name: String,
+    pub local_ai_base_url: String,
+    pub local_ai_api_key: String,
+    pub local_ai_model_name: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Which series a bar belongs to: `market_bars` is unique on this key plus the timestamp.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct SeriesKey {
+    pub symbol: String,
+    pub market_type: MarketType,
+    pub granularity: TimeGranularity,
+}
+
+impl std::fmt::Display for SeriesKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {} {}",
+            self.symbol, self.market_type, self.granularity
+        )
+    }
+}
+
+/// What is stored of one series.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeriesInfo {
+    #[serde(flatten)]
+    pub key: SeriesKey,
+    pub bars: i64,
+    pub first: DateTime<Utc>,
+    pub last: DateTime<Utc>,
+}
+
+/// A bar together with the series it belongs to, as one `market_bars` row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MarketBar {
+    pub series: SeriesKey,
+    pub bar: Bar,
+}
