@@ -1,0 +1,8 @@
+//! Market data for aibt: reading OHLCV CSV files into validated bars, and the real series
+//! bundled inside the binary so that a fresh install can backtest without any download.
+
+pub mod csv_import;
+pub mod samples;
+
+pub use csv_import::{CsvError, parse_csv};
+pub use samples::{SAMPLES, Sample, find_sample};

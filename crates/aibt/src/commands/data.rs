@@ -1,0 +1,98 @@
+use std::sync::Arc;
+
+use aibt_core::time::format_timestamp;
+use aibt_data::{SAMPLES, parse_csv};
+use aibt_store::{ImportMode, SeriesKey, Store};
+use anyhow::{Context, Result};
+use serde_json::json;
+
+use crate::cli::{DataCommand, Format, ImportArgs};
+
+pub async fn run(store: Arc<dyn Store>, command: DataCommand) -> Result<()> {
+    match command {
+        DataCommand::Import(args) => import(store, args).await,
+        DataCommand::List { samples, format } => list(store, samples, format).await,
+    }
+}
+
+async fn import(store: Arc<dyn Store>, args: ImportArgs) -> Result<()> {
+    let bytes = std::fs::read(&args.file)
+        .with_context(|| format!("reading {}", args.file.display()))?;
+    let name = args.file.display().to_string();
+    let bars = parse_csv(&name, &bytes)?;
+    let series = SeriesKey {
+        symbol: args.symbol.clone(),
+        market_type: args.market,
+        granularity: args.granularity,
+    };
+    let mode = if args.replace {
+        ImportMode::Replace
+    } else {
+        ImportMode::RefuseChanges
+    };
+    let outcome = store.import_bars(&series, &bars, mode).await?;
+    println!(
+        "imported {name} as {series}: {} new, {} unchanged, {} replaced ({} .. {})",
+        outcome.inserted,
+        outcome.unchanged,
+        outcome.replaced,
+        bars.first().map(|b| format_timestamp(b.ts)).unwrap_or_default(),
+        bars.last().map(|b| format_timestamp(b.ts)).unwrap_or_default(),
+    );
+    Ok(())
+}
+
+async fn list(store: Arc<dyn Store>, samples: bool, format: Format) -> Result<()> {
+    let series = store.list_series().await?;
+    match format {
+        Format::Json => {
+            let mut out = json!({ "series": series });
+            if samples {
+                out["samples"] = SAMPLES
+                    .iter()
+                    .map(|s| {
+                        json!({
+                            "symbol": s.symbol,
+                            "market_type": s.market_type,
+                            "granularity": s.granularity,
+                            "file": s.file,
+                            "description": s.description,
+                        })
+                    })
+                    .collect();
+            }
+            println!("{}", serde_json::to_string_pretty(&out)?);
+        }
+        Format::Table => {
+            if series.is_empty() {
+                println!("no series stored yet (aibt data import FILE …, or run a backtest on a sample)");
+            } else {
+                println!(
+                    "{:<16} {:<6} {:<8} {:>8}  {:<20}  {:<20}",
+                    "symbol", "market", "bars of", "count", "first", "last"
+                );
+                for s in &series {
+                    println!(
+                        "{:<16} {:<6} {:<8} {:>8}  {:<20}  {:<20}",
+                        s.key.symbol,
+                        s.key.market_type,
+                        s.key.granularity,
+                        s.bars,
+                        format_timestamp(s.first),
+                        format_timestamp(s.last)
+                    );
+                }
+            }
+            if samples {
+                println!("\nbundled samples (imported on first use):");
+                for s in SAMPLES {
+                    println!(
+                        "{:<16} {:<6} {:<8} {}",
+                        s.symbol, s.market_type, s.granularity, s.description
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,83 @@
+//! Running the real `aibt` binary against a temporary database, as a user would.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub struct Env {
+    pub dir: tempfile::TempDir,
+    pub database_url: String,
+}
+
+impl Env {
+    /// A fresh directory with its own SQLite database.
+    pub fn sqlite() -> Env {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let database_url = format!("sqlite://{}", dir.path().join("aibt.db").display());
+        Env { dir, database_url }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn write(&self, name: &str, content: &str) -> PathBuf {
+        let path = self.path(name);
+        std::fs::write(&path, content).expect("write file");
+        path
+    }
+
+    /// Runs `aibt ARGS` in the temp directory with this database.
+    pub fn aibt(&self, args: &[&str]) -> Run {
+        let output = Command::new(env!("CARGO_BIN_EXE_aibt"))
+            .args(args)
+            .env("AIBT_DATABASE_URL", &self.database_url)
+            .current_dir(self.dir.path())
+            .output()
+            .expect("run aibt");
+        Run(output)
+    }
+}
+
+pub struct Run(pub Output);
+
+impl Run {
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.0.stdout).into_owned()
+    }
+
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.0.stderr).into_owned()
+    }
+
+    pub fn success(self) -> Run {
+        assert!(
+            self.0.status.success(),
+            "aibt failed ({}):\nstdout: {}\nstderr: {}",
+            self.0.status,
+            self.stdout(),
+            self.stderr()
+        );
+        self
+    }
+
+    pub fn failure(self) -> Run {
+        assert!(
+            !self.0.status.success(),
+            "aibt unexpectedly succeeded:\nstdout: {}",
+            self.stdout()
+        );
+        self
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout())
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", self.stdout()))
+    }
+}
+
+/// The sample data directory of the repository.
+pub fn sample_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../aibt-data/sample")
+}
