@@ -281,6 +281,14 @@ impl Account {
         }
     }
 
+    pub fn is_long(&self) -> bool {
+        !self.long_lots.is_empty()
+    }
+
+    pub fn is_short(&self) -> bool {
+        !self.short_lots.is_empty()
+    }
+
     pub fn is_flat(&self) -> bool {
         self.long_lots.is_empty() && self.short_lots.is_empty()
     }

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::bar::Bar;
-use crate::broker::{Order, OrderSize};
+use crate::broker::{Account, BrokerError, Order, OrderSize};
 use crate::decimal::{Money, Quantity, Rate};
 use crate::enums::{PositionSide, TradeAction};
 
@@ -117,14 +117,41 @@ impl PositionView {
     }
 }
 
-/// Everything a decision may depend on.
+impl PositionView {
+    /// The account marked at `price`.
+    pub fn of(account: &Account, price: Money) -> Result<PositionView, BrokerError> {
+        Ok(PositionView {
+            side: account.position_side(),
+            quantity: account.signed_quantity()?,
+            avg_price: account.avg_price()?,
+            available_balance: account.available,
+            margin_used: account.margin_used,
+            total_value: account.equity_at(price)?,
+            total_fees: account.total_fees,
+        })
+    }
+}
+
+/// Everything a decision may depend on: the bars known at the decision bar's close and the
+/// account after that bar's fills.
 #[derive(Debug, Clone, Copy)]
 pub struct DecisionContext<'a> {
     pub window: PointInTime<'a>,
-    pub position: &'a PositionView,
+    pub account: &'a Account,
     /// 0 for the first decision of the task.
     pub step: u64,
     pub time: DateTime<Utc>,
+}
+
+impl DecisionContext<'_> {
+    /// The account as a view marked at the decision bar's close.
+    pub fn position(&self) -> Result<PositionView, BrokerError> {
+        let price = self
+            .window
+            .current()
+            .map_or(self.account.mark_price, |bar| bar.close);
+        PositionView::of(self.account, price)
+    }
 }
 
 /// A rule strategy: synchronous and deterministic, so a resumed task can rebuild its state by

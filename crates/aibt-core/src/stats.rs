@@ -196,7 +196,6 @@ pub struct StatsAccumulator {
     year_key: i64,
     weekend_day: bool,
     first_close: Option<Money>,
-    previous_close: Option<Money>,
     last_close: Option<Money>,
     buy_hold_reference: Option<Money>,
     trades: TradeMoments,
@@ -227,7 +226,6 @@ impl StatsAccumulator {
             year_key: 0,
             weekend_day: false,
             first_close: None,
-            previous_close: None,
             last_close: None,
             buy_hold_reference: None,
             trades: TradeMoments::default(),
@@ -241,12 +239,13 @@ impl StatsAccumulator {
         self.bars
     }
 
-    /// Records the first decision: buy & hold is measured from the close before it, as
-    /// backtesting.py measures it from the bar before its first `next()`; when the first
-    /// decision falls on the period's first bar, from that bar's close.
+    /// Records the first decision, called at the decision bar before that bar is pushed:
+    /// buy & hold is measured from the close of the bar before it, as backtesting.py measures
+    /// it from the bar before its first `next()`. When the first decision falls on the
+    /// period's first bar there is none, and the first close serves (see `finish`).
     pub fn mark_first_decision(&mut self) {
         if self.buy_hold_reference.is_none() {
-            self.buy_hold_reference = self.previous_close.or(self.last_close);
+            self.buy_hold_reference = self.last_close;
         }
     }
 
@@ -267,7 +266,6 @@ impl StatsAccumulator {
         if self.first_close.is_none() {
             self.first_close = Some(close);
         }
-        self.previous_close = self.last_close;
         self.last_close = Some(close);
 
         self.equity_final = equity;

@@ -39,7 +39,11 @@ fn layout(file: &str, header: &csv::StringRecord) -> Result<Layout, CsvError> {
     };
     let names: Vec<String> = header
         .iter()
-        .map(|name| name.trim().trim_start_matches('\u{feff}').to_ascii_lowercase())
+        .map(|name| {
+            name.trim()
+                .trim_start_matches('\u{feff}')
+                .to_ascii_lowercase()
+        })
         .collect();
     let mut positions: HashMap<&str, usize> = HashMap::new();
     for (index, name) in names.iter().enumerate() {
@@ -163,7 +167,9 @@ fn read_row(
         *price = Money::parse(field(column)?).map_err(|e| error(column, e.to_string()))?;
     }
     let volume = match layout.volume {
-        Some(column) => Quantity::parse(field(column)?).map_err(|e| error(column, e.to_string()))?,
+        Some(column) => {
+            Quantity::parse(field(column)?).map_err(|e| error(column, e.to_string()))?
+        }
         None => Quantity::ZERO,
     };
     let [open, high, low, close] = prices;
@@ -189,8 +195,9 @@ mod tests {
 
     #[test]
     fn headers_match_case_insensitively_and_extra_columns_are_ignored() {
-        let bars = parse("Date,Open,HIGH,low,Close,Adj Close,Volume\n2024-01-02,1,2,0.5,1.5,1.4,100\n")
-            .unwrap();
+        let bars =
+            parse("Date,Open,HIGH,low,Close,Adj Close,Volume\n2024-01-02,1,2,0.5,1.5,1.4,100\n")
+                .unwrap();
         assert_eq!(bars.len(), 1);
         assert_eq!(bars[0].close.to_string(), "1.50000000");
         assert_eq!(bars[0].volume.to_string(), "100.00000000");
@@ -208,16 +215,25 @@ mod tests {
 
     #[test]
     fn epoch_milliseconds_and_seconds_are_read() {
-        let bars = parse("time,open,high,low,close,volume\n1514764800000,1,1,1,1,1\n1514851200,1,1,1,1,1\n").unwrap();
+        let bars = parse(
+            "time,open,high,low,close,volume\n1514764800000,1,1,1,1,1\n1514851200,1,1,1,1,1\n",
+        )
+        .unwrap();
         assert_eq!(bars[1].ts.timestamp() - bars[0].ts.timestamp(), 86_400);
     }
 
     #[test]
     fn a_missing_field_names_line_and_column() {
-        let err = parse("timestamp,open,high,low,close,volume\n2024-01-01,1,1,1,1,1\n2024-01-02,1,,1,1,1\n")
-            .unwrap_err();
+        let err = parse(
+            "timestamp,open,high,low,close,volume\n2024-01-01,1,1,1,1,1\n2024-01-02,1,,1,1,1\n",
+        )
+        .unwrap_err();
         assert_eq!((err.line, err.column.as_deref()), (3, Some("high")));
-        assert!(err.to_string().starts_with("test.csv:3: column high: missing value"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("test.csv:3: column high: missing value"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -228,21 +244,24 @@ mod tests {
 
     #[test]
     fn a_non_number_names_line_and_column() {
-        let err = parse("timestamp,open,high,low,close,volume\n2024-01-01,1,1,1,abc,1\n").unwrap_err();
+        let err =
+            parse("timestamp,open,high,low,close,volume\n2024-01-01,1,1,1,abc,1\n").unwrap_err();
         assert_eq!((err.line, err.column.as_deref()), (2, Some("close")));
         assert!(err.reason.contains("not a decimal number"), "{err}");
     }
 
     #[test]
     fn high_below_low_is_refused() {
-        let err = parse("timestamp,open,high,low,close,volume\n2024-01-01,1,1,2,1,1\n").unwrap_err();
+        let err =
+            parse("timestamp,open,high,low,close,volume\n2024-01-01,1,1,2,1,1\n").unwrap_err();
         assert_eq!(err.column.as_deref(), Some("high"));
         assert!(err.reason.contains("below low"), "{err}");
     }
 
     #[test]
     fn a_negative_price_is_refused() {
-        let err = parse("timestamp,open,high,low,close,volume\n2024-01-01,-1,1,-2,1,1\n").unwrap_err();
+        let err =
+            parse("timestamp,open,high,low,close,volume\n2024-01-01,-1,1,-2,1,1\n").unwrap_err();
         assert_eq!(err.column.as_deref(), Some("open"));
         assert!(err.reason.contains("greater than 0"), "{err}");
     }
@@ -280,7 +299,8 @@ mod tests {
 
     #[test]
     fn blank_lines_and_a_byte_order_mark_are_tolerated() {
-        let bars = parse("\u{feff}timestamp,open,high,low,close\n\n2024-01-01,1,1,1,1\n\n").unwrap();
+        let bars =
+            parse("\u{feff}timestamp,open,high,low,close\n\n2024-01-01,1,1,1,1\n\n").unwrap();
         assert_eq!(bars.len(), 1);
         assert!(bars[0].volume.is_zero());
     }

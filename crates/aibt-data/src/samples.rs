@@ -202,7 +202,11 @@ mod tests {
                 .count()
                 - 1;
             assert_eq!(bars.len(), rows, "{}", sample.file);
-            assert!(bars.windows(2).all(|w| w[0].ts < w[1].ts), "{}", sample.file);
+            assert!(
+                bars.windows(2).all(|w| w[0].ts < w[1].ts),
+                "{}",
+                sample.file
+            );
         }
     }
 

@@ -1,1 +1,13 @@
-//! Filled by a later change.
+//! aibt's engine: creates tasks, moves them through their lifecycle, and runs them over
+//! stored bars, writing decisions, trades, snapshots and statistics to the store.
+
+pub mod error;
+pub mod recorder;
+pub mod runner;
+pub mod simulation;
+pub mod task;
+
+pub use error::{EngineError, Result};
+pub use runner::{Progress, RunConfig, RunOutcome, run_task};
+pub use simulation::{Checkpoint, Simulation};
+pub use task::{FillRule, TaskOptions, TaskSpec, Transition, create_task, transition};

@@ -46,7 +46,11 @@ fn every_bundled_data_file_imports() {
     }
     assert_eq!(bar_count(&env), expected_bars);
     let check = env.aibt(&["db", "check"]).success();
-    assert!(check.stdout().contains("integrity       ok"), "{}", check.stdout());
+    assert!(
+        check.stdout().contains("integrity       ok"),
+        "{}",
+        check.stdout()
+    );
 }
 
 #[test]
@@ -56,22 +60,66 @@ fn a_broken_file_names_line_and_reason_and_stores_nothing() {
         "good.csv",
         "timestamp,open,high,low,close,volume\n2024-01-01,10,11,9,10.5,100\n2024-01-02,10.5,12,10,11,200\n",
     );
-    env.aibt(&["data", "import", good.to_str().unwrap(), "--symbol", "X", "--market", "US", "--granularity", "daily"])
-        .success();
+    env.aibt(&[
+        "data",
+        "import",
+        good.to_str().unwrap(),
+        "--symbol",
+        "X",
+        "--market",
+        "US",
+        "--granularity",
+        "daily",
+    ])
+    .success();
     let cases = [
-        ("missing.csv", "timestamp,open,high,low,close,volume\n2024-01-03,1,2,1,1,1\n2024-01-04,1,,1,1,1\n", ":3: column high: missing value"),
-        ("nan.csv", "timestamp,open,high,low,close,volume\n2024-01-03,1,2,1,1,1\n2024-01-04,1,2,1,NaN,1\n", ":3: column close:"),
-        ("inverted.csv", "timestamp,open,high,low,close,volume\n2024-01-03,1,1,2,1,1\n", ":2: column high: high 1.00000000 is below low 2.00000000"),
-        ("negative.csv", "timestamp,open,high,low,close,volume\n2024-01-03,-1,2,-2,1,1\n", ":2: column open: price -1.00000000 must be greater than 0"),
-        ("duplicate.csv", "timestamp,open,high,low,close,volume\n2024-01-03,1,2,1,1,1\n2024-01-04,1,2,1,1,1\n2024-01-03,1,2,1,1,1\n", ":4: column timestamp: duplicate timestamp 2024-01-03T00:00:00Z: lines 2 and 4"),
+        (
+            "missing.csv",
+            "timestamp,open,high,low,close,volume\n2024-01-03,1,2,1,1,1\n2024-01-04,1,,1,1,1\n",
+            ":3: column high: missing value",
+        ),
+        (
+            "nan.csv",
+            "timestamp,open,high,low,close,volume\n2024-01-03,1,2,1,1,1\n2024-01-04,1,2,1,NaN,1\n",
+            ":3: column close:",
+        ),
+        (
+            "inverted.csv",
+            "timestamp,open,high,low,close,volume\n2024-01-03,1,1,2,1,1\n",
+            ":2: column high: high 1.00000000 is below low 2.00000000",
+        ),
+        (
+            "negative.csv",
+            "timestamp,open,high,low,close,volume\n2024-01-03,-1,2,-2,1,1\n",
+            ":2: column open: price -1.00000000 must be greater than 0",
+        ),
+        (
+            "duplicate.csv",
+            "timestamp,open,high,low,close,volume\n2024-01-03,1,2,1,1,1\n2024-01-04,1,2,1,1,1\n2024-01-03,1,2,1,1,1\n",
+            ":4: column timestamp: duplicate timestamp 2024-01-03T00:00:00Z: lines 2 and 4",
+        ),
     ];
     for (name, content, expected) in cases {
         let path = env.write(name, content);
         let run = env
-            .aibt(&["data", "import", path.to_str().unwrap(), "--symbol", "X", "--market", "US", "--granularity", "daily"])
+            .aibt(&[
+                "data",
+                "import",
+                path.to_str().unwrap(),
+                "--symbol",
+                "X",
+                "--market",
+                "US",
+                "--granularity",
+                "daily",
+            ])
             .failure();
         assert!(run.stderr().contains(expected), "{name}: {}", run.stderr());
-        assert!(run.stderr().contains(name), "{name}: the file is not named: {}", run.stderr());
+        assert!(
+            run.stderr().contains(name),
+            "{name}: the file is not named: {}",
+            run.stderr()
+        );
         assert_eq!(bar_count(&env), 2, "{name} changed the table");
     }
     // A file that changes a stored bar is refused as a whole, its new bars included.
@@ -80,12 +128,33 @@ fn a_broken_file_names_line_and_reason_and_stores_nothing() {
         "timestamp,open,high,low,close,volume\n2024-01-02,10.5,99,10,99,200\n2024-01-03,1,2,1,1,1\n",
     );
     let run = env
-        .aibt(&["data", "import", changed.to_str().unwrap(), "--symbol", "X", "--market", "US", "--granularity", "daily"])
+        .aibt(&[
+            "data",
+            "import",
+            changed.to_str().unwrap(),
+            "--symbol",
+            "X",
+            "--market",
+            "US",
+            "--granularity",
+            "daily",
+        ])
         .failure();
     assert!(run.stderr().contains("--replace"), "{}", run.stderr());
     assert_eq!(bar_count(&env), 2);
-    env.aibt(&["data", "import", changed.to_str().unwrap(), "--symbol", "X", "--market", "US", "--granularity", "daily", "--replace"])
-        .success();
+    env.aibt(&[
+        "data",
+        "import",
+        changed.to_str().unwrap(),
+        "--symbol",
+        "X",
+        "--market",
+        "US",
+        "--granularity",
+        "daily",
+        "--replace",
+    ])
+    .success();
     assert_eq!(bar_count(&env), 3);
 }
 
@@ -93,19 +162,68 @@ fn a_broken_file_names_line_and_reason_and_stores_nothing() {
 fn bad_arguments_are_refused_with_the_reason() {
     let env = Env::sqlite();
     let run = env
-        .aibt(&["data", "import", "nope.csv", "--symbol", "X", "--market", "EU", "--granularity", "daily"])
+        .aibt(&[
+            "data",
+            "import",
+            "nope.csv",
+            "--symbol",
+            "X",
+            "--market",
+            "EU",
+            "--granularity",
+            "daily",
+        ])
         .failure();
-    assert!(run.stderr().contains("unknown market type \"EU\""), "{}", run.stderr());
+    assert!(
+        run.stderr().contains("unknown market type \"EU\""),
+        "{}",
+        run.stderr()
+    );
     let run = env
-        .aibt(&["data", "import", "nope.csv", "--symbol", "X", "--market", "US", "--granularity", "weekly"])
+        .aibt(&[
+            "data",
+            "import",
+            "nope.csv",
+            "--symbol",
+            "X",
+            "--market",
+            "US",
+            "--granularity",
+            "weekly",
+        ])
         .failure();
-    assert!(run.stderr().contains("expected one of daily, hourly, minute"), "{}", run.stderr());
+    assert!(
+        run.stderr()
+            .contains("expected one of daily, hourly, minute"),
+        "{}",
+        run.stderr()
+    );
     let run = env
-        .aibt(&["data", "import", "nope.csv", "--symbol", "X", "--market", "US", "--granularity", "daily"])
+        .aibt(&[
+            "data",
+            "import",
+            "nope.csv",
+            "--symbol",
+            "X",
+            "--market",
+            "US",
+            "--granularity",
+            "daily",
+        ])
         .failure();
-    assert!(run.stderr().contains("reading nope.csv"), "{}", run.stderr());
-    let run = env.aibt(&["--database-url", "mysql://x", "db", "check"]).failure();
-    assert!(run.stderr().contains("invalid database URL"), "{}", run.stderr());
+    assert!(
+        run.stderr().contains("reading nope.csv"),
+        "{}",
+        run.stderr()
+    );
+    let run = env
+        .aibt(&["--database-url", "mysql://x", "db", "check"])
+        .failure();
+    assert!(
+        run.stderr().contains("invalid database URL"),
+        "{}",
+        run.stderr()
+    );
 }
 
 #[test]
@@ -125,11 +243,24 @@ fn the_default_database_is_created_in_the_working_directory() {
 fn backup_copies_the_database() {
     let env = Env::sqlite();
     let good = env.write("g.csv", "date,open,high,low,close\n2024-01-01,1,2,1,1\n");
-    env.aibt(&["data", "import", good.to_str().unwrap(), "--symbol", "X", "--market", "US", "--granularity", "daily"])
-        .success();
+    env.aibt(&[
+        "data",
+        "import",
+        good.to_str().unwrap(),
+        "--symbol",
+        "X",
+        "--market",
+        "US",
+        "--granularity",
+        "daily",
+    ])
+    .success();
     let copy = env.path("copy.db");
-    env.aibt(&["db", "backup", copy.to_str().unwrap()]).success();
+    env.aibt(&["db", "backup", copy.to_str().unwrap()])
+        .success();
     let url = format!("sqlite://{}", copy.display());
-    let run = env.aibt(&["--database-url", &url, "data", "list", "--format", "json"]).success();
+    let run = env
+        .aibt(&["--database-url", &url, "data", "list", "--format", "json"])
+        .success();
     assert_eq!(run.json()["series"][0]["bars"], 1);
 }

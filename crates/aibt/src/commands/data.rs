@@ -16,8 +16,8 @@ pub async fn run(store: Arc<dyn Store>, command: DataCommand) -> Result<()> {
 }
 
 async fn import(store: Arc<dyn Store>, args: ImportArgs) -> Result<()> {
-    let bytes = std::fs::read(&args.file)
-        .with_context(|| format!("reading {}", args.file.display()))?;
+    let bytes =
+        std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
     let name = args.file.display().to_string();
     let bars = parse_csv(&name, &bytes)?;
     let series = SeriesKey {
@@ -36,8 +36,12 @@ async fn import(store: Arc<dyn Store>, args: ImportArgs) -> Result<()> {
         outcome.inserted,
         outcome.unchanged,
         outcome.replaced,
-        bars.first().map(|b| format_timestamp(b.ts)).unwrap_or_default(),
-        bars.last().map(|b| format_timestamp(b.ts)).unwrap_or_default(),
+        bars.first()
+            .map(|b| format_timestamp(b.ts))
+            .unwrap_or_default(),
+        bars.last()
+            .map(|b| format_timestamp(b.ts))
+            .unwrap_or_default(),
     );
     Ok(())
 }
@@ -65,7 +69,9 @@ async fn list(store: Arc<dyn Store>, samples: bool, format: Format) -> Result<()
         }
         Format::Table => {
             if series.is_empty() {
-                println!("no series stored yet (aibt data import FILE …, or run a backtest on a sample)");
+                println!(
+                    "no series stored yet (aibt data import FILE …, or run a backtest on a sample)"
+                );
             } else {
                 println!(
                     "{:<16} {:<6} {:<8} {:>8}  {:<20}  {:<20}",

@@ -13,7 +13,8 @@ pub async fn run(store: Arc<dyn Store>, command: DbCommand) -> Result<()> {
         }
         DbCommand::Check { format } => {
             let report = store.check().await?;
-            let healthy = report.integrity == ["ok"] && report.schema_version == report.latest_version;
+            let healthy =
+                report.integrity == ["ok"] && report.schema_version == report.latest_version;
             match format {
                 Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
                 Format::Table => {

@@ -1,0 +1,453 @@
+//! Built-in rule strategies: `builtin:sma-cross`, `builtin:rsi-reversion`,
+//! `builtin:buy-and-hold`, `builtin:always-hold`.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use aibt_core::decision::DecisionContext;
+use aibt_core::indicators::WilderRsi;
+use aibt_core::{Bar, Decision, Strategy, TradeAction};
+
+/// `name=value` parameters of a strategy, as `--param` gives them.
+pub type StrategyParams = BTreeMap<String, String>;
+
+/// Names (without the `builtin:` prefix) and one-line descriptions, for help texts.
+pub const BUILTIN_STRATEGIES: &[(&str, &str)] = &[
+    (
+        "sma-cross",
+        "golden cross buys all-in, death cross sells (short=true reverses to a short); params fast=10 slow=20 short=false",
+    ),
+    (
+        "rsi-reversion",
+        "buys when Wilder RSI falls below lower, sells above upper (short=true shorts above upper); params period=14 lower=30 upper=70 short=false",
+    ),
+    (
+        "buy-and-hold",
+        "buys all-in at the first decision and holds",
+    ),
+    ("always-hold", "never trades (a flat baseline)"),
+];
+
+/// A strategy name or parameter that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BuiltinError {
+    #[error("unknown strategy {0:?}: built-in strategies are {names}", names = BUILTIN_STRATEGIES.iter().map(|(n, _)| format!("builtin:{n}")).collect::<Vec<_>>().join(", "))]
+    UnknownStrategy(String),
+    #[error("param {name}: {reason}")]
+    InvalidParam { name: String, reason: String },
+}
+
+/// Reads the parameters of one strategy, refusing any it does not know.
+struct Params<'a> {
+    given: &'a StrategyParams,
+    known: &'static [&'static str],
+}
+
+impl Params<'_> {
+    fn check_unknown(&self) -> Result<(), BuiltinError> {
+        if let Some(name) = self
+            .given
+            .keys()
+            .find(|k| !self.known.contains(&k.as_str()))
+        {
+            return Err(BuiltinError::InvalidParam {
+                name: name.clone(),
+                reason: if self.known.is_empty() {
+                    "this strategy takes no parameters".into()
+                } else {
+                    format!("unknown parameter (known: {})", self.known.join(", "))
+                },
+            });
+        }
+        Ok(())
+    }
+
+    fn count(
+        &self,
+        name: &str,
+        default: usize,
+        min: usize,
+        max: usize,
+    ) -> Result<usize, BuiltinError> {
+        let Some(text) = self.given.get(name) else {
+            return Ok(default);
+        };
+        let value: usize = text
+            .trim()
+            .parse()
+            .map_err(|_| BuiltinError::InvalidParam {
+                name: name.into(),
+                reason: format!("{text:?} is not a whole number"),
+            })?;
+        if value < min || value > max {
+            return Err(BuiltinError::InvalidParam {
+                name: name.into(),
+                reason: format!("{value} is outside {min}..={max}"),
+            });
+        }
+        Ok(value)
+    }
+
+    fn number(&self, name: &str, default: f64, min: f64, max: f64) -> Result<f64, BuiltinError> {
+        let Some(text) = self.given.get(name) else {
+            return Ok(default);
+        };
+        let value: f64 = text
+            .trim()
+            .parse()
+            .map_err(|_| BuiltinError::InvalidParam {
+                name: name.into(),
+                reason: format!("{text:?} is not a number"),
+            })?;
+        if !(min..=max).contains(&value) {
+            return Err(BuiltinError::InvalidParam {
+                name: name.into(),
+                reason: format!("{value} is outside {min}..={max}"),
+            });
+        }
+        Ok(value)
+    }
+
+    fn flag(&self, name: &str) -> Result<bool, BuiltinError> {
+        match self.given.get(name).map(|t| t.trim().to_ascii_lowercase()) {
+            None => Ok(false),
+            Some(text) if text == "true" => Ok(true),
+            Some(text) if text == "false" => Ok(false),
+            Some(text) => Err(BuiltinError::InvalidParam {
+                name: name.into(),
+                reason: format!("{text:?} is not true or false"),
+            }),
+        }
+    }
+}
+
+/// Builds a built-in strategy from its name (`sma-cross` or `builtin:sma-cross`) and params.
+pub fn builtin_strategy(
+    name: &str,
+    params: &StrategyParams,
+) -> Result<Box<dyn Strategy>, BuiltinError> {
+    let short_name = name.strip_prefix("builtin:").unwrap_or(name);
+    match short_name {
+        "sma-cross" => {
+            let p = Params {
+                given: params,
+                known: &["fast", "slow", "short"],
+            };
+            p.check_unknown()?;
+            let fast = p.count("fast", 10, 1, 10_000)?;
+            let slow = p.count("slow", 20, 2, 10_000)?;
+            if fast >= slow {
+                return Err(BuiltinError::InvalidParam {
+                    name: "fast".into(),
+                    reason: format!("fast ({fast}) must be shorter than slow ({slow})"),
+                });
+            }
+            Ok(Box::new(SmaCross::new(fast, slow, p.flag("short")?)))
+        }
+        "rsi-reversion" => {
+            let p = Params {
+                given: params,
+                known: &["period", "lower", "upper", "short"],
+            };
+            p.check_unknown()?;
+            let period = p.count("period", 14, 2, 10_000)?;
+            let lower = p.number("lower", 30.0, 0.0, 100.0)?;
+            let upper = p.number("upper", 70.0, 0.0, 100.0)?;
+            if lower >= upper {
+                return Err(BuiltinError::InvalidParam {
+                    name: "lower".into(),
+                    reason: format!("lower ({lower}) must be below upper ({upper})"),
+                });
+            }
+            Ok(Box::new(RsiReversion::new(
+                period,
+                lower,
+                upper,
+                p.flag("short")?,
+            )))
+        }
+        "buy-and-hold" => {
+            Params {
+                given: params,
+                known: &[],
+            }
+            .check_unknown()?;
+            Ok(Box::new(BuyAndHold { bought: false }))
+        }
+        "always-hold" => {
+            Params {
+                given: params,
+                known: &[],
+            }
+            .check_unknown()?;
+            Ok(Box::new(AlwaysHold))
+        }
+        _ => Err(BuiltinError::UnknownStrategy(name.to_string())),
+    }
+}
+
+/// A simple moving average kept as an exact sum of closes at scale 8 (the closes' decimal
+/// mantissas): comparing two averages is then an exact integer comparison, with no float
+/// rounding to decide a tie.
+struct ExactSma {
+    n: usize,
+    window: VecDeque<i128>,
+    sum: i128,
+}
+
+impl ExactSma {
+    fn new(n: usize) -> ExactSma {
+        ExactSma {
+            n,
+            window: VecDeque::with_capacity(n + 1),
+            sum: 0,
+        }
+    }
+
+    fn push(&mut self, scaled_close: i128) {
+        self.window.push_back(scaled_close);
+        self.sum += scaled_close;
+        if self.window.len() > self.n {
+            self.sum -= self.window.pop_front().unwrap_or(0);
+        }
+    }
+
+    fn ready(&self) -> bool {
+        self.window.len() == self.n
+    }
+
+    fn value(&self) -> f64 {
+        self.sum as f64 / 1e8 / self.n as f64
+    }
+}
+
+/// −1, 0 or 1: the sign of `fast − slow` from exact sums (`sum_f/n_f` vs `sum_s/n_s`).
+fn compare(fast: &ExactSma, slow: &ExactSma) -> i8 {
+    let left = fast.sum * slow.n as i128;
+    let right = slow.sum * fast.n as i128;
+    (left > right) as i8 - (left < right) as i8
+}
+
+/// Golden cross buys, death cross sells; with `short`, each cross reverses the position.
+///
+/// A cross is backtesting.py's `crossover`: fast below slow on the previous bar and above it
+/// on this one (strictly, both times), so a pass through an exact tie is not a cross.
+pub struct SmaCross {
+    fast: ExactSma,
+    slow: ExactSma,
+    short: bool,
+    previous: Option<i8>,
+    current: Option<i8>,
+}
+
+impl SmaCross {
+    pub fn new(fast: usize, slow: usize, short: bool) -> SmaCross {
+        SmaCross {
+            fast: ExactSma::new(fast),
+            slow: ExactSma::new(slow),
+            short,
+            previous: None,
+            current: None,
+        }
+    }
+}
+
+impl Strategy for SmaCross {
+    fn warmup_bars(&self) -> usize {
+        // A cross compares two bars of the slow average: it needs `slow` bars before the
+        // decision bar (backtesting.py starts `next()` at the same bar).
+        self.slow.n
+    }
+
+    fn observe(&mut self, bar: &Bar) {
+        let scaled = bar.close.get().mantissa();
+        self.fast.push(scaled);
+        self.slow.push(scaled);
+        self.previous = self.current;
+        self.current = self.slow.ready().then(|| compare(&self.fast, &self.slow));
+    }
+
+    fn decide(&mut self, context: &DecisionContext<'_>) -> Decision {
+        let (Some(previous), Some(current)) = (self.previous, self.current) else {
+            return Decision::hold("averages still warming up");
+        };
+        let golden = previous < 0 && current > 0;
+        let death = previous > 0 && current < 0;
+        let describe = |what: &str| {
+            format!(
+                "{what}: SMA({}) {:.4} vs SMA({}) {:.4}",
+                self.fast.n,
+                self.fast.value(),
+                self.slow.n,
+                self.slow.value()
+            )
+        };
+        let account = context.account;
+        if golden {
+            Decision::all_in(TradeAction::Buy, describe("golden cross"))
+        } else if death && self.short {
+            Decision::all_in(TradeAction::ShortSell, describe("death cross"))
+        } else if death && account.is_long() {
+            Decision::all_in(TradeAction::Sell, describe("death cross"))
+        } else {
+            Decision::hold("no crossover")
+        }
+    }
+}
+
+/// Buys when RSI falls below `lower` and sells when it rises above `upper`; with `short`,
+/// shorts above `upper` and covers (by buying) below `lower`.
+pub struct RsiReversion {
+    rsi: WilderRsi,
+    value: Option<f64>,
+    lower: f64,
+    upper: f64,
+    short: bool,
+}
+
+impl RsiReversion {
+    pub fn new(period: usize, lower: f64, upper: f64, short: bool) -> RsiReversion {
+        RsiReversion {
+            rsi: WilderRsi::new(period),
+            value: None,
+            lower,
+            upper,
+            short,
+        }
+    }
+}
+
+impl Strategy for RsiReversion {
+    fn warmup_bars(&self) -> usize {
+        self.rsi.period()
+    }
+
+    fn observe(&mut self, bar: &Bar) {
+        self.value = self.rsi.push(bar.close.to_f64());
+    }
+
+    fn decide(&mut self, context: &DecisionContext<'_>) -> Decision {
+        let Some(rsi) = self.value else {
+            return Decision::hold("RSI still warming up");
+        };
+        let account = context.account;
+        if rsi < self.lower && !account.is_long() {
+            Decision::all_in(
+                TradeAction::Buy,
+                format!("RSI {rsi:.2} below {}", self.lower),
+            )
+        } else if rsi > self.upper && self.short && !account.is_short() {
+            Decision::all_in(
+                TradeAction::ShortSell,
+                format!("RSI {rsi:.2} above {}", self.upper),
+            )
+        } else if rsi > self.upper && account.is_long() {
+            Decision::all_in(
+                TradeAction::Sell,
+                format!("RSI {rsi:.2} above {}", self.upper),
+            )
+        } else {
+            Decision::hold("RSI inside its band")
+        }
+    }
+}
+
+/// Buys everything at the first decision and never trades again.
+pub struct BuyAndHold {
+    bought: bool,
+}
+
+impl Strategy for BuyAndHold {
+    fn warmup_bars(&self) -> usize {
+        0
+    }
+
+    fn observe(&mut self, _bar: &Bar) {}
+
+    fn decide(&mut self, context: &DecisionContext<'_>) -> Decision {
+        if self.bought || !context.account.is_flat() {
+            self.bought = true;
+            return Decision::hold("holding");
+        }
+        self.bought = true;
+        Decision::all_in(TradeAction::Buy, "buy and hold: the first decision buys")
+    }
+}
+
+/// Never trades.
+pub struct AlwaysHold;
+
+impl Strategy for AlwaysHold {
+    fn warmup_bars(&self) -> usize {
+        0
+    }
+
+    fn observe(&mut self, _bar: &Bar) {}
+
+    fn decide(&mut self, _context: &DecisionContext<'_>) -> Decision {
+        Decision::hold("always hold")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(pairs: &[(&str, &str)]) -> StrategyParams {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn names_and_params_are_checked() {
+        assert!(builtin_strategy("builtin:sma-cross", &params(&[])).is_ok());
+        assert!(builtin_strategy("always-hold", &params(&[])).is_ok());
+        let err = builtin_strategy("builtin:macd", &params(&[]))
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("builtin:sma-cross"), "{err}");
+        let err = builtin_strategy("sma-cross", &params(&[("fast", "abc")]))
+            .err()
+            .unwrap();
+        assert_eq!(err.to_string(), "param fast: \"abc\" is not a whole number");
+        let err = builtin_strategy("sma-cross", &params(&[("fast", "30"), ("slow", "20")]))
+            .err()
+            .unwrap();
+        assert!(
+            err.to_string().contains("must be shorter than slow"),
+            "{err}"
+        );
+        let err = builtin_strategy("sma-cross", &params(&[("window", "3")]))
+            .err()
+            .unwrap();
+        assert!(
+            err.to_string()
+                .starts_with("param window: unknown parameter"),
+            "{err}"
+        );
+        let err = builtin_strategy("sma-cross", &params(&[("short", "yes")]))
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("not true or false"), "{err}");
+        let err = builtin_strategy("buy-and-hold", &params(&[("x", "1")]))
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("takes no parameters"), "{err}");
+        let err = builtin_strategy("rsi-reversion", &params(&[("lower", "80")]))
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("must be below upper"), "{err}");
+    }
+
+    #[test]
+    fn exact_sums_see_a_tie_as_a_tie() {
+        let mut fast = ExactSma::new(1);
+        let mut slow = ExactSma::new(2);
+        for close in [100_00000000i128, 100_00000000] {
+            fast.push(close);
+            slow.push(close);
+        }
+        assert_eq!(compare(&fast, &slow), 0);
+    }
+}

@@ -1,0 +1,407 @@
+//! Running a task that this worker holds the lease of: bars are read from the store in
+//! chunks, the simulation advances bar by bar, and its rows are committed in batches, each
+//! batch one transaction together with the run account and a checkpoint. A run that stops
+//! (killed, paused, its lease lost) resumes from the last committed batch and produces
+//! exactly what an uninterrupted run would.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aibt_core::broker::Account;
+use aibt_core::{Bar, DecisionContext, PointInTime, Strategy, TaskStatus};
+use aibt_store::{BarRange, CommitOutcome, SeriesKey, StepBatch, Store, Task, VirtualAccount};
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use crate::error::{EngineError, Result};
+use crate::recorder::{DecisionFacts, Recorder};
+use crate::simulation::{BarFills, Checkpoint, Simulation, decision_count, first_decision_bar};
+use crate::task::{TaskOptions, Transition, account_settings, transition};
+
+/// How a worker runs tasks.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    /// Written into `tasks.lease_owner`; unique per worker process.
+    pub worker_id: String,
+    /// How long a lease lasts without renewal; every commit renews it.
+    pub lease: chrono::Duration,
+    /// A batch is committed after this many bars...
+    pub batch_bars: usize,
+    /// ...or after this much time, whichever comes first.
+    pub batch_interval: Duration,
+    /// Bars read from the store at a time.
+    pub read_chunk: u32,
+}
+
+impl RunConfig {
+    pub fn new(worker_id: impl Into<String>) -> RunConfig {
+        RunConfig {
+            worker_id: worker_id.into(),
+            lease: chrono::Duration::seconds(30),
+            batch_bars: 4096,
+            batch_interval: Duration::from_millis(500),
+            read_chunk: 16_384,
+        }
+    }
+}
+
+/// Progress of a run, reported after each commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Progress {
+    pub task_id: String,
+    pub processed_items: u64,
+    pub total_items: u64,
+    pub bars_done: u64,
+    pub bars_total: u64,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunOutcome {
+    /// The task reached a final state (COMPLETED, COMPLETED_WITH_ERRORS or FAILED).
+    Finished(Box<Task>),
+    /// Another party stopped it (paused, cancelled) or took over its lease.
+    Stopped {
+        status: TaskStatus,
+        lease_owner: Option<String>,
+    },
+}
+
+/// The series a task replays.
+pub fn series_of(task: &Task) -> Result<SeriesKey> {
+    let market_type = task.market_type.ok_or_else(|| {
+        EngineError::invalid(
+            "market_type",
+            format!("task {} has no market type", task.task_id),
+        )
+    })?;
+    Ok(SeriesKey {
+        symbol: task.stock_symbol.clone(),
+        market_type,
+        granularity: task.time_granularity,
+    })
+}
+
+/// The options a task was created with.
+pub fn options_of(task: &Task) -> Result<TaskOptions> {
+    serde_json::from_value(task.options.clone())
+        .map_err(|e| EngineError::invalid("options", format!("unreadable task options: {e}")))
+}
+
+/// The broker account of a run account row.
+pub fn account_of(row: &VirtualAccount, task_id: &str) -> Account {
+    let mut account = Account::open(account_settings(row), task_id);
+    account.available = row.available_balance;
+    account.margin_used = row.margin_used;
+    account.long_lots = row.long_positions.clone();
+    account.short_lots = row.short_positions.clone();
+    account.total_fees = row.total_fees;
+    account.mark_price = row.stock_price;
+    account
+}
+
+/// Runs a task this worker holds the lease of until it finishes or is stopped. A failure of
+/// the run itself (not of the database) marks the task FAILED with the reason.
+pub async fn run_task(
+    store: Arc<dyn Store>,
+    task: Task,
+    config: &RunConfig,
+    progress: &mut (dyn FnMut(&Progress) + Send),
+) -> Result<RunOutcome> {
+    let task_id = task.task_id.clone();
+    match execute(store.clone(), task, config, progress).await {
+        Ok(outcome) => Ok(outcome),
+        Err(EngineError::Store(error)) => Err(EngineError::Store(error)),
+        Err(error) => {
+            let reason = error.to_string();
+            match transition(store.as_ref(), &task_id, Transition::Fail { error: reason }).await {
+                Ok(failed) => Ok(RunOutcome::Finished(Box::new(failed))),
+                Err(EngineError::WrongState { status, .. }) => Ok(RunOutcome::Stopped {
+                    status,
+                    lease_owner: None,
+                }),
+                Err(other) => Err(other),
+            }
+        }
+    }
+}
+
+/// Bars kept for the decision window: the last `capacity`, contiguous in memory.
+struct Window {
+    bars: Vec<Bar>,
+    capacity: usize,
+}
+
+impl Window {
+    fn new(capacity: usize) -> Window {
+        let capacity = capacity.max(1);
+        Window {
+            bars: Vec::with_capacity(capacity * 2),
+            capacity,
+        }
+    }
+
+    fn push(&mut self, bar: Bar) {
+        if self.bars.len() == self.capacity * 2 {
+            // Amortised: shifting half the buffer once every `capacity` bars keeps the window
+            // a plain slice without a ring buffer's wrap-around.
+            self.bars.drain(..self.capacity);
+        }
+        self.bars.push(bar);
+    }
+
+    fn view(&self) -> PointInTime<'_> {
+        let start = self.bars.len().saturating_sub(self.capacity);
+        PointInTime::ending_with(&self.bars[start..])
+    }
+}
+
+async fn execute(
+    store: Arc<dyn Store>,
+    task: Task,
+    config: &RunConfig,
+    progress: &mut (dyn FnMut(&Progress) + Send),
+) -> Result<RunOutcome> {
+    let options = options_of(&task)?;
+    let series = series_of(&task)?;
+    let mut strategy: Box<dyn Strategy> =
+        aibt_ai::builtin_strategy(&task.strategy, &options.params)?;
+    let stored_account = store.get_task_account(&task.task_id).await?;
+    let checkpoint: Option<Checkpoint> = match &task.checkpoint {
+        Some(value) => {
+            Some(
+                serde_json::from_value(value.clone()).map_err(|e| EngineError::Run {
+                    task_id: task.task_id.clone(),
+                    reason: format!("unreadable checkpoint: {e}"),
+                })?,
+            )
+        }
+        None => None,
+    };
+
+    let warmup = strategy.warmup_bars();
+    let warmup_bars = if warmup > 0 {
+        store
+            .bars_before(
+                &series,
+                task.start_date,
+                u32::try_from(warmup).unwrap_or(u32::MAX),
+            )
+            .await?
+    } else {
+        Vec::new()
+    };
+    let bars_total = u64::try_from(
+        store
+            .count_bars(&series, task.start_date, task.end_date)
+            .await?,
+    )
+    .unwrap_or(0);
+    let interval = u64::try_from(task.decision_interval).unwrap_or(1).max(1);
+    let first_decision = first_decision_bar(warmup as u64, warmup_bars.len() as u64, interval);
+    let total_items = decision_count(bars_total, first_decision, interval);
+
+    let mut window = Window::new(1);
+    for bar in &warmup_bars {
+        strategy.observe(bar);
+        window.push(*bar);
+    }
+    let account = account_of(&stored_account, &task.task_id);
+    let mut simulation =
+        Simulation::new(account, options.fill, interval, first_decision, checkpoint);
+    let mut recorder = Recorder {
+        task_id: task.task_id.clone(),
+        account_id: stored_account.account_id.clone(),
+        symbol: task.stock_symbol.clone(),
+        market_type: series.market_type,
+        initial_balance: stored_account.initial_balance,
+        rows: Default::default(),
+    };
+    let resume_at = simulation.next_bar();
+
+    let mut flush = Flusher {
+        store: store.clone(),
+        task_id: task.task_id.clone(),
+        config,
+        stored_account,
+        total_items,
+        bars_total,
+        bars_in_batch: 0,
+        batch_started: Instant::now(),
+    };
+
+    let mut index: u64 = 0;
+    let mut after: Option<DateTime<Utc>> = None;
+    let mut fills = BarFills::default();
+    loop {
+        let chunk = store
+            .bars(
+                &series,
+                BarRange {
+                    from: Some(task.start_date),
+                    to: Some(task.end_date),
+                    after,
+                    limit: Some(config.read_chunk),
+                },
+            )
+            .await?;
+        let Some(last) = chunk.last() else {
+            break;
+        };
+        after = Some(last.ts);
+        let decision_time = aibt_core::time::now();
+        for bar in &chunk {
+            strategy.observe(bar);
+            window.push(*bar);
+            if index < resume_at {
+                // Replaying what a previous run committed: only the strategy's state and the
+                // window are rebuilt, from the same bars.
+                index += 1;
+                continue;
+            }
+            fills.executions.clear();
+            simulation.open(bar, &mut fills)?;
+            if simulation.is_decision_bar() {
+                let step = simulation.steps();
+                let decision = {
+                    let context = DecisionContext {
+                        window: window.view(),
+                        account: &simulation.account,
+                        step,
+                        time: bar.ts,
+                    };
+                    strategy.decide(&context)
+                };
+                let decision_id = recorder.decision_id(step);
+                recorder.decision(
+                    step,
+                    bar,
+                    &decision,
+                    DecisionFacts {
+                        start_time: decision_time,
+                        end_time: decision_time,
+                        market_data: None,
+                    },
+                );
+                simulation.decide(bar, &decision, &decision_id, &mut fills)?;
+            }
+            let equity = simulation.close(bar, &mut fills)?;
+            recorder.fills(&fills);
+            recorder.snapshot(index, bar, &simulation.account, equity)?;
+            index += 1;
+            flush.bars_in_batch += 1;
+            if flush.due()
+                && let Some(stopped) = flush.commit(&mut recorder, &simulation, progress).await?
+            {
+                return Ok(stopped);
+            }
+        }
+        if chunk.len() < config.read_chunk as usize {
+            break;
+        }
+    }
+    if let Some(stopped) = flush.commit(&mut recorder, &simulation, progress).await? {
+        return Ok(stopped);
+    }
+
+    let stats = simulation.stats();
+    let mut stats_json = serde_json::to_value(&stats).map_err(|e| EngineError::Run {
+        task_id: task.task_id.clone(),
+        reason: format!("encoding statistics: {e}"),
+    })?;
+    stats_json["decisions"] = json!(simulation.steps());
+    stats_json["rejected_orders"] = json!(simulation.rejected_orders());
+    stats_json["strategy"] = json!(task.strategy);
+    stats_json["fill"] = json!(options.fill);
+    match transition(
+        store.as_ref(),
+        &task.task_id,
+        Transition::Complete {
+            with_errors: false,
+            stats: stats_json,
+        },
+    )
+    .await
+    {
+        Ok(finished) => Ok(RunOutcome::Finished(Box::new(finished))),
+        Err(EngineError::WrongState { status, .. }) => Ok(RunOutcome::Stopped {
+            status,
+            lease_owner: None,
+        }),
+        Err(other) => Err(other),
+    }
+}
+
+/// Commits batches: rows, run account, progress and checkpoint in one transaction.
+struct Flusher<'a> {
+    store: Arc<dyn Store>,
+    task_id: String,
+    config: &'a RunConfig,
+    stored_account: VirtualAccount,
+    total_items: u64,
+    bars_total: u64,
+    bars_in_batch: usize,
+    batch_started: Instant,
+}
+
+impl Flusher<'_> {
+    fn due(&self) -> bool {
+        self.bars_in_batch >= self.config.batch_bars
+            || self.batch_started.elapsed() >= self.config.batch_interval
+    }
+
+    /// Commits what is pending; `Some` when the task was stopped from outside.
+    async fn commit(
+        &mut self,
+        recorder: &mut Recorder,
+        simulation: &Simulation,
+        progress: &mut (dyn FnMut(&Progress) + Send),
+    ) -> Result<Option<RunOutcome>> {
+        let now = aibt_core::time::now();
+        let account = recorder.account_row(&self.stored_account, &simulation.account, now)?;
+        let rows = recorder.take();
+        let checkpoint =
+            serde_json::to_value(simulation.checkpoint()).map_err(|e| EngineError::Run {
+                task_id: self.task_id.clone(),
+                reason: format!("encoding the checkpoint: {e}"),
+            })?;
+        let outcome = self
+            .store
+            .commit_steps(StepBatch {
+                task_id: self.task_id.clone(),
+                lease_owner: self.config.worker_id.clone(),
+                lease_expires_at: now + self.config.lease,
+                decisions: rows.decisions,
+                trades: rows.trades,
+                snapshots: rows.snapshots,
+                account: account.clone(),
+                processed_items: i64::try_from(simulation.steps()).unwrap_or(i64::MAX),
+                total_items: Some(i64::try_from(self.total_items).unwrap_or(i64::MAX)),
+                checkpoint,
+                now,
+            })
+            .await?;
+        self.bars_in_batch = 0;
+        self.batch_started = Instant::now();
+        match outcome {
+            CommitOutcome::Committed => {
+                self.stored_account = account;
+                progress(&Progress {
+                    task_id: self.task_id.clone(),
+                    processed_items: simulation.steps(),
+                    total_items: self.total_items,
+                    bars_done: simulation.next_bar(),
+                    bars_total: self.bars_total,
+                });
+                Ok(None)
+            }
+            CommitOutcome::Refused {
+                status,
+                lease_owner,
+            } => Ok(Some(RunOutcome::Stopped {
+                status,
+                lease_owner,
+            })),
+        }
+    }
+}
