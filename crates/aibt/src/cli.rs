@@ -31,6 +31,132 @@ pub enum Command {
     /// Import and list market data.
     #[command(subcommand)]
     Data(DataCommand),
+    /// Run a backtest to completion and print its statistics.
+    Backtest(Box<BacktestArgs>),
+    /// List, inspect, export and resume tasks.
+    #[command(subcommand)]
+    Task(TaskCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct BacktestArgs {
+    /// The symbol to trade. Its bars must be stored, come from --data, or be a bundled sample
+    /// (aibt data list --samples).
+    #[arg(long)]
+    pub symbol: String,
+    /// US (whole shares) or COIN (quantities in steps of 0.00000001). Default: the sample's
+    /// market, else US.
+    #[arg(long, value_parser = parse_market)]
+    pub market: Option<MarketType>,
+    /// Import this CSV file first if the series is not stored yet.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    #[arg(long, value_parser = parse_granularity, default_value = "daily")]
+    pub granularity: TimeGranularity,
+    /// A built-in strategy: builtin:sma-cross, builtin:rsi-reversion, builtin:buy-and-hold,
+    /// builtin:always-hold.
+    #[arg(long, default_value = "builtin:sma-cross")]
+    pub strategy: String,
+    /// A strategy parameter, NAME=VALUE (repeatable), e.g. --param fast=10 --param slow=20.
+    #[arg(long = "param", value_parser = parse_param)]
+    pub params: Vec<(String, String)>,
+    /// First bar of the period (a date or date-time); the series' first bar by default.
+    #[arg(long)]
+    pub start: Option<String>,
+    /// Last bar of the period; a bare date includes that whole day. The series' last bar by
+    /// default.
+    #[arg(long)]
+    pub end: Option<String>,
+    /// Decide every N bars.
+    #[arg(long, default_value_t = 1)]
+    pub interval: i64,
+    /// Initial cash.
+    #[arg(long, default_value = "10000")]
+    pub cash: String,
+    /// Commission rate of both sides (0.001 = 0.1%).
+    #[arg(long, default_value = "0.001")]
+    pub commission: String,
+    /// Commission rate of buys and covers, overriding --commission.
+    #[arg(long)]
+    pub commission_buy: Option<String>,
+    /// Commission rate of sells and shorts, overriding --commission.
+    #[arg(long)]
+    pub commission_sell: Option<String>,
+    /// Minimum commission per order.
+    #[arg(long, default_value = "0")]
+    pub min_commission: String,
+    /// Tax rate on sell-side executions (SELL and SHORT_SELL).
+    #[arg(long, default_value = "0")]
+    pub tax: String,
+    /// Margin locked per unit of short notional (1 = fully collateralised).
+    #[arg(long, default_value = "1")]
+    pub short_margin: String,
+    /// Allow fractional shares in a US account.
+    #[arg(long)]
+    pub fractional: bool,
+    /// next_open (default: an order fills at the next bar's open) or close (at the decision
+    /// bar's close).
+    #[arg(long, default_value = "next_open")]
+    pub fill: String,
+    /// Use an existing account's cash and fees instead of the flags above.
+    #[arg(long)]
+    pub account: Option<String>,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TaskCommand {
+    /// List tasks, newest first.
+    List {
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Show a task: its settings, progress and statistics.
+    Show {
+        id: String,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Export a task's trades, decisions and snapshots.
+    Export {
+        id: String,
+        #[arg(long, value_enum, default_value_t = ExportFormat::Json)]
+        format: ExportFormat,
+        /// Which records (CSV exports one kind; JSON exports all three unless one is named).
+        #[arg(long, value_enum)]
+        records: Option<Records>,
+        /// Write to this file instead of standard output.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+    /// Resume a paused or failed task and run it here to completion.
+    Resume {
+        id: String,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Pause a running task (its worker stops after the step in progress).
+    Pause { id: String },
+    /// Cancel a task.
+    Cancel { id: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    Csv,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Records {
+    Trades,
+    Decisions,
+    Snapshots,
 }
 
 #[derive(Debug, Subcommand)]
@@ -81,6 +207,15 @@ pub struct ImportArgs {
 pub enum Format {
     Table,
     Json,
+}
+
+pub fn parse_param(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, value)) if !name.trim().is_empty() => {
+            Ok((name.trim().to_string(), value.trim().to_string()))
+        }
+        _ => Err(format!("{text:?} is not NAME=VALUE")),
+    }
 }
 
 pub fn parse_market(text: &str) -> Result<MarketType, String> {

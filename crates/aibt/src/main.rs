@@ -37,5 +37,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Db(command) => commands::db::run(store, command).await,
         Command::Data(command) => commands::data::run(store, command).await,
+        Command::Backtest(args) => commands::backtest::run(store, *args).await,
+        Command::Task(command) => commands::task::run(store, command).await,
     }
 }

@@ -264,3 +264,264 @@ fn backup_copies_the_database() {
         .success();
     assert_eq!(run.json()["series"][0]["bars"], 1);
 }
+
+#[test]
+fn a_fresh_machine_backtests_the_bundled_sample() {
+    let env = Env::sqlite();
+    let run = env
+        .aibt(&[
+            "backtest",
+            "--symbol",
+            "GOOG",
+            "--strategy",
+            "builtin:sma-cross",
+            "--format",
+            "json",
+        ])
+        .success();
+    let out = run.json();
+    assert_eq!(out["status"], "COMPLETED");
+    let stats = &out["stats"];
+    for key in [
+        "equity_final",
+        "equity_peak",
+        "return_pct",
+        "buy_hold_return_pct",
+        "return_ann_pct",
+        "volatility_ann_pct",
+        "sharpe_ratio",
+        "sharpe_ratio_simple",
+        "sortino_ratio",
+        "calmar_ratio",
+        "max_drawdown_pct",
+        "avg_drawdown_pct",
+        "max_drawdown_duration",
+        "avg_drawdown_duration",
+        "num_trades",
+        "win_rate_pct",
+        "best_trade_pct",
+        "worst_trade_pct",
+        "avg_trade_pct",
+        "profit_factor",
+        "expectancy_pct",
+        "sqn",
+        "exposure_time_pct",
+        "total_fees",
+        "start",
+        "end",
+    ] {
+        assert!(!stats[key].is_null(), "stats.{key} is missing: {stats}");
+    }
+    // backtesting.py's SmaCross(10, 20) on GOOG with 10,000 and 0.1% commission.
+    assert_eq!(stats["equity_final"], "69336.74099000");
+    assert!(
+        run.stderr()
+            .contains("imported 2148 bars of GOOG US daily from bundled sample"),
+        "{}",
+        run.stderr()
+    );
+    // No progress bar when stderr is not a terminal.
+    assert!(!run.stderr().contains("decisions"), "{}", run.stderr());
+
+    let task_id = out["task_id"].as_str().unwrap().to_string();
+    let show = env
+        .aibt(&["task", "show", &task_id, "--format", "json"])
+        .success();
+    assert_eq!(show.json()["stats"], *stats);
+    let table = env.aibt(&["task", "show", &task_id]).success();
+    assert!(
+        table
+            .stdout()
+            .contains("Equity Final [$]          69336.74099000"),
+        "{}",
+        table.stdout()
+    );
+    let list = env.aibt(&["task", "list"]).success();
+    assert!(list.stdout().contains(&task_id));
+}
+
+#[test]
+fn exports_hold_every_trade_decision_and_snapshot() {
+    let env = Env::sqlite();
+    let out = env
+        .aibt(&[
+            "backtest",
+            "--symbol",
+            "GOOG",
+            "--end",
+            "2006-12-31",
+            "--format",
+            "json",
+        ])
+        .success()
+        .json();
+    let task_id = out["task_id"].as_str().unwrap().to_string();
+    let export = env
+        .aibt(&["task", "export", &task_id, "--format", "json"])
+        .success()
+        .json();
+    let snapshots = export["snapshots"].as_array().unwrap();
+    let bars = out["stats"]["num_bars"].as_u64().unwrap() as usize;
+    assert_eq!(snapshots.len(), bars);
+    assert_eq!(export["decisions"].as_array().unwrap().len(), bars - 20);
+    let last = snapshots.last().unwrap();
+    assert_eq!(last["total_value"], out["stats"]["equity_final"]);
+    assert!(
+        last["timestamp"]
+            .as_str()
+            .unwrap()
+            .starts_with("2006-12-29")
+    );
+    let trades = export["trades"].as_array().unwrap();
+    assert!(!trades.is_empty());
+
+    let csv = env
+        .aibt(&[
+            "task",
+            "export",
+            &task_id,
+            "--format",
+            "csv",
+            "--records",
+            "trades",
+        ])
+        .success()
+        .stdout();
+    let mut lines = csv.lines();
+    let header = lines.next().unwrap();
+    assert!(
+        header.starts_with("trade_id,task_id,account_id,stock_symbol,trade_action,quantity,price"),
+        "{header}"
+    );
+    assert_eq!(lines.count(), trades.len());
+    let path = env.path("snapshots.csv");
+    env.aibt(&[
+        "task",
+        "export",
+        &task_id,
+        "--format",
+        "csv",
+        "--records",
+        "snapshots",
+        "--output",
+        path.to_str().unwrap(),
+    ])
+    .success();
+    assert_eq!(
+        std::fs::read_to_string(path).unwrap().lines().count(),
+        bars + 1
+    );
+}
+
+#[test]
+fn backtest_imports_its_data_file_and_refuses_bad_flags() {
+    let env = Env::sqlite();
+    let mut csv = String::from("date,open,high,low,close,volume\n");
+    for day in 0..60 {
+        let price = 100.0 + ((day as f64) / 5.0).sin() * 10.0;
+        csv.push_str(
+            &format!("2024-01-01T00:00:00Z,{price},{price},{price},{price},1\n").replace(
+                "2024-01-01",
+                &format!("2024-{:02}-{:02}", 1 + day / 28, 1 + day % 28),
+            ),
+        );
+    }
+    let file = env.write("mine.csv", &csv);
+    let out = env
+        .aibt(&[
+            "backtest",
+            "--symbol",
+            "MINE",
+            "--data",
+            file.to_str().unwrap(),
+            "--param",
+            "fast=3",
+            "--param",
+            "slow=7",
+            "--format",
+            "json",
+        ])
+        .success()
+        .json();
+    assert_eq!(out["status"], "COMPLETED");
+    assert_eq!(out["stats"]["num_bars"], 60);
+
+    let bad = env
+        .aibt(&[
+            "backtest", "--symbol", "MINE", "--param", "fast=30", "--param", "slow=7",
+        ])
+        .failure();
+    assert!(
+        bad.stderr()
+            .contains("params.fast: fast (30) must be shorter than slow (7)"),
+        "{}",
+        bad.stderr()
+    );
+    let bad = env
+        .aibt(&["backtest", "--symbol", "MINE", "--strategy", "builtin:nope"])
+        .failure();
+    assert!(
+        bad.stderr().contains("unknown strategy \"builtin:nope\""),
+        "{}",
+        bad.stderr()
+    );
+    let bad = env
+        .aibt(&["backtest", "--symbol", "MINE", "--cash=-5"])
+        .failure();
+    assert!(
+        bad.stderr().contains("--cash: must be greater than 0"),
+        "{}",
+        bad.stderr()
+    );
+    let bad = env
+        .aibt(&["backtest", "--symbol", "MINE", "--commission", "1.5"])
+        .failure();
+    assert!(
+        bad.stderr()
+            .contains("--commission-buy: must be at least 0 and below 1"),
+        "{}",
+        bad.stderr()
+    );
+    let bad = env
+        .aibt(&["backtest", "--symbol", "MINE", "--commission", "abc"])
+        .failure();
+    assert!(
+        bad.stderr()
+            .contains("--commission: rate \"abc\" is not a decimal number"),
+        "{}",
+        bad.stderr()
+    );
+    let bad = env
+        .aibt(&["backtest", "--symbol", "MINE", "--fill", "later"])
+        .failure();
+    assert!(
+        bad.stderr().contains("fill: \"later\" is not a fill rule"),
+        "{}",
+        bad.stderr()
+    );
+    let bad = env
+        .aibt(&["backtest", "--symbol", "MINE", "--start", "2030-01-01"])
+        .failure();
+    assert!(bad.stderr().contains("start_date:"), "{}", bad.stderr());
+    let bad = env.aibt(&["backtest", "--symbol", "NOPE"]).failure();
+    assert!(
+        bad.stderr().contains("no bars stored for NOPE US daily"),
+        "{}",
+        bad.stderr()
+    );
+    let bad = env
+        .aibt(&["backtest", "--symbol", "MINE", "--interval", "0"])
+        .failure();
+    assert!(
+        bad.stderr()
+            .contains("decision_interval: must be at least 1"),
+        "{}",
+        bad.stderr()
+    );
+    let bad = env.aibt(&["task", "show", "no-such-task"]).failure();
+    assert!(
+        bad.stderr().contains("task \"no-such-task\" not found"),
+        "{}",
+        bad.stderr()
+    );
+}

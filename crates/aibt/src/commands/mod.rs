@@ -1,2 +1,4 @@
+pub mod backtest;
 pub mod data;
 pub mod db;
+pub mod task;
