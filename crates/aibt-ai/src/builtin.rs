@@ -185,46 +185,59 @@ pub fn builtin_strategy(
     }
 }
 
-/// A simple moving average kept as an exact sum of closes at scale 8 (the closes' decimal
-/// mantissas): comparing two averages is then an exact integer comparison, with no float
-/// rounding to decide a tie.
-struct ExactSma {
-    n: usize,
+/// Two simple moving averages of the closes, kept as exact sums of their scale-8 mantissas:
+/// comparing the averages is then an exact integer comparison, with no float rounding to
+/// decide a tie. The fast window is the tail of the slow one, so one ring serves both.
+struct ExactSmaPair {
+    fast: usize,
+    slow: usize,
     window: VecDeque<i128>,
-    sum: i128,
+    fast_sum: i128,
+    slow_sum: i128,
 }
 
-impl ExactSma {
-    fn new(n: usize) -> ExactSma {
-        ExactSma {
-            n,
-            window: VecDeque::with_capacity(n + 1),
-            sum: 0,
+impl ExactSmaPair {
+    fn new(fast: usize, slow: usize) -> ExactSmaPair {
+        ExactSmaPair {
+            fast,
+            slow,
+            window: VecDeque::with_capacity(slow + 1),
+            fast_sum: 0,
+            slow_sum: 0,
         }
     }
 
     fn push(&mut self, scaled_close: i128) {
         self.window.push_back(scaled_close);
-        self.sum += scaled_close;
-        if self.window.len() > self.n {
-            self.sum -= self.window.pop_front().unwrap_or(0);
+        self.fast_sum += scaled_close;
+        self.slow_sum += scaled_close;
+        let len = self.window.len();
+        if len > self.fast {
+            self.fast_sum -= self.window[len - 1 - self.fast];
+        }
+        if len > self.slow {
+            self.slow_sum -= self.window.pop_front().unwrap_or(0);
         }
     }
 
     fn ready(&self) -> bool {
-        self.window.len() == self.n
+        self.window.len() == self.slow
     }
 
-    fn value(&self) -> f64 {
-        self.sum as f64 / 1e8 / self.n as f64
+    /// −1, 0 or 1: the sign of `fast − slow` (`sum_f/n_f` vs `sum_s/n_s`, cross-multiplied).
+    fn compare(&self) -> i8 {
+        let left = self.fast_sum * self.slow as i128;
+        let right = self.slow_sum * self.fast as i128;
+        (left > right) as i8 - (left < right) as i8
     }
-}
 
-/// −1, 0 or 1: the sign of `fast − slow` from exact sums (`sum_f/n_f` vs `sum_s/n_s`).
-fn compare(fast: &ExactSma, slow: &ExactSma) -> i8 {
-    let left = fast.sum * slow.n as i128;
-    let right = slow.sum * fast.n as i128;
-    (left > right) as i8 - (left < right) as i8
+    /// An average to four decimals, from its exact sum (no float formatting on the hot path).
+    fn describe(sum: i128, n: usize) -> String {
+        let ten_thousandths = sum / (n as i128 * 10_000);
+        let sign = if ten_thousandths < 0 { "-" } else { "" };
+        let magnitude = ten_thousandths.unsigned_abs();
+        format!("{sign}{}.{:04}", magnitude / 10_000, magnitude % 10_000)
+    }
 }
 
 /// Golden cross buys, death cross sells; with `short`, each cross reverses the position.
@@ -232,8 +245,7 @@ fn compare(fast: &ExactSma, slow: &ExactSma) -> i8 {
 /// A cross is backtesting.py's `crossover`: fast below slow on the previous bar and above it
 /// on this one (strictly, both times), so a pass through an exact tie is not a cross.
 pub struct SmaCross {
-    fast: ExactSma,
-    slow: ExactSma,
+    averages: ExactSmaPair,
     short: bool,
     previous: Option<i8>,
     current: Option<i8>,
@@ -242,8 +254,7 @@ pub struct SmaCross {
 impl SmaCross {
     pub fn new(fast: usize, slow: usize, short: bool) -> SmaCross {
         SmaCross {
-            fast: ExactSma::new(fast),
-            slow: ExactSma::new(slow),
+            averages: ExactSmaPair::new(fast, slow),
             short,
             previous: None,
             current: None,
@@ -255,15 +266,13 @@ impl Strategy for SmaCross {
     fn warmup_bars(&self) -> usize {
         // A cross compares two bars of the slow average: it needs `slow` bars before the
         // decision bar (backtesting.py starts `next()` at the same bar).
-        self.slow.n
+        self.averages.slow
     }
 
     fn observe(&mut self, bar: &Bar) {
-        let scaled = bar.close.get().mantissa();
-        self.fast.push(scaled);
-        self.slow.push(scaled);
+        self.averages.push(bar.close.mantissa());
         self.previous = self.current;
-        self.current = self.slow.ready().then(|| compare(&self.fast, &self.slow));
+        self.current = self.averages.ready().then(|| self.averages.compare());
     }
 
     fn decide(&mut self, context: &DecisionContext<'_>) -> Decision {
@@ -273,12 +282,13 @@ impl Strategy for SmaCross {
         let golden = previous < 0 && current > 0;
         let death = previous > 0 && current < 0;
         let describe = |what: &str| {
+            let a = &self.averages;
             format!(
-                "{what}: SMA({}) {:.4} vs SMA({}) {:.4}",
-                self.fast.n,
-                self.fast.value(),
-                self.slow.n,
-                self.slow.value()
+                "{what}: SMA({}) {} vs SMA({}) {}",
+                a.fast,
+                ExactSmaPair::describe(a.fast_sum, a.fast),
+                a.slow,
+                ExactSmaPair::describe(a.slow_sum, a.slow)
             )
         };
         let account = context.account;
@@ -442,12 +452,13 @@ mod tests {
 
     #[test]
     fn exact_sums_see_a_tie_as_a_tie() {
-        let mut fast = ExactSma::new(1);
-        let mut slow = ExactSma::new(2);
+        let mut averages = ExactSmaPair::new(1, 2);
         for close in [100_00000000i128, 100_00000000] {
-            fast.push(close);
-            slow.push(close);
+            averages.push(close);
         }
-        assert_eq!(compare(&fast, &slow), 0);
+        assert_eq!(averages.compare(), 0);
+        averages.push(101_00000000);
+        assert_eq!(averages.compare(), 1);
+        assert_eq!(ExactSmaPair::describe(averages.slow_sum, 2), "100.5000");
     }
 }

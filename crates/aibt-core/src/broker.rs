@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::decimal::{DecimalError, Money, Quantity, Rate};
+use crate::decimal::{DecimalError, Money, Quantity, Rate, scaled_product};
 use crate::enums::{MarketType, PositionSide, TradeAction, TradeStatus};
 
 /// One open position lot, as stored in `long_positions` / `short_positions`.
@@ -323,21 +323,29 @@ impl Account {
 
     /// The position marked at `price`, signed like the quantity (`stock_market_value`).
     pub fn market_value_at(&self, price: Money) -> Result<Money, BrokerError> {
-        money(mul(price.get(), self.signed_quantity()?.get())?)
+        Ok(price.times(self.signed_quantity()?)?)
     }
 
     /// Equity at `price`: cash + long value + margin + unrealised short P&L (`total_value`).
+    ///
+    /// Computed on every bar, so it works on the integer mantissas (all amounts are kept at
+    /// scale 8) and builds one decimal at the end; each product is rounded exactly as
+    /// [`Money::times`] rounds it.
     pub fn equity_at(&self, price: Money) -> Result<Money, BrokerError> {
-        let mut equity = self.current_balance()?;
+        let overflow = || BrokerError(DecimalError::Overflow { kind: "amount" });
+        let value = |lots: &[Lot]| {
+            let quantity: i128 = lots.iter().map(|lot| lot.quantity.mantissa()).sum();
+            scaled_product(price.mantissa(), quantity, Quantity::SCALE).ok_or_else(overflow)
+        };
+        let mut total = self.available.mantissa() + self.margin_used.mantissa();
         if !self.long_lots.is_empty() {
-            equity = equity.checked_add(money(mul(price.get(), self.long_quantity()?.get())?)?)?;
+            total += value(&self.long_lots)?;
         }
         if !self.short_lots.is_empty() {
-            let buy_back = money(mul(price.get(), self.short_quantity()?.get())?)?;
-            let unrealised = self.short_total_cost()?.checked_sub(buy_back)?;
-            equity = equity.checked_add(unrealised)?;
+            let cost: i128 = self.short_lots.iter().map(|lot| lot.cost.mantissa()).sum();
+            total += cost - value(&self.short_lots)?;
         }
-        Ok(equity)
+        Ok(Money::new_mantissa(total)?)
     }
 
     /// Equity at the last mark price.

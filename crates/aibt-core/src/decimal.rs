@@ -99,8 +99,36 @@ macro_rules! fixed_scale_decimal {
         max = ($lo:expr, $mid:expr, $hi:expr)
     ) => {
         $(#[$doc])*
-        #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        // Every value is kept at exactly `SCALE` decimal places (`new` rescales), so equality,
+        // order and hashing can work on the integer mantissa alone.
+        #[derive(Clone, Copy)]
         pub struct $name(Decimal);
+
+        impl PartialEq for $name {
+            fn eq(&self, other: &Self) -> bool {
+                self.0.mantissa() == other.0.mantissa()
+            }
+        }
+
+        impl Eq for $name {}
+
+        impl PartialOrd for $name {
+            fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+                Some(self.cmp(other))
+            }
+        }
+
+        impl Ord for $name {
+            fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+                self.0.mantissa().cmp(&other.0.mantissa())
+            }
+        }
+
+        impl std::hash::Hash for $name {
+            fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+                self.0.mantissa().hash(state);
+            }
+        }
 
         impl $name {
             /// Decimal places kept, as in the column type.
@@ -151,8 +179,17 @@ macro_rules! fixed_scale_decimal {
 
             /// A lossy view for statistics and charts, never for accounting.
             pub fn to_f64(self) -> f64 {
-                use rust_decimal::prelude::ToPrimitive;
-                self.0.to_f64().unwrap_or(f64::NAN)
+                mantissa_to_f64(self.0.mantissa()) / SCALE_DIVISORS[Self::SCALE as usize]
+            }
+
+            /// The mantissa as a float: the value times 10^SCALE, for computing ratios.
+            pub fn mantissa_f64(self) -> f64 {
+                mantissa_to_f64(self.0.mantissa())
+            }
+
+            /// The raw mantissa: the value times 10^SCALE.
+            pub fn mantissa(self) -> i128 {
+                self.0.mantissa()
             }
 
             pub fn is_zero(self) -> bool {
@@ -171,20 +208,31 @@ macro_rules! fixed_scale_decimal {
                 Self(self.0.abs())
             }
 
+            /// Same-scale operands add as integers: exact, and far cheaper than decimal
+            /// addition, which must first align scales. Mantissas are below 2^96, so the i128
+            /// sum cannot overflow; only the range can be exceeded.
             pub fn checked_add(self, other: Self) -> Result<Self, DecimalError> {
-                let sum = self
-                    .0
-                    .checked_add(other.0)
-                    .ok_or(DecimalError::Overflow { kind: Self::KIND })?;
-                Self::new(sum)
+                Self::from_scaled(self.0.mantissa() + other.0.mantissa())
             }
 
             pub fn checked_sub(self, other: Self) -> Result<Self, DecimalError> {
-                let difference = self
-                    .0
-                    .checked_sub(other.0)
-                    .ok_or(DecimalError::Overflow { kind: Self::KIND })?;
-                Self::new(difference)
+                Self::from_scaled(self.0.mantissa() - other.0.mantissa())
+            }
+
+            /// A value from its mantissa at this type's scale (the value times 10^SCALE).
+            pub fn new_mantissa(mantissa: i128) -> Result<Self, DecimalError> {
+                Self::from_scaled(mantissa)
+            }
+
+            /// A value from its mantissa at this type's scale, range-checked.
+            fn from_scaled(mantissa: i128) -> Result<Self, DecimalError> {
+                if mantissa.unsigned_abs() > Self::MAX.mantissa().unsigned_abs() {
+                    return Err(DecimalError::Overflow { kind: Self::KIND });
+                }
+                if mantissa == 0 {
+                    return Ok(Self::ZERO);
+                }
+                Ok(Self(Decimal::from_i128_with_scale(mantissa, Self::SCALE)))
             }
 
             /// Negation cannot overflow: the range is symmetric.
@@ -252,6 +300,21 @@ macro_rules! fixed_scale_decimal {
         }
     };
 }
+
+/// An i128 as f64, cheaply for the values money takes. An i64 converts in one instruction
+/// where an i128 needs a library call; the wide branch is written differently on purpose, or
+/// the optimiser merges both into the library call (they agree where both apply).
+fn mantissa_to_f64(mantissa: i128) -> f64 {
+    match i64::try_from(mantissa) {
+        Ok(small) => small as f64,
+        Err(_) => {
+            ((mantissa >> 32) as f64) * 4_294_967_296.0 + ((mantissa as u64) & 0xFFFF_FFFF) as f64
+        }
+    }
+}
+
+/// 10^scale as f64, exact for every scale used here.
+const SCALE_DIVISORS: [f64; 9] = [1.0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8];
 
 /// Shared by the serde visitor so that every fixed-scale type accepts the same JSON forms.
 trait FixedScale: Sized {
@@ -339,9 +402,40 @@ impl Rate {
     pub const ONE: Rate = Rate(Decimal::from_parts(1_000_000, 0, 0, false, 6));
 }
 
+/// `a × b / 10^shift` rounded half away from zero, on integer mantissas; `None` when the
+/// product does not fit 128 bits (the caller then takes the general decimal path). This is
+/// how every amount is rounded: `Money::times` and the broker's marking both use it.
+pub(crate) fn scaled_product(a: i128, b: i128, shift: u32) -> Option<i128> {
+    // A whole number of units (every stock position) needs no division at all: a 64-bit
+    // remainder by a constant is a multiplication, where an i128 division is a library call.
+    if let Ok(small) = u64::try_from(b.unsigned_abs()) {
+        let unit = 10u64.pow(shift);
+        if small % unit == 0 {
+            let units = i128::from(small / unit) * b.signum();
+            return a.checked_mul(units);
+        }
+    }
+    let product = a.checked_mul(b)?;
+    let divisor = 10i128.pow(shift);
+    let quotient = product / divisor;
+    let remainder = product % divisor;
+    Some(if remainder.unsigned_abs() * 2 >= divisor.unsigned_abs() {
+        quotient + product.signum()
+    } else {
+        quotient
+    })
+}
+
 impl Money {
-    /// `price × quantity`, rounded to cents-of-a-cent like every stored amount.
+    /// `price × quantity`, rounded to scale 8 like every stored amount.
     pub fn times(self, quantity: Quantity) -> Result<Money, DecimalError> {
+        // Marking a position to market does this on every bar: integer arithmetic on the
+        // mantissas gives the same rounded result as decimal multiplication, far cheaper.
+        if let Some(mantissa) =
+            scaled_product(self.mantissa(), quantity.mantissa(), Quantity::SCALE)
+        {
+            return Money::from_scaled(mantissa);
+        }
         let product = self
             .0
             .checked_mul(quantity.get())
@@ -351,6 +445,9 @@ impl Money {
 
     /// `amount × rate`, rounded to scale 8.
     pub fn times_rate(self, rate: Rate) -> Result<Money, DecimalError> {
+        if let Some(mantissa) = scaled_product(self.mantissa(), rate.mantissa(), Rate::SCALE) {
+            return Money::from_scaled(mantissa);
+        }
         let product = self
             .0
             .checked_mul(rate.get())
@@ -494,6 +591,21 @@ mod tests {
     }
 
     proptest! {
+        /// The integer fast path of `times` and `times_rate` rounds exactly as decimal
+        /// multiplication followed by `Money::new` does.
+        #[test]
+        fn integer_products_round_like_decimal_ones(
+            price in -10_000_000_000_000i128..10_000_000_000_000i128,
+            quantity in -10_000_000_000_000i128..10_000_000_000_000i128,
+            rate in 0i128..1_000_000,
+        ) {
+            let p = Money::new(Decimal::from_i128_with_scale(price, 8)).unwrap();
+            let q = Quantity::new(Decimal::from_i128_with_scale(quantity, 8)).unwrap();
+            let r = Rate::new(Decimal::from_i128_with_scale(rate, 6)).unwrap();
+            prop_assert_eq!(p.times(q).unwrap(), Money::new(p.get() * q.get()).unwrap());
+            prop_assert_eq!(p.times_rate(r).unwrap(), Money::new(p.get() * r.get()).unwrap());
+        }
+
         #[test]
         fn any_eight_place_decimal_round_trips_through_text(
             mantissa in -79_228_162_514_264_337_593_543_950_335i128..=79_228_162_514_264_337_593_543_950_335i128,

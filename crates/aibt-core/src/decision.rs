@@ -1,5 +1,7 @@
 //! What a strategy answers, and what it is allowed to see when it answers.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -15,12 +17,13 @@ pub struct Decision {
     pub size: OrderSize,
     /// 0..=1.
     pub confidence: Rate,
-    pub reasoning: String,
+    /// A fixed text costs no allocation, which matters to a rule deciding on every bar.
+    pub reasoning: Cow<'static, str>,
 }
 
 impl Decision {
     /// A HOLD with full confidence, as rule strategies give when nothing triggers.
-    pub fn hold(reasoning: impl Into<String>) -> Decision {
+    pub fn hold(reasoning: impl Into<Cow<'static, str>>) -> Decision {
         Decision {
             action: TradeAction::Hold,
             size: OrderSize::All,
@@ -30,7 +33,7 @@ impl Decision {
     }
 
     /// An order for everything available, with full confidence.
-    pub fn all_in(action: TradeAction, reasoning: impl Into<String>) -> Decision {
+    pub fn all_in(action: TradeAction, reasoning: impl Into<Cow<'static, str>>) -> Decision {
         Decision {
             action,
             size: OrderSize::All,

@@ -126,12 +126,17 @@ struct TradeMoments {
 
 /// Drawdown episodes as backtesting.py's `compute_drawdown_duration_peaks` finds them: a
 /// stretch between two bars at the running peak (or the last bar) with bars below it between.
+///
+/// Within an episode the running peak does not change, so the deepest drawdown
+/// `max(1 − v/peak)` is `1 − min(v)/peak` (the same float, as `x ↦ 1 − x/peak` is monotone):
+/// one division per episode instead of one per bar.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 struct Drawdowns {
     max: f64,
+    peak: f64,
     last_peak_bar: u64,
     last_peak_time: i64,
-    deepest_since_peak: f64,
+    lowest_since_peak: Option<f64>,
     episodes: u64,
     sum_episode_depth: f64,
     max_duration_micros: i64,
@@ -139,24 +144,34 @@ struct Drawdowns {
 }
 
 impl Drawdowns {
-    fn push(&mut self, bar: u64, time: i64, drawdown: f64) {
-        self.max = self.max.max(drawdown);
-        if drawdown == 0.0 {
+    fn push(&mut self, bar: u64, time: i64, value: f64) {
+        if bar == 0 || value >= self.peak {
             if bar > self.last_peak_bar + 1 {
                 self.close_episode(time);
             }
+            self.peak = value;
             self.last_peak_bar = bar;
             self.last_peak_time = time;
-            self.deepest_since_peak = 0.0;
+            self.lowest_since_peak = None;
         } else {
-            self.deepest_since_peak = self.deepest_since_peak.max(drawdown);
+            self.lowest_since_peak =
+                Some(self.lowest_since_peak.map_or(value, |low| low.min(value)));
+        }
+    }
+
+    fn depth(&self) -> f64 {
+        match self.lowest_since_peak {
+            Some(low) if self.peak > 0.0 => 1.0 - low / self.peak,
+            _ => 0.0,
         }
     }
 
     fn close_episode(&mut self, time: i64) {
+        let depth = self.depth();
         let duration = time - self.last_peak_time;
+        self.max = self.max.max(depth);
         self.episodes += 1;
-        self.sum_episode_depth += self.deepest_since_peak;
+        self.sum_episode_depth += depth;
         self.max_duration_micros = self.max_duration_micros.max(duration);
         self.sum_duration_micros += i128::from(duration);
     }
@@ -164,8 +179,13 @@ impl Drawdowns {
     /// The last bar ends an open episode, as backtesting.py appends `len(dd) - 1`.
     fn finished(&self, last_bar: u64, last_time: i64) -> Drawdowns {
         let mut copy = self.clone();
-        if last_bar > copy.last_peak_bar + 1 {
-            copy.close_episode(last_time);
+        if last_bar > copy.last_peak_bar {
+            if last_bar > copy.last_peak_bar + 1 {
+                copy.close_episode(last_time);
+            } else {
+                // One bar below the peak is no episode, but still the deepest drawdown seen.
+                copy.max = copy.max.max(copy.depth());
+            }
         }
         copy
     }
@@ -182,7 +202,6 @@ pub struct StatsAccumulator {
     recent_times: VecDeque<i64>,
     equity_final: Money,
     equity_peak: Money,
-    peak: f64,
     drawdowns: Drawdowns,
     /// Buckets by day, week (ending Sunday), month and year; the bar period picks one at the end.
     daily: Resampled,
@@ -214,7 +233,6 @@ impl StatsAccumulator {
             recent_times: VecDeque::with_capacity(PERIOD_SAMPLE + 1),
             equity_final: initial_balance,
             equity_peak: initial_balance,
-            peak: 0.0,
             drawdowns: Drawdowns::default(),
             daily: Resampled::default(),
             weekly: Resampled::default(),
@@ -272,19 +290,20 @@ impl StatsAccumulator {
         if bar == 0 || equity > self.equity_peak {
             self.equity_peak = equity;
         }
-        let value = equity.to_f64();
-        if bar == 0 || value > self.peak {
-            self.peak = value;
-        }
-        let drawdown = if self.peak > 0.0 {
-            1.0 - value / self.peak
-        } else {
-            0.0
-        };
-        self.drawdowns.push(bar, micros, drawdown);
+        // Every statistic of the curve is a ratio, so equity enters in units of 10^-8 (its
+        // mantissa), which spares a division per bar.
+        let value = equity.mantissa_f64();
+        self.drawdowns.push(bar, micros, value);
 
         let day = micros.div_euclid(MICROS_PER_DAY);
         if self.current_day != Some(day) {
+            // The last equity of the day that ended is the one the weekly, monthly and yearly
+            // buckets keep: updating them once per day is enough.
+            if let Some((_, last_of_day)) = self.daily.current {
+                self.weekly.push(self.week_key, last_of_day);
+                self.monthly.push(self.month_key, last_of_day);
+                self.yearly.push(self.year_key, last_of_day);
+            }
             self.current_day = Some(day);
             let date = time.date_naive();
             let weekday = i64::from(date.weekday().num_days_from_monday());
@@ -298,9 +317,6 @@ impl StatsAccumulator {
             self.weekend_bars += 1;
         }
         self.daily.push(day, value);
-        self.weekly.push(self.week_key, value);
-        self.monthly.push(self.month_key, value);
-        self.yearly.push(self.year_key, value);
     }
 
     /// One closed part of a lot.
@@ -348,10 +364,17 @@ impl StatsAccumulator {
         let period_days = period.map(|p| p.div_euclid(MICROS_PER_DAY));
         let have_weekends =
             self.bars > 0 && (self.weekend_bars as f64 / self.bars as f64) > 2.0 / 7.0 * 0.6;
+        let with_last_day = |bucket: &Resampled, key: i64| {
+            let mut bucket = bucket.clone();
+            if let Some((_, last_of_day)) = self.daily.current {
+                bucket.push(key, last_of_day);
+            }
+            bucket.finished()
+        };
         let (periods_per_year, returns) = match period_days {
-            Some(7) => (52.0, self.weekly.finished()),
-            Some(31) => (12.0, self.monthly.finished()),
-            Some(365) => (1.0, self.yearly.finished()),
+            Some(7) => (52.0, with_last_day(&self.weekly, self.week_key)),
+            Some(31) => (12.0, with_last_day(&self.monthly, self.month_key)),
+            Some(365) => (1.0, with_last_day(&self.yearly, self.year_key)),
             _ => (
                 if have_weekends { 365.0 } else { 252.0 },
                 self.daily.finished(),

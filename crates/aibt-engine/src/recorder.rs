@@ -60,7 +60,7 @@ impl Recorder {
             stock_symbol: self.symbol.clone(),
             decision_result: decision.action,
             confidence_score: decision.confidence,
-            reasoning: decision.reasoning.clone(),
+            reasoning: decision.reasoning.to_string(),
             market_data: facts.market_data,
             start_time: facts.start_time,
             end_time: Some(facts.end_time),

@@ -259,33 +259,29 @@ async fn execute(
                 index += 1;
                 continue;
             }
-            fills.executions.clear();
-            simulation.open(bar, &mut fills)?;
-            if simulation.is_decision_bar() {
-                let step = simulation.steps();
-                let decision = {
-                    let context = DecisionContext {
-                        window: window.view(),
-                        account: &simulation.account,
-                        step,
-                        time: bar.ts,
-                    };
-                    strategy.decide(&context)
-                };
-                let decision_id = recorder.decision_id(step);
-                recorder.decision(
+            let view = window.view();
+            let outcome = simulation.step(bar, &mut fills, &mut |account, step| {
+                let context = DecisionContext {
+                    window: view,
+                    account,
                     step,
+                    time: bar.ts,
+                };
+                (strategy.decide(&context), recorder.decision_id(step))
+            })?;
+            if let Some((step, decision)) = &outcome.decided {
+                recorder.decision(
+                    *step,
                     bar,
-                    &decision,
+                    decision,
                     DecisionFacts {
                         start_time: decision_time,
                         end_time: decision_time,
                         market_data: None,
                     },
                 );
-                simulation.decide(bar, &decision, &decision_id, &mut fills)?;
             }
-            let equity = simulation.close(bar, &mut fills)?;
+            let equity = outcome.equity;
             recorder.fills(&fills);
             recorder.snapshot(index, bar, &simulation.account, equity)?;
             index += 1;

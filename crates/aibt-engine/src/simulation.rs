@@ -49,6 +49,15 @@ impl BarFills {
     }
 }
 
+/// What one bar did.
+#[derive(Debug)]
+pub struct StepOutcome {
+    /// The step number and decision, at a decision bar.
+    pub decided: Option<(u64, Decision)>,
+    /// Equity at the bar's close.
+    pub equity: Money,
+}
+
 /// The simulation of one task.
 pub struct Simulation {
     pub account: Account,
@@ -222,6 +231,28 @@ impl Simulation {
         self.stats.push_bar(bar.ts, bar.close, equity);
         self.next_bar += 1;
         Ok(equity)
+    }
+
+    /// One whole bar with a synchronous decision maker: open, decide (at a decision bar),
+    /// close. `decide` gets the account after the open's fills and the step number, and
+    /// returns the decision with its id.
+    pub fn step(
+        &mut self,
+        bar: &Bar,
+        fills: &mut BarFills,
+        decide: &mut dyn FnMut(&Account, u64) -> (Decision, String),
+    ) -> Result<StepOutcome> {
+        fills.executions.clear();
+        self.open(bar, fills)?;
+        let mut decided = None;
+        if self.is_decision_bar() {
+            let step = self.steps;
+            let (decision, decision_id) = decide(&self.account, step);
+            self.decide(bar, &decision, &decision_id, fills)?;
+            decided = Some((step, decision));
+        }
+        let equity = self.close(bar, fills)?;
+        Ok(StepOutcome { decided, equity })
     }
 
     /// What a resumed run needs to continue exactly here.

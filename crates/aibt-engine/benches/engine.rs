@@ -1,0 +1,191 @@
+//! The engine alone, in memory: the long-only SMA(10)/SMA(20) crossover on INDEX2006_1m.csv
+//! tiled to `--bars` bars exactly as `bench/python_baselines.py` tiles it, so the two can be
+//! compared bar for bar. Run through `bench/run.sh`, which also runs the Python baselines and
+//! the whole `aibt backtest` command; or alone:
+//!
+//!     cargo bench -p aibt-engine --bench engine -- [--bars 300000] [--runs 3] [--json]
+
+use std::time::Instant;
+
+use aibt_core::broker::{Account, AccountSettings};
+use aibt_core::{Bar, DecisionContext, MarketType, Money, PointInTime, Rate, TradeStatus};
+use aibt_engine::FillRule;
+use aibt_engine::simulation::{BarFills, Simulation, first_decision_bar};
+use chrono::Duration;
+
+struct Args {
+    bars: usize,
+    runs: usize,
+    fast: usize,
+    slow: usize,
+    cash: String,
+    commission: String,
+    json: bool,
+}
+
+fn args() -> Args {
+    let mut out = Args {
+        bars: 300_000,
+        runs: 3,
+        fast: 10,
+        slow: 20,
+        cash: "1000000".into(),
+        commission: "0.001".into(),
+        json: false,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        let mut value = || it.next().unwrap_or_default();
+        match arg.as_str() {
+            "--bars" => out.bars = value().parse().unwrap_or(out.bars),
+            "--runs" => out.runs = value().parse().unwrap_or(out.runs),
+            "--fast" => out.fast = value().parse().unwrap_or(out.fast),
+            "--slow" => out.slow = value().parse().unwrap_or(out.slow),
+            "--cash" => out.cash = value(),
+            "--commission" => out.commission = value(),
+            "--json" => out.json = true,
+            _ => {} // cargo bench passes --bench
+        }
+    }
+    out
+}
+
+/// The file's rows repeated, each repetition shifted by the file's span plus one minute.
+fn tiled(n: usize) -> Vec<Bar> {
+    let sample = aibt_data::find_sample("INDEX2006", None, aibt_core::TimeGranularity::Minute)
+        .expect("INDEX2006 sample");
+    let base = sample.bars().expect("sample parses");
+    let shift = (base[base.len() - 1].ts - base[0].ts) + Duration::minutes(1);
+    let mut out = Vec::with_capacity(n);
+    let mut repetition = 0;
+    while out.len() < n {
+        for bar in &base {
+            if out.len() == n {
+                break;
+            }
+            out.push(Bar {
+                ts: bar.ts + shift * repetition,
+                ..*bar
+            });
+        }
+        repetition += 1;
+    }
+    out
+}
+
+struct Outcome {
+    seconds: f64,
+    final_equity: Money,
+    closed_trades: u64,
+    open_lots: usize,
+    fills: u64,
+}
+
+fn run_once(bars: &[Bar], args: &Args) -> Outcome {
+    let settings = AccountSettings {
+        market_type: MarketType::Us,
+        initial_balance: Money::parse(&args.cash).expect("cash"),
+        commission_rate_buy: Rate::parse(&args.commission).expect("commission"),
+        commission_rate_sell: Rate::parse(&args.commission).expect("commission"),
+        tax_rate: Rate::ZERO,
+        min_commission: Money::ZERO,
+        short_margin_ratio: Rate::ONE,
+        whole_units: true,
+    };
+    let params = [
+        ("fast", args.fast.to_string()),
+        ("slow", args.slow.to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let started = Instant::now();
+    let mut strategy = aibt_ai::builtin_strategy("builtin:sma-cross", &params).expect("strategy");
+    let first = first_decision_bar(strategy.warmup_bars() as u64, 0, 1);
+    let mut simulation = Simulation::new(
+        Account::open(settings, "bench"),
+        FillRule::NextOpen,
+        1,
+        first,
+        None,
+    );
+    let mut fills = BarFills::default();
+    let mut closed_trades = 0u64;
+    let mut fill_count = 0u64;
+    let mut equity = Money::ZERO;
+    for bar in bars {
+        strategy.observe(bar);
+        let window = PointInTime::ending_with(std::slice::from_ref(bar));
+        let outcome = simulation
+            .step(bar, &mut fills, &mut |account, step| {
+                let context = DecisionContext {
+                    window,
+                    account,
+                    step,
+                    time: bar.ts,
+                };
+                (strategy.decide(&context), String::new())
+            })
+            .expect("step");
+        equity = outcome.equity;
+        for (execution, _) in &fills.executions {
+            closed_trades += execution.round_trips.len() as u64;
+            fill_count += execution
+                .fills
+                .iter()
+                .filter(|f| f.status == TradeStatus::Executed)
+                .count() as u64;
+        }
+    }
+    let stats = simulation.stats();
+    let seconds = started.elapsed().as_secs_f64();
+    assert_eq!(stats.num_trades, closed_trades);
+    Outcome {
+        seconds,
+        final_equity: equity,
+        closed_trades,
+        open_lots: simulation.account.long_lots.len(),
+        fills: fill_count,
+    }
+}
+
+fn main() {
+    let args = args();
+    let bars = tiled(args.bars);
+    let mut best: Option<Outcome> = None;
+    let mut times = Vec::new();
+    for _ in 0..args.runs.max(1) {
+        let outcome = run_once(&bars, &args);
+        times.push(outcome.seconds);
+        if best.as_ref().is_none_or(|b| outcome.seconds < b.seconds) {
+            best = Some(outcome);
+        }
+    }
+    let best = best.expect("at least one run");
+    let per_second = bars.len() as f64 / best.seconds;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "bars": bars.len(),
+                "seconds": best.seconds,
+                "all_seconds": times,
+                "bars_per_sec": per_second,
+                "final_equity": best.final_equity.to_string(),
+                "closed_trades": best.closed_trades,
+                "open_trades": best.open_lots,
+                "fills": best.fills,
+            })
+        );
+    } else {
+        println!(
+            "aibt engine: {} bars in {:.4} s = {:.0} bars/s; final equity {}, {} closed trades, {} open",
+            bars.len(),
+            best.seconds,
+            per_second,
+            best.final_equity,
+            best.closed_trades,
+            best.open_lots
+        );
+    }
+}
