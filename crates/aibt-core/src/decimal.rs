@@ -163,6 +163,11 @@ macro_rules! fixed_scale_decimal {
 
             /// Parses decimal text (plain or scientific notation), then behaves like [`Self::new`].
             pub fn parse(text: &str) -> Result<Self, DecimalError> {
+                // Stored values are always written at exactly SCALE places; reading them back
+                // is then plain integer parsing.
+                if let Some(mantissa) = parse_canonical(text.as_bytes(), Self::SCALE) {
+                    return Self::from_scaled(mantissa);
+                }
                 let value = parse_decimal_text(Self::KIND, text)?;
                 Self::new(value)
             }
@@ -249,13 +254,14 @@ macro_rules! fixed_scale_decimal {
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                fmt::Display::fmt(&self.0, f)
+                let mut buffer = FixedText::new();
+                f.pad(buffer.format(self.0.mantissa(), Self::SCALE))
             }
         }
 
         impl fmt::Debug for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                fmt::Display::fmt(&self.0, f)
+                fmt::Display::fmt(self, f)
             }
         }
 
@@ -299,6 +305,90 @@ macro_rules! fixed_scale_decimal {
             }
         }
     };
+}
+
+/// `[-]digits.digits` with exactly `scale` fractional digits (what aibt writes), as a
+/// mantissa; `None` for any other form, which the general parser then handles.
+fn parse_canonical(text: &[u8], scale: u32) -> Option<i128> {
+    let (negative, digits) = match text.first() {
+        Some(b'-') => (true, &text[1..]),
+        _ => (false, text),
+    };
+    let point = digits.len().checked_sub(scale as usize + 1)?;
+    if point == 0 || point > 22 || digits[point] != b'.' {
+        return None;
+    }
+    let mut mantissa: i128 = 0;
+    for (i, &byte) in digits.iter().enumerate() {
+        if i == point {
+            continue;
+        }
+        if !byte.is_ascii_digit() {
+            return None;
+        }
+        mantissa = mantissa * 10 + i128::from(byte - b'0');
+    }
+    Some(if negative { -mantissa } else { mantissa })
+}
+
+/// A stack buffer that renders a mantissa at a scale as fixed-point text, without the
+/// allocation and generality of decimal formatting (snapshots format many amounts per bar).
+pub struct FixedText {
+    bytes: [u8; 48],
+}
+
+impl Default for FixedText {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl FixedText {
+    pub fn new() -> FixedText {
+        FixedText { bytes: [0; 48] }
+    }
+
+    /// `mantissa / 10^scale` with exactly `scale` decimals.
+    pub fn format(&mut self, mantissa: i128, scale: u32) -> &str {
+        let mut end = self.bytes.len();
+        let magnitude = mantissa.unsigned_abs();
+        let mut written = 0;
+        let mut digit = |end: &mut usize, value: u8, written: &mut usize| {
+            if *written == scale as usize && scale > 0 {
+                *end -= 1;
+                self.bytes[*end] = b'.';
+            }
+            *end -= 1;
+            self.bytes[*end] = b'0' + value;
+            *written += 1;
+        };
+        // Dividing a 128-bit number is a library call; nearly every amount fits 64 bits.
+        match u64::try_from(magnitude) {
+            Ok(mut value) => loop {
+                digit(&mut end, (value % 10) as u8, &mut written);
+                value /= 10;
+                if value == 0 && written > scale as usize {
+                    break;
+                }
+            },
+            Err(_) => {
+                let mut value = magnitude;
+                loop {
+                    digit(&mut end, (value % 10) as u8, &mut written);
+                    value /= 10;
+                    if value == 0 && written > scale as usize {
+                        break;
+                    }
+                }
+            }
+        }
+        if mantissa < 0 {
+            end -= 1;
+            self.bytes[end] = b'-';
+        }
+        // Only ASCII digits, '.' and '-' were written.
+        std::str::from_utf8(&self.bytes[end..]).unwrap_or("0")
+    }
 }
 
 /// An i128 as f64, cheaply for the values money takes. An i64 converts in one instruction
@@ -483,6 +573,37 @@ impl Quantity {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn fixed_text_matches_decimal_display() {
+        for text in [
+            "0",
+            "-0.00000001",
+            "0.5",
+            "-12345678901234567890.12345678",
+            "792281625142643375935.43950335",
+            "7",
+            "-7",
+        ] {
+            let money = Money::parse(text).unwrap();
+            assert_eq!(money.to_string(), format!("{}", money.get()), "{text}");
+        }
+        assert_eq!(Rate::parse("0.001").unwrap().to_string(), "0.001000");
+        assert_eq!(
+            format!("{:>14}", Money::parse("1.5").unwrap()),
+            "    1.50000000"
+        );
+    }
+
+    #[test]
+    fn canonical_text_parses_fast_and_exactly() {
+        assert_eq!(parse_canonical(b"123.45000000", 8), Some(12_345_000_000));
+        assert_eq!(parse_canonical(b"-0.00000001", 8), Some(-1));
+        assert_eq!(parse_canonical(b"1.5", 8), None);
+        assert_eq!(parse_canonical(b"1e5.00000000", 8), None);
+        assert_eq!(parse_canonical(b".00000000", 8), None);
+        assert_eq!(Money::parse("-0.00000000").unwrap(), Money::ZERO);
+    }
 
     #[test]
     fn money_prints_at_scale_eight() {

@@ -21,6 +21,8 @@ struct Args {
     cash: String,
     commission: String,
     json: bool,
+    /// Write the tiled bars as CSV here and exit (the input of the end-to-end benchmark).
+    write_csv: Option<String>,
 }
 
 fn args() -> Args {
@@ -32,6 +34,7 @@ fn args() -> Args {
         cash: "1000000".into(),
         commission: "0.001".into(),
         json: false,
+        write_csv: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -44,6 +47,7 @@ fn args() -> Args {
             "--cash" => out.cash = value(),
             "--commission" => out.commission = value(),
             "--json" => out.json = true,
+            "--write-csv" => out.write_csv = Some(value()),
             _ => {} // cargo bench passes --bench
         }
     }
@@ -152,6 +156,23 @@ fn run_once(bars: &[Bar], args: &Args) -> Outcome {
 fn main() {
     let args = args();
     let bars = tiled(args.bars);
+    if let Some(path) = &args.write_csv {
+        let mut out = String::with_capacity(bars.len() * 64);
+        out.push_str("timestamp,open,high,low,close,volume\n");
+        for bar in &bars {
+            out.push_str(&format!(
+                "{},{},{},{},{},{}\n",
+                bar.ts.format("%Y-%m-%dT%H:%M:%SZ"),
+                bar.open,
+                bar.high,
+                bar.low,
+                bar.close,
+                bar.volume
+            ));
+        }
+        std::fs::write(path, out).expect("write csv");
+        return;
+    }
     let mut best: Option<Outcome> = None;
     let mut times = Vec::new();
     for _ in 0..args.runs.max(1) {

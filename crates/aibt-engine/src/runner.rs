@@ -38,7 +38,7 @@ impl RunConfig {
         RunConfig {
             worker_id: worker_id.into(),
             lease: chrono::Duration::seconds(30),
-            batch_bars: 4096,
+            batch_bars: 16384,
             batch_interval: Duration::from_millis(500),
             read_chunk: 16_384,
         }
@@ -218,6 +218,7 @@ async fn execute(
         rows: Default::default(),
     };
     let resume_at = simulation.next_bar();
+    let record_holds = options.records_holds(&task.strategy);
 
     let mut flush = Flusher {
         store: store.clone(),
@@ -228,27 +229,35 @@ async fn execute(
         bars_total,
         bars_in_batch: 0,
         batch_started: Instant::now(),
+        in_flight: None,
     };
 
     let mut index: u64 = 0;
-    let mut after: Option<DateTime<Utc>> = None;
     let mut fills = BarFills::default();
-    loop {
-        let chunk = store
-            .bars(
-                &series,
-                BarRange {
-                    from: Some(task.start_date),
-                    to: Some(task.end_date),
-                    after,
-                    limit: Some(config.read_chunk),
-                },
-            )
-            .await?;
+    let read = |after: Option<DateTime<Utc>>| {
+        let store = store.clone();
+        let series = series.clone();
+        let range = BarRange {
+            from: Some(task.start_date),
+            to: Some(task.end_date),
+            after,
+            limit: Some(config.read_chunk),
+        };
+        // Reading runs beside the simulation: the next chunk arrives while this one is used.
+        tokio::spawn(async move { store.bars(&series, range).await })
+    };
+    let mut next_chunk = Some(read(None));
+    while let Some(reading) = next_chunk.take() {
+        let chunk = reading.await.map_err(|e| EngineError::Run {
+            task_id: task.task_id.clone(),
+            reason: format!("reading bars: {e}"),
+        })??;
         let Some(last) = chunk.last() else {
             break;
         };
-        after = Some(last.ts);
+        if chunk.len() == config.read_chunk as usize {
+            next_chunk = Some(read(Some(last.ts)));
+        }
         let decision_time = aibt_core::time::now();
         for bar in &chunk {
             strategy.observe(bar);
@@ -269,7 +278,9 @@ async fn execute(
                 };
                 (strategy.decide(&context), recorder.decision_id(step))
             })?;
-            if let Some((step, decision)) = &outcome.decided {
+            if let Some((step, decision)) = &outcome.decided
+                && (record_holds || decision.action != aibt_core::TradeAction::Hold)
+            {
                 recorder.decision(
                     *step,
                     bar,
@@ -292,11 +303,11 @@ async fn execute(
                 return Ok(stopped);
             }
         }
-        if chunk.len() < config.read_chunk as usize {
-            break;
-        }
     }
     if let Some(stopped) = flush.commit(&mut recorder, &simulation, progress).await? {
+        return Ok(stopped);
+    }
+    if let Some(stopped) = flush.settle(progress).await? {
         return Ok(stopped);
     }
 
@@ -328,7 +339,10 @@ async fn execute(
     }
 }
 
-/// Commits batches: rows, run account, progress and checkpoint in one transaction.
+/// Commits batches: rows, run account, progress and checkpoint in one transaction each.
+/// While one batch is written, the next is computed and rendered; it is written only after
+/// its predecessor committed (its `after` gate), so batches land in order and a batch whose
+/// predecessor failed or was refused is never written.
 struct Flusher<'a> {
     store: Arc<dyn Store>,
     task_id: String,
@@ -338,6 +352,15 @@ struct Flusher<'a> {
     bars_total: u64,
     bars_in_batch: usize,
     batch_started: Instant,
+    in_flight: Option<InFlight>,
+}
+
+/// A batch on its way to the store.
+struct InFlight {
+    handle: tokio::task::JoinHandle<aibt_store::Result<CommitOutcome>>,
+    /// Becomes `Some(committed)` when the batch is settled.
+    settled: tokio::sync::watch::Receiver<Option<bool>>,
+    report: Progress,
 }
 
 impl Flusher<'_> {
@@ -346,7 +369,42 @@ impl Flusher<'_> {
             || self.batch_started.elapsed() >= self.config.batch_interval
     }
 
-    /// Commits what is pending; `Some` when the task was stopped from outside.
+    /// Waits for the batch in flight; `Some` when the task was stopped from outside.
+    async fn settle(
+        &mut self,
+        progress: &mut (dyn FnMut(&Progress) + Send),
+    ) -> Result<Option<RunOutcome>> {
+        let Some(in_flight) = self.in_flight.take() else {
+            return Ok(None);
+        };
+        self.settle_one(in_flight, progress).await
+    }
+
+    async fn settle_one(
+        &mut self,
+        in_flight: InFlight,
+        progress: &mut (dyn FnMut(&Progress) + Send),
+    ) -> Result<Option<RunOutcome>> {
+        let outcome = in_flight.handle.await.map_err(|e| EngineError::Run {
+            task_id: self.task_id.clone(),
+            reason: format!("committing a batch: {e}"),
+        })??;
+        match outcome {
+            CommitOutcome::Committed => {
+                progress(&in_flight.report);
+                Ok(None)
+            }
+            CommitOutcome::Refused {
+                status,
+                lease_owner,
+            } => Ok(Some(RunOutcome::Stopped {
+                status,
+                lease_owner,
+            })),
+        }
+    }
+
+    /// Sends what is pending, then waits for the batch before it.
     async fn commit(
         &mut self,
         recorder: &mut Recorder,
@@ -361,43 +419,54 @@ impl Flusher<'_> {
                 task_id: self.task_id.clone(),
                 reason: format!("encoding the checkpoint: {e}"),
             })?;
-        let outcome = self
-            .store
-            .commit_steps(StepBatch {
-                task_id: self.task_id.clone(),
-                lease_owner: self.config.worker_id.clone(),
-                lease_expires_at: now + self.config.lease,
-                decisions: rows.decisions,
-                trades: rows.trades,
-                snapshots: rows.snapshots,
-                account: account.clone(),
-                processed_items: i64::try_from(simulation.steps()).unwrap_or(i64::MAX),
-                total_items: Some(i64::try_from(self.total_items).unwrap_or(i64::MAX)),
-                checkpoint,
-                now,
-            })
-            .await?;
+        let batch = StepBatch {
+            task_id: self.task_id.clone(),
+            lease_owner: self.config.worker_id.clone(),
+            lease_expires_at: now + self.config.lease,
+            decisions: rows.decisions,
+            trades: rows.trades,
+            snapshots: rows.snapshots,
+            account: account.clone(),
+            processed_items: i64::try_from(simulation.steps()).unwrap_or(i64::MAX),
+            total_items: Some(i64::try_from(self.total_items).unwrap_or(i64::MAX)),
+            checkpoint,
+            now,
+        };
+        let report = Progress {
+            task_id: self.task_id.clone(),
+            processed_items: simulation.steps(),
+            total_items: self.total_items,
+            bars_done: simulation.next_bar(),
+            bars_total: self.bars_total,
+        };
+        let previous = self.in_flight.take();
+        let after: Option<aibt_store::After> = previous.as_ref().map(|p| {
+            let mut settled = p.settled.clone();
+            Box::pin(async move {
+                matches!(
+                    settled.wait_for(Option::is_some).await.as_deref(),
+                    Ok(Some(true))
+                )
+            }) as aibt_store::After
+        });
+        let (announce, settled) = tokio::sync::watch::channel(None);
+        let store = self.store.clone();
+        let handle = tokio::spawn(async move {
+            let outcome = store.commit_steps_after(batch, after).await;
+            let _ = announce.send(Some(matches!(outcome, Ok(CommitOutcome::Committed))));
+            outcome
+        });
+        self.in_flight = Some(InFlight {
+            handle,
+            settled,
+            report,
+        });
         self.bars_in_batch = 0;
         self.batch_started = Instant::now();
-        match outcome {
-            CommitOutcome::Committed => {
-                self.stored_account = account;
-                progress(&Progress {
-                    task_id: self.task_id.clone(),
-                    processed_items: simulation.steps(),
-                    total_items: self.total_items,
-                    bars_done: simulation.next_bar(),
-                    bars_total: self.bars_total,
-                });
-                Ok(None)
-            }
-            CommitOutcome::Refused {
-                status,
-                lease_owner,
-            } => Ok(Some(RunOutcome::Stopped {
-                status,
-                lease_owner,
-            })),
+        self.stored_account = account;
+        match previous {
+            Some(previous) => self.settle_one(previous, progress).await,
+            None => Ok(None),
         }
     }
 }

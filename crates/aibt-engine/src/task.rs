@@ -50,6 +50,19 @@ pub struct TaskOptions {
     /// Hide the symbol and dates from the model and rebase prices (AI strategies).
     #[serde(default)]
     pub blind: bool,
+    /// Whether a decision to hold gets a `local_decisions` row. A model's every answer is
+    /// recorded; a built-in rule's holds by default are not: they say only that the rule did
+    /// not trigger, are reproducible from the bars, and would be one row per bar.
+    #[serde(default)]
+    pub record_holds: Option<bool>,
+}
+
+impl TaskOptions {
+    /// Whether holds are recorded for a task of this strategy.
+    pub fn records_holds(&self, strategy: &str) -> bool {
+        self.record_holds
+            .unwrap_or(!strategy.starts_with("builtin:"))
+    }
 }
 
 /// What a user asks for when creating a task.
@@ -124,9 +137,9 @@ pub fn new_account(
     }
 }
 
-/// The id of a task's run account.
+/// The id of a task's run account: the task's own id (one account per run).
 pub fn run_account_id(task_id: &str) -> String {
-    format!("{task_id}-account")
+    task_id.to_string()
 }
 
 /// Checks a spec against the stored account and series and creates the task (PENDING) with
@@ -169,36 +182,46 @@ pub async fn create_task(store: &dyn Store, spec: TaskSpec) -> Result<Task> {
         market_type: spec.market_type,
         granularity: spec.granularity,
     };
-    let info = store.series_info(&series).await?.ok_or_else(|| {
+    let (first, last) = store.series_bounds(&series).await?.ok_or_else(|| {
         EngineError::invalid(
             "stock_symbol",
             format!("no bars stored for {series}; import them first (aibt data import)"),
         )
     })?;
-    let start = spec.start.unwrap_or(info.first);
-    let end = spec.end.unwrap_or(info.last);
+    let start = spec.start.unwrap_or(first);
+    let end = spec.end.unwrap_or(last);
     if start > end {
         return Err(EngineError::invalid(
             "start_date",
             format!("{start} is after end_date {end}"),
         ));
     }
-    let bars = store.count_bars(&series, start, end).await?;
-    if bars == 0 {
+    let any = store
+        .bars(
+            &series,
+            aibt_store::BarRange {
+                from: Some(start),
+                to: Some(end),
+                after: None,
+                limit: Some(1),
+            },
+        )
+        .await?;
+    if any.is_empty() {
         return Err(EngineError::invalid(
             "start_date",
             format!(
                 "no bars of {series} between {} and {} (stored: {} .. {})",
                 aibt_core::time::format_timestamp(start),
                 aibt_core::time::format_timestamp(end),
-                aibt_core::time::format_timestamp(info.first),
-                aibt_core::time::format_timestamp(info.last)
+                aibt_core::time::format_timestamp(first),
+                aibt_core::time::format_timestamp(last)
             ),
         ));
     }
 
     let now = aibt_core::time::now();
-    let task_id = uuid::Uuid::now_v7().to_string();
+    let task_id = aibt_store::new_id();
     let task = Task {
         task_id: task_id.clone(),
         account_id: account.account_id.clone(),

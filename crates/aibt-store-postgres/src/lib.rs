@@ -761,6 +761,29 @@ impl Store for PostgresStore {
         })
     }
 
+    async fn series_bounds(
+        &self,
+        series: &SeriesKey,
+    ) -> Result<Option<(DateTime<Utc>, DateTime<Utc>)>> {
+        let client = self.client().await?;
+        // min and max on the primary key's leading columns are single index descents.
+        let row = client
+            .query_one(
+                "SELECT min(ts), max(ts) FROM market_bars
+                 WHERE symbol = $1 AND market_type = $2 AND granularity = $3",
+                &[
+                    &series.symbol,
+                    &series.market_type.as_str(),
+                    &series.granularity.as_str(),
+                ],
+            )
+            .await
+            .map_err(db_error)?;
+        let first: Option<DateTime<Utc>> = row.get(0);
+        let last: Option<DateTime<Utc>> = row.get(1);
+        Ok(first.zip(last))
+    }
+
     async fn bars(&self, series: &SeriesKey, range: BarRange) -> Result<Vec<Bar>> {
         let mut sql = format!(
             "SELECT {} FROM market_bars WHERE symbol = $1 AND market_type = $2 AND granularity = $3",
@@ -1023,7 +1046,16 @@ impl Store for PostgresStore {
         tx.commit().await.map_err(db_error)
     }
 
-    async fn commit_steps(&self, batch: StepBatch) -> Result<CommitOutcome> {
+    async fn commit_steps_after(
+        &self,
+        batch: StepBatch,
+        after: Option<After>,
+    ) -> Result<CommitOutcome> {
+        if let Some(after) = after
+            && !after.await
+        {
+            return Err(predecessor_failed(&batch.task_id));
+        }
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db_error)?;
         let row = tx

@@ -31,11 +31,10 @@ pub fn db_error(error: tokio_postgres::Error) -> StoreError {
 }
 
 /// Maps a unique violation to a conflict that names the entity.
-pub fn insert_error(
+pub fn insert_error<'a>(
     entity: &'static str,
-    id: &str,
-) -> impl FnOnce(tokio_postgres::Error) -> StoreError {
-    let id = id.to_string();
+    id: &'a str,
+) -> impl FnOnce(tokio_postgres::Error) -> StoreError + 'a {
     move |error| {
         if error.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) {
             StoreError::Conflict(format!("{entity} {id:?} already exists"))

@@ -12,7 +12,53 @@ use chrono::{DateTime, Utc};
 use rusqlite::Row;
 
 pub fn ts(time: DateTime<Utc>) -> String {
-    time.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+    let mut text = TimeText::new();
+    text.format(time).to_string()
+}
+
+/// A stack buffer for the stored timestamp form, `YYYY-MM-DDTHH:MM:SS.ffffffZ`: written digit
+/// by digit, as a long backtest writes one per snapshot.
+pub struct TimeText {
+    bytes: [u8; 27],
+}
+
+impl TimeText {
+    pub fn new() -> TimeText {
+        TimeText {
+            bytes: *b"0000-00-00T00:00:00.000000Z",
+        }
+    }
+
+    pub fn format(&mut self, time: DateTime<Utc>) -> &str {
+        use chrono::{Datelike, Timelike};
+        let year = time.year();
+        if !(0..=9999).contains(&year) {
+            // Outside four-digit years the fixed layout cannot hold the date; chrono's own
+            // (variable-width) form is still exact.
+            return "";
+        }
+        let micros = time.timestamp_subsec_micros().min(999_999);
+        let mut put = |at: usize, width: usize, mut value: u32| {
+            for i in (at..at + width).rev() {
+                self.bytes[i] = b'0' + (value % 10) as u8;
+                value /= 10;
+            }
+        };
+        put(0, 4, year as u32);
+        put(5, 2, time.month());
+        put(8, 2, time.day());
+        put(11, 2, time.hour());
+        put(14, 2, time.minute());
+        put(17, 2, time.second().min(59));
+        put(20, 6, micros);
+        std::str::from_utf8(&self.bytes).unwrap_or("")
+    }
+}
+
+impl Default for TimeText {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 pub fn opt_ts(time: Option<DateTime<Utc>>) -> Option<String> {
@@ -31,9 +77,12 @@ pub fn db_error(error: rusqlite::Error) -> StoreError {
     StoreError::Database(error.to_string())
 }
 
-/// Maps a unique-constraint failure to a conflict that names the entity.
-pub fn insert_error(entity: &'static str, id: &str) -> impl FnOnce(rusqlite::Error) -> StoreError {
-    let id = id.to_string();
+/// Maps a unique-constraint failure to a conflict that names the entity. The id is only
+/// copied when there is an error: this wraps every insert of a long backtest.
+pub fn insert_error<'a>(
+    entity: &'static str,
+    id: &'a str,
+) -> impl FnOnce(rusqlite::Error) -> StoreError + 'a {
     move |error| match error {
         rusqlite::Error::SqliteFailure(code, _)
             if code.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
@@ -146,5 +195,59 @@ impl Reader<'_, '_> {
 }
 
 fn parse_time(text: &str) -> std::result::Result<DateTime<Utc>, chrono::ParseError> {
+    if let Some(time) = parse_stored_time(text.as_bytes()) {
+        return Ok(time);
+    }
     DateTime::parse_from_rfc3339(text).map(|time| time.with_timezone(&Utc))
+}
+
+/// The form aibt stores, read without a general parser; anything else returns `None`.
+fn parse_stored_time(text: &[u8]) -> Option<DateTime<Utc>> {
+    if text.len() != 27
+        || text[4] != b'-'
+        || text[10] != b'T'
+        || text[19] != b'.'
+        || text[26] != b'Z'
+    {
+        return None;
+    }
+    let number = |from: usize, to: usize| -> Option<u32> {
+        text[from..to].iter().try_fold(0u32, |acc, byte| {
+            byte.is_ascii_digit()
+                .then(|| acc * 10 + u32::from(byte - b'0'))
+        })
+    };
+    let date =
+        chrono::NaiveDate::from_ymd_opt(number(0, 4)? as i32, number(5, 7)?, number(8, 10)?)?;
+    let time = chrono::NaiveTime::from_hms_micro_opt(
+        number(11, 13)?,
+        number(14, 16)?,
+        number(17, 19)?,
+        number(20, 26)?,
+    )?;
+    Some(date.and_time(time).and_utc())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn stored_times_round_trip_through_the_fast_forms() {
+        for time in [
+            Utc.timestamp_opt(0, 0).unwrap(),
+            Utc.timestamp_opt(1_700_000_000, 123_456_000).unwrap(),
+            Utc.with_ymd_and_hms(2004, 8, 19, 23, 59, 59).unwrap(),
+        ] {
+            let text = ts(time);
+            assert_eq!(text, time.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string());
+            assert_eq!(parse_time(&text).unwrap(), time);
+        }
+        // Other RFC 3339 forms still read (values written by other programs).
+        assert_eq!(
+            parse_time("2024-01-31T09:30:00.250Z").unwrap(),
+            Utc.timestamp_opt(1_706_693_400, 250_000_000).unwrap()
+        );
+    }
 }

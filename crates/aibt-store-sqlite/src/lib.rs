@@ -35,6 +35,41 @@ struct Inner {
     path: PathBuf,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
+    checkpointer: Checkpointer,
+}
+
+/// Copies committed pages from the write-ahead log into the database file on a thread of its
+/// own, so the writer never does it on its commit path (a long backtest commits hundreds of
+/// megabytes). PASSIVE checkpoints wait for nobody and block nobody; the writer's own
+/// auto-checkpoint stays as a backstop at 1 GiB of log.
+struct Checkpointer {
+    wake: std::sync::mpsc::SyncSender<()>,
+}
+
+impl Checkpointer {
+    fn start(path: PathBuf) -> Checkpointer {
+        let (wake, requests) = std::sync::mpsc::sync_channel::<()>(1);
+        let spawned = std::thread::Builder::new()
+            .name("aibt-sqlite-checkpoint".into())
+            .spawn(move || {
+                let Ok(connection) = open_connection(&path, Role::Checkpointer) else {
+                    return;
+                };
+                // Ends when the store is dropped (its sender with it).
+                while requests.recv().is_ok() {
+                    let _ = connection.execute_batch("PRAGMA wal_checkpoint(PASSIVE);");
+                }
+            });
+        if spawned.is_err() {
+            // Without the thread the writer's auto-checkpoint still bounds the log.
+        }
+        Checkpointer { wake }
+    }
+
+    /// Asks for a checkpoint; a request already pending covers this one.
+    fn nudge(&self) {
+        let _ = self.wake.try_send(());
+    }
 }
 
 /// A store on one SQLite file.
@@ -61,7 +96,33 @@ pub fn path_from_url(url: &str) -> Result<PathBuf> {
     Ok(PathBuf::from(path))
 }
 
-fn open_connection(path: &Path) -> Result<Connection> {
+/// Turns off SQLite's memory statistics before its first use: they take a process-wide mutex
+/// on every allocation, and aibt never reads them.
+fn configure_sqlite_once() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: sqlite3_config may only run before SQLite initialises, which the Once
+        // guarantees (every connection is opened after it); the option takes one int.
+        unsafe {
+            rusqlite::ffi::sqlite3_config(
+                rusqlite::ffi::SQLITE_CONFIG_MEMSTATUS,
+                0 as std::os::raw::c_int,
+            );
+        }
+    });
+}
+
+/// What a connection is for; the writer gets the large page cache, since its appends revisit
+/// the right edge of every index on every commit, while readers mostly stream.
+#[derive(Clone, Copy)]
+enum Role {
+    Writer,
+    Reader,
+    Checkpointer,
+}
+
+fn open_connection(path: &Path, role: Role) -> Result<Connection> {
+    configure_sqlite_once();
     let connection = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -72,13 +133,26 @@ fn open_connection(path: &Path) -> Result<Connection> {
     connection.busy_timeout(BUSY_TIMEOUT).map_err(db_error)?;
     // WAL keeps readers and the writer out of each other's way. NORMAL synchronisation in WAL
     // mode loses nothing when a process is killed; only a power cut can drop the last commits.
+    // A new file gets 16 KiB pages: a snapshot row is about half a kilobyte, and fewer,
+    // larger pages mean fewer B-tree splits on the append-heavy tables (ignored once the
+    // file has tables).
     connection
         .execute_batch(
-            "PRAGMA journal_mode = WAL;
+            "PRAGMA page_size = 16384;
+             PRAGMA journal_mode = WAL;
              PRAGMA synchronous = NORMAL;
              PRAGMA foreign_keys = OFF;
-             PRAGMA temp_store = MEMORY;",
+             PRAGMA temp_store = MEMORY;
+             PRAGMA wal_autocheckpoint = 65536;",
         )
+        .map_err(db_error)?;
+    let cache_kib = match role {
+        Role::Writer => 32 * 1024,
+        Role::Reader => 4 * 1024,
+        Role::Checkpointer => 1024,
+    };
+    connection
+        .execute_batch(&format!("PRAGMA cache_size = -{cache_kib};"))
         .map_err(db_error)?;
     connection.set_prepared_statement_cache_capacity(64);
     Ok(connection)
@@ -95,13 +169,15 @@ impl SqliteStore {
     pub async fn open(path: impl Into<PathBuf>) -> Result<SqliteStore> {
         let path = path.into();
         tokio::task::spawn_blocking(move || {
-            let mut writer = open_connection(&path)?;
+            let mut writer = open_connection(&path, Role::Writer)?;
             migrations::migrate(&mut writer)?;
+            let checkpointer = Checkpointer::start(path.clone());
             Ok(SqliteStore {
                 inner: Arc::new(Inner {
                     path,
                     writer: Mutex::new(writer),
                     readers: Mutex::new(Vec::new()),
+                    checkpointer,
                 }),
             })
         })
@@ -130,6 +206,7 @@ impl SqliteStore {
                 .map_err(db_error)?;
             let value = work(&transaction)?;
             transaction.commit().map_err(db_error)?;
+            inner.checkpointer.nudge();
             Ok(value)
         })
         .await
@@ -151,7 +228,7 @@ impl SqliteStore {
                 .pop();
             let connection = match pooled {
                 Some(connection) => connection,
-                None => open_connection(&inner.path)?,
+                None => open_connection(&inner.path, Role::Reader)?,
             };
             let value = work(&connection);
             if let Ok(mut idle) = inner.readers.lock()
@@ -240,63 +317,234 @@ fn ensure_unused(
     Ok(())
 }
 
-/// Writes one snapshot; the lots' JSON is reused while it does not change, which is almost
+/// A snapshot row rendered to text before the write transaction starts: the 23 values, in
+/// column order, as slices of one string. Rendering happens while the previous batch is
+/// being written, so the writer only binds.
+struct EncodedSnapshot {
+    text: String,
+    bounds: [u32; 24],
+    has_task: bool,
+}
+
+impl EncodedSnapshot {
+    fn value(&self, column: usize) -> &str {
+        &self.text[self.bounds[column] as usize..self.bounds[column + 1] as usize]
+    }
+}
+
+/// Renders snapshots; the lots' JSON is reused while it does not change, which is almost
 /// every bar of a backtest.
-struct SnapshotWriter {
+struct SnapshotEncoder {
     long_cache: Option<(Vec<aibt_core::Lot>, String)>,
     short_cache: Option<(Vec<aibt_core::Lot>, String)>,
 }
 
-impl SnapshotWriter {
-    fn encode(
-        cache: &mut Option<(Vec<aibt_core::Lot>, String)>,
+impl SnapshotEncoder {
+    fn lots_json<'c>(
+        cache: &'c mut Option<(Vec<aibt_core::Lot>, String)>,
         lots: &[aibt_core::Lot],
-    ) -> Result<String> {
-        if let Some((cached, json)) = cache
-            && cached.as_slice() == lots
-        {
-            return Ok(json.clone());
+    ) -> Result<&'c str> {
+        let fresh = !matches!(cache, Some((cached, _)) if cached.as_slice() == lots);
+        if fresh {
+            *cache = Some((lots.to_vec(), codec::lots(lots)?));
         }
-        let json = codec::lots(lots)?;
-        *cache = Some((lots.to_vec(), json.clone()));
-        Ok(json)
+        Ok(cache.as_ref().map_or("[]", |(_, json)| json.as_str()))
     }
 
-    fn insert(
-        &mut self,
-        statement: &mut rusqlite::CachedStatement<'_>,
-        s: &AccountSnapshot,
-    ) -> Result<()> {
-        let short_json = Self::encode(&mut self.short_cache, &s.short_positions)?;
-        let long_json = Self::encode(&mut self.long_cache, &s.long_positions)?;
-        statement
-            .execute(params![
-                s.snapshot_id,
-                s.task_id,
-                s.account_id,
-                s.balance.to_string(),
-                s.stock_quantity.to_string(),
-                s.stock_price.to_string(),
-                s.stock_market_value.to_string(),
-                s.total_value.to_string(),
-                s.profit_loss.to_string(),
-                s.profit_loss_percent.to_string(),
-                codec::ts(s.timestamp),
-                s.margin_used.to_string(),
-                s.market_type.as_str(),
-                s.initial_balance.to_string(),
-                s.stock_symbol,
-                s.current_balance.to_string(),
-                s.position_side.as_str(),
-                s.short_avg_price.to_string(),
-                s.short_total_cost.to_string(),
-                short_json,
-                long_json,
-                s.available_balance.to_string(),
-                s.total_fees.to_string(),
-            ])
-            .map_err(insert_error("snapshot", &s.snapshot_id))?;
-        Ok(())
+    fn encode(&mut self, s: &AccountSnapshot) -> Result<EncodedSnapshot> {
+        let mut text = String::with_capacity(256 + s.long_positions.len() * 256);
+        let mut bounds = [0u32; 24];
+        let mut fixed = aibt_core::decimal::FixedText::new();
+        let mut time = codec::TimeText::new();
+        let mut column = 0;
+        let mut push = |text: &mut String, value: &str| {
+            text.push_str(value);
+            column += 1;
+            bounds[column] = text.len() as u32;
+        };
+        push(&mut text, &s.snapshot_id);
+        push(&mut text, s.task_id.as_deref().unwrap_or(""));
+        push(&mut text, &s.account_id);
+        for amount in [
+            s.balance.mantissa(),
+            s.stock_quantity.mantissa(),
+            s.stock_price.mantissa(),
+            s.stock_market_value.mantissa(),
+            s.total_value.mantissa(),
+            s.profit_loss.mantissa(),
+        ] {
+            push(&mut text, fixed.format(amount, 8));
+        }
+        push(&mut text, fixed.format(s.profit_loss_percent.mantissa(), 6));
+        let stamp = time.format(s.timestamp);
+        if stamp.is_empty() {
+            push(&mut text, &codec::ts(s.timestamp));
+        } else {
+            push(&mut text, stamp);
+        }
+        push(&mut text, fixed.format(s.margin_used.mantissa(), 8));
+        push(&mut text, s.market_type.as_str());
+        push(&mut text, fixed.format(s.initial_balance.mantissa(), 8));
+        push(&mut text, &s.stock_symbol);
+        push(&mut text, fixed.format(s.current_balance.mantissa(), 8));
+        push(&mut text, s.position_side.as_str());
+        push(&mut text, fixed.format(s.short_avg_price.mantissa(), 8));
+        push(&mut text, fixed.format(s.short_total_cost.mantissa(), 8));
+        push(
+            &mut text,
+            Self::lots_json(&mut self.short_cache, &s.short_positions)?,
+        );
+        push(
+            &mut text,
+            Self::lots_json(&mut self.long_cache, &s.long_positions)?,
+        );
+        push(&mut text, fixed.format(s.available_balance.mantissa(), 8));
+        push(&mut text, fixed.format(s.total_fees.mantissa(), 8));
+        Ok(EncodedSnapshot {
+            text,
+            bounds,
+            has_task: s.task_id.is_some(),
+        })
+    }
+}
+
+/// A batch rendered to the values its statements bind.
+struct EncodedBatch {
+    task_id: String,
+    lease_owner: String,
+    decisions: Vec<(String, Vec<Value>)>,
+    trades: Vec<(String, Vec<Value>)>,
+    snapshots: Vec<EncodedSnapshot>,
+    account: Vec<Value>,
+    processed_items: i64,
+    total_items: Option<i64>,
+    checkpoint: String,
+    lease_expires_at: String,
+    now: String,
+}
+
+impl EncodedBatch {
+    fn new(batch: StepBatch) -> Result<EncodedBatch> {
+        let mut encoder = SnapshotEncoder {
+            long_cache: None,
+            short_cache: None,
+        };
+        Ok(EncodedBatch {
+            decisions: batch
+                .decisions
+                .iter()
+                .map(|d| (d.decision_id.clone(), decision_values(d)))
+                .collect(),
+            trades: batch
+                .trades
+                .iter()
+                .map(|t| (t.trade_id.clone(), trade_values(t)))
+                .collect(),
+            snapshots: batch
+                .snapshots
+                .iter()
+                .map(|s| encoder.encode(s))
+                .collect::<Result<_>>()?,
+            account: account_values(&batch.account)?,
+            processed_items: batch.processed_items,
+            total_items: batch.total_items,
+            checkpoint: codec::json(&batch.checkpoint),
+            lease_expires_at: codec::ts(batch.lease_expires_at),
+            now: codec::ts(batch.now),
+            task_id: batch.task_id,
+            lease_owner: batch.lease_owner,
+        })
+    }
+
+    fn write(self, tx: &rusqlite::Transaction<'_>) -> Result<CommitOutcome> {
+        let (status, owner): (String, Option<String>) = tx
+            .query_row(
+                "SELECT status, lease_owner FROM tasks WHERE task_id = ?1",
+                params![self.task_id],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .map_err(|e| match e {
+                rusqlite::Error::QueryReturnedNoRows => StoreError::NotFound {
+                    entity: "task",
+                    id: self.task_id.clone(),
+                },
+                other => db_error(other),
+            })?;
+        let status: TaskStatus =
+            status
+                .parse()
+                .map_err(|e: aibt_core::EnumParseError| StoreError::Corrupt {
+                    table: "tasks",
+                    column: "status",
+                    value: status.clone(),
+                    reason: e.to_string(),
+                })?;
+        if status != TaskStatus::Running || owner.as_deref() != Some(self.lease_owner.as_str()) {
+            return Ok(CommitOutcome::Refused {
+                status,
+                lease_owner: owner,
+            });
+        }
+        for (sql, rows, entity) in [
+            (&DECISION_SQL.insert, &self.decisions, "decision"),
+            (&TRADE_SQL.insert, &self.trades, "trade"),
+        ] {
+            let mut statement = tx.prepare_cached(sql).map_err(db_error)?;
+            for (id, values) in rows {
+                statement
+                    .execute(params_from_iter(values.iter()))
+                    .map_err(insert_error(entity, id))?;
+            }
+        }
+        let mut statement = tx.prepare_cached(&SNAPSHOT_SQL.insert).map_err(db_error)?;
+        for row in &self.snapshots {
+            let v = |column| row.value(column);
+            statement
+                .execute(params![
+                    v(0),
+                    row.has_task.then(|| v(1)),
+                    v(2),
+                    v(3),
+                    v(4),
+                    v(5),
+                    v(6),
+                    v(7),
+                    v(8),
+                    v(9),
+                    v(10),
+                    v(11),
+                    v(12),
+                    v(13),
+                    v(14),
+                    v(15),
+                    v(16),
+                    v(17),
+                    v(18),
+                    v(19),
+                    v(20),
+                    v(21),
+                    v(22),
+                ])
+                .map_err(insert_error("snapshot", v(0)))?;
+        }
+        tx.prepare_cached(&ACCOUNT_UPDATE)
+            .map_err(db_error)?
+            .execute(params_from_iter(self.account.iter()))
+            .map_err(db_error)?;
+        tx.execute(
+            "UPDATE tasks SET processed_items = ?2, total_items = ?3, checkpoint = ?4,
+               lease_expires_at = ?5, updated_at = ?6 WHERE task_id = ?1",
+            params![
+                self.task_id,
+                self.processed_items,
+                self.total_items,
+                self.checkpoint,
+                self.lease_expires_at,
+                self.now,
+            ],
+        )
+        .map_err(db_error)?;
+        Ok(CommitOutcome::Committed)
     }
 }
 
@@ -843,6 +1091,29 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn series_bounds(
+        &self,
+        series: &SeriesKey,
+    ) -> Result<Option<(DateTime<Utc>, DateTime<Utc>)>> {
+        let series = series.clone();
+        self.read(move |connection| {
+            // Each end is one descent of the primary key, however long the series.
+            let end = |order: &str| -> Result<Option<DateTime<Utc>>> {
+                let sql = format!(
+                    "SELECT ts FROM market_bars WHERE symbol = ?1 AND market_type = ?2 AND granularity = ?3
+                     ORDER BY ts {order} LIMIT 1"
+                );
+                let values = [text(&series.symbol), text(series.market_type), text(series.granularity)];
+                Ok(query_rows(connection, &sql, &values, &BAR_TIMES)?.into_iter().next())
+            };
+            Ok(match (end("ASC")?, end("DESC")?) {
+                (Some(first), Some(last)) => Some((first, last)),
+                _ => None,
+            })
+        })
+        .await
+    }
+
     async fn bars(&self, series: &SeriesKey, range: BarRange) -> Result<Vec<Bar>> {
         let series = series.clone();
         self.read(move |connection| {
@@ -1142,84 +1413,23 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn commit_steps(&self, batch: StepBatch) -> Result<CommitOutcome> {
-        self.write(move |tx| {
-            let (status, owner): (String, Option<String>) = tx
-                .query_row(
-                    "SELECT status, lease_owner FROM tasks WHERE task_id = ?1",
-                    params![batch.task_id],
-                    |row| Ok((row.get(0)?, row.get(1)?)),
-                )
-                .map_err(|e| match e {
-                    rusqlite::Error::QueryReturnedNoRows => StoreError::NotFound {
-                        entity: "task",
-                        id: batch.task_id.clone(),
-                    },
-                    other => db_error(other),
-                })?;
-            let status: TaskStatus =
-                status
-                    .parse()
-                    .map_err(|e: aibt_core::EnumParseError| StoreError::Corrupt {
-                        table: "tasks",
-                        column: "status",
-                        value: status.clone(),
-                        reason: e.to_string(),
-                    })?;
-            if status != TaskStatus::Running || owner.as_deref() != Some(batch.lease_owner.as_str())
-            {
-                return Ok(CommitOutcome::Refused {
-                    status,
-                    lease_owner: owner,
-                });
-            }
-            {
-                let mut statement = tx.prepare_cached(&DECISION_SQL.insert).map_err(db_error)?;
-                for decision in &batch.decisions {
-                    statement
-                        .execute(params_from_iter(decision_values(decision).iter()))
-                        .map_err(insert_error("decision", &decision.decision_id))?;
-                }
-            }
-            {
-                let mut statement = tx.prepare_cached(&TRADE_SQL.insert).map_err(db_error)?;
-                for trade in &batch.trades {
-                    statement
-                        .execute(params_from_iter(trade_values(trade).iter()))
-                        .map_err(insert_error("trade", &trade.trade_id))?;
-                }
-            }
-            {
-                let mut statement = tx.prepare_cached(&SNAPSHOT_SQL.insert).map_err(db_error)?;
-                let mut writer = SnapshotWriter {
-                    long_cache: None,
-                    short_cache: None,
-                };
-                for snapshot in &batch.snapshots {
-                    writer.insert(&mut statement, snapshot)?;
-                }
-            }
-            let account_values = account_values(&batch.account)?;
-            tx.prepare_cached(&ACCOUNT_UPDATE)
-                .map_err(db_error)?
-                .execute(params_from_iter(account_values.iter()))
-                .map_err(db_error)?;
-            tx.execute(
-                "UPDATE tasks SET processed_items = ?2, total_items = ?3, checkpoint = ?4,
-                   lease_expires_at = ?5, updated_at = ?6 WHERE task_id = ?1",
-                params![
-                    batch.task_id,
-                    batch.processed_items,
-                    batch.total_items,
-                    codec::json(&batch.checkpoint),
-                    codec::ts(batch.lease_expires_at),
-                    codec::ts(batch.now),
-                ],
-            )
-            .map_err(db_error)?;
-            Ok(CommitOutcome::Committed)
-        })
-        .await
+    async fn commit_steps_after(
+        &self,
+        batch: StepBatch,
+        after: Option<After>,
+    ) -> Result<CommitOutcome> {
+        let task_id = batch.task_id.clone();
+        // Rendering runs on the blocking pool too, beside the writer's work on the previous
+        // batch.
+        let encoded = tokio::task::spawn_blocking(move || EncodedBatch::new(batch))
+            .await
+            .map_err(|e| StoreError::Database(format!("encoding a batch: {e}")))??;
+        if let Some(after) = after
+            && !after.await
+        {
+            return Err(predecessor_failed(&task_id));
+        }
+        self.write(move |tx| encoded.write(tx)).await
     }
 
     async fn list_decisions(

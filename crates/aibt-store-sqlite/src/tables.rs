@@ -591,3 +591,10 @@ pub static BARS: TableDef<Bar> = TableDef {
     columns: BAR_COLUMNS,
     read: read_bar,
 };
+
+pub static BAR_TIMES: TableDef<chrono::DateTime<chrono::Utc>> = TableDef {
+    table: "market_bars",
+    entity: "bar",
+    columns: &["ts"],
+    read: |r| r.time(0),
+};

@@ -4,6 +4,7 @@
 //! Backends (`aibt-store-sqlite`, `aibt-store-postgres`) implement the trait and own their
 //! migrations; nothing above this crate names a backend.
 
+pub mod ids;
 pub mod rows;
 #[cfg(feature = "testsuite")]
 pub mod testsuite;
@@ -15,6 +16,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub use ids::new_id;
 pub use rows::*;
 
 /// Failures of a store operation, phrased for the person who has to act on them.
@@ -213,6 +215,16 @@ pub struct CachedAnswer {
     pub created_at: DateTime<Utc>,
 }
 
+/// Resolves when an earlier batch is settled: true if it committed.
+pub type After = std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>>;
+
+/// The error of a batch whose predecessor did not commit.
+pub fn predecessor_failed(task_id: &str) -> StoreError {
+    StoreError::Conflict(format!(
+        "the previous batch of task {task_id} did not commit, so this one was not written"
+    ))
+}
+
 /// The storage aibt runs on. Every method is one transaction.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -261,6 +273,11 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<ImportOutcome>;
     async fn list_series(&self) -> Result<Vec<SeriesInfo>>;
     async fn series_info(&self, series: &SeriesKey) -> Result<Option<SeriesInfo>>;
+    /// The first and last bar time of a series, found without counting its bars.
+    async fn series_bounds(
+        &self,
+        series: &SeriesKey,
+    ) -> Result<Option<(DateTime<Utc>, DateTime<Utc>)>>;
     /// Bars in ascending time order.
     async fn bars(&self, series: &SeriesKey, range: BarRange) -> Result<Vec<Bar>>;
     /// The `count` bars before `before` (exclusive), in ascending order: the warm-up window.
@@ -312,7 +329,19 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_task(&self, task_id: &str) -> Result<()>;
 
     /// Commits a batch of steps (see [`StepBatch`]).
-    async fn commit_steps(&self, batch: StepBatch) -> Result<CommitOutcome>;
+    async fn commit_steps(&self, batch: StepBatch) -> Result<CommitOutcome> {
+        self.commit_steps_after(batch, None).await
+    }
+
+    /// Commits a batch once `after` resolves true: the previous batch of the same task has
+    /// committed. A backend prepares the rows before waiting, so one batch is encoded while
+    /// the one before it is written; if `after` resolves false nothing is written and the
+    /// result is [`StoreError::Conflict`].
+    async fn commit_steps_after(
+        &self,
+        batch: StepBatch,
+        after: Option<After>,
+    ) -> Result<CommitOutcome>;
 
     async fn list_decisions(
         &self,

@@ -955,6 +955,13 @@ pub async fn bars_import_and_read_back(store: &dyn Store) {
         ..series
     };
     assert!(store.series_info(&missing).await.expect("info").is_none());
+    assert!(
+        store
+            .series_bounds(&missing)
+            .await
+            .expect("bounds")
+            .is_none()
+    );
 }
 
 /// Templates: listing hides soft-deleted ones unless asked; AI config names are unique.

@@ -98,6 +98,10 @@ pub struct BacktestArgs {
     /// bar's close).
     #[arg(long, default_value = "next_open")]
     pub fill: String,
+    /// Record every decision of a built-in strategy, holds included (by default only the
+    /// decisions that trade are recorded; every decision still counts in the progress).
+    #[arg(long)]
+    pub record_holds: bool,
     /// Use an existing account's cash and fees instead of the flags above.
     #[arg(long)]
     pub account: Option<String>,

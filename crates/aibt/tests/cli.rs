@@ -363,7 +363,41 @@ fn exports_hold_every_trade_decision_and_snapshot() {
     let snapshots = export["snapshots"].as_array().unwrap();
     let bars = out["stats"]["num_bars"].as_u64().unwrap() as usize;
     assert_eq!(snapshots.len(), bars);
-    assert_eq!(export["decisions"].as_array().unwrap().len(), bars - 20);
+    // A built-in rule records the decisions that trade; every decision counts in progress.
+    let decisions = export["decisions"].as_array().unwrap();
+    assert!(decisions.iter().all(|d| d["decision_result"] != "HOLD"));
+    assert_eq!(
+        export["task"]["processed_items"].as_u64().unwrap() as usize,
+        bars - 20
+    );
+    let with_holds = env
+        .aibt(&[
+            "backtest",
+            "--symbol",
+            "GOOG",
+            "--end",
+            "2006-12-31",
+            "--record-holds",
+            "--format",
+            "json",
+        ])
+        .success()
+        .json();
+    let id = with_holds["task_id"].as_str().unwrap().to_string();
+    let all = env
+        .aibt(&[
+            "task",
+            "export",
+            &id,
+            "--format",
+            "json",
+            "--records",
+            "decisions",
+        ])
+        .success()
+        .json();
+    assert_eq!(all["decisions"].as_array().unwrap().len(), bars - 20);
+    assert_eq!(with_holds["stats"], out["stats"]);
     let last = snapshots.last().unwrap();
     assert_eq!(last["total_value"], out["stats"]["equity_final"]);
     assert!(

@@ -140,7 +140,7 @@ pub async fn create(
             options: TaskOptions {
                 params: strategy_params,
                 fill,
-                blind: false,
+                ..TaskOptions::default()
             },
         },
     )

@@ -47,6 +47,7 @@ pub async fn run(store: Arc<dyn Store>, args: BacktestArgs) -> Result<()> {
             params: args.params.iter().cloned().collect(),
             fill,
             blind: false,
+            record_holds: args.record_holds.then_some(true),
         },
     };
     let task = create_task(store.as_ref(), spec).await?;
@@ -107,7 +108,7 @@ async fn ensure_series(store: &dyn Store, args: &BacktestArgs) -> Result<SeriesK
         market_type: market,
         granularity: args.granularity,
     };
-    if store.series_info(&series).await?.is_some() {
+    if store.series_bounds(&series).await?.is_some() {
         return Ok(series);
     }
     let (name, bars) = match (&args.data, sample) {
@@ -173,7 +174,7 @@ async fn create_account(
         };
         bail!("--{flag}: {}", error.reason);
     }
-    let account_id = format!("cli-{}", uuid::Uuid::now_v7());
+    let account_id = aibt_store::new_id();
     store
         .insert_account(&new_account(
             &account_id,

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# aibt's speed benchmark, in one run:
+#   1. backtesting.py 0.6.6 and vectorbt (if installed) on INDEX2006_1m tiled to BARS bars;
+#   2. aibt's engine on the same bars, strategy and fees (in memory);
+#   3. the whole `aibt backtest` command, writing every snapshot to a fresh SQLite file,
+#      at BARS/3, BARS and 2×BARS bars (for memory flatness).
+# Prints bars/s of each and the ratios; writes target/bench/engine.json.
+#
+#   bench/run.sh [BARS]          (default 300000)
+#
+# The Python side needs the venv of tools/reference (created here if missing; the PyPI
+# registry must be reachable the first time).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BARS="${1:-300000}"
+VENV="${AIBT_PYREF_VENV:-$HOME/.cache/aibt/pyref}"
+OUT=target/bench
+mkdir -p "$OUT"
+
+if [ ! -x "$VENV/bin/python" ]; then
+    echo "creating the Python reference venv in $VENV" >&2
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install --quiet -r tools/reference/requirements.txt
+fi
+
+echo "building release binaries…" >&2
+cargo build --release --quiet -p aibt
+cargo bench --no-run --quiet -p aibt-engine --bench engine 2>/dev/null
+ENGINE_BENCH=$(ls -t target/release/deps/engine-* | grep -v '\.d$' | head -1)
+
+echo "python baselines ($BARS bars)…" >&2
+"$VENV/bin/python" bench/python_baselines.py --bars "$BARS" --json > "$OUT/python.json"
+
+echo "aibt engine ($BARS bars)…" >&2
+"$ENGINE_BENCH" --bars "$BARS" --runs 5 --json > "$OUT/aibt_engine.json"
+
+echo "aibt backtest end to end…" >&2
+python3 bench/end_to_end.py --bars "$BARS" --engine-bench "$ENGINE_BENCH" --aibt target/release/aibt --out "$OUT" > "$OUT/end_to_end.json"
+
+python3 - "$OUT" <<'PY'
+import json, sys
+out = sys.argv[1]
+py = json.load(open(f"{out}/python.json"))
+eng = json.load(open(f"{out}/aibt_engine.json"))
+e2e = json.load(open(f"{out}/end_to_end.json"))
+bt = py["backtesting_py"]
+vb = py.get("vectorbt", {})
+rows = [("backtesting.py 0.6.6", bt["bars_per_sec"], bt.get("final_equity"), bt.get("trades"))]
+if "bars_per_sec" in vb:
+    rows.append(("vectorbt", vb["bars_per_sec"], vb.get("final_equity"), vb.get("trades")))
+rows.append(("aibt engine (in memory)", eng["bars_per_sec"], float(eng["final_equity"]), eng["closed_trades"]))
+print(f"\n{'':28}{'bars/s':>14}{'final equity':>16}{'closed trades':>15}")
+for name, rate, equity, trades in rows:
+    equity = f"{equity:.2f}" if equity is not None else "—"
+    print(f"{name:28}{rate:>14,.0f}{equity:>16}{str(trades):>15}")
+print()
+print(f"aibt engine / backtesting.py: {eng['bars_per_sec'] / bt['bars_per_sec']:8.1f}x   (target ≥ 50x)")
+if "bars_per_sec" in vb:
+    print(f"aibt engine / vectorbt:       {eng['bars_per_sec'] / vb['bars_per_sec']:8.2f}x   (target ≥ 2x)")
+else:
+    print(f"vectorbt: {vb.get('unavailable', 'not measured')}")
+same = abs(float(eng["final_equity"]) - bt["final_equity"]) < 0.005 and eng["closed_trades"] == bt["trades"]
+print(f"same result as backtesting.py (final equity to the cent, closed trades): {'yes' if same else 'NO'}")
+print("\nwhole `aibt backtest` command, every snapshot written to SQLite:")
+for run in e2e["runs"]:
+    print(f"  {run['bars']:>8,} bars: best {run['best_seconds']:.2f} s = {run['best_bars_per_sec']:>9,.0f} bars/s, "
+          f"median {run['median_bars_per_sec']:>9,.0f} bars/s, peak memory {run['peak_rss_mb']:.0f} MB")
+print("  (target ≥ 200,000 bars/s, memory flat in the bar count)")
+json.dump({"python": py, "aibt_engine": eng, "end_to_end": e2e}, open(f"{out}/engine.json", "w"), indent=1)
+PY
