@@ -12,6 +12,7 @@ use clap::Parser;
 use cli::{Cli, Command};
 
 fn main() -> ExitCode {
+    restore_sigpipe();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -29,6 +30,17 @@ fn main() -> ExitCode {
             eprintln!("error: {error:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// `aibt task export … | head` should end quietly, as Unix tools do, rather than report a
+/// broken pipe (Rust ignores SIGPIPE, so a closed pipe would surface as an error or a panic in
+/// the middle of printing).
+fn restore_sigpipe() {
+    // SAFETY: setting a signal's disposition to the default is async-signal-safe and happens
+    // before any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 
