@@ -1,6 +1,11 @@
 //! Decision providers: the built-in rule strategies, which need no server and serve as the
-//! embedded default, the baselines of AI runs and the oracle of the accounting.
+//! embedded default, the baselines of AI runs and the oracle of the accounting; and LLM
+//! strategies: prompt templates, an OpenAI-compatible client, answer parsing and the cache key.
 
+pub mod answer;
 pub mod builtin;
+pub mod client;
+pub mod llm;
+pub mod template;
 
 pub use builtin::{BUILTIN_STRATEGIES, BuiltinError, StrategyParams, builtin_strategy};

@@ -152,6 +152,19 @@ seed_enum!(
     }
 );
 
+seed_enum!(
+    /// How a model is asked for structured output (an aibt addition to `ai_configs`).
+    ResponseFormat, what = "response format" {
+        /// `response_format: {"type": "json_schema", ...}`: the server constrains the answer.
+        JsonSchema => "json_schema",
+        /// `response_format: {"type": "json_object"}`: any JSON object.
+        JsonObject => "json_object",
+        /// No `response_format` at all, for servers that reject it; the JSON is extracted
+        /// from the text.
+        None => "none",
+    }
+);
+
 impl TaskStatus {
     /// States from which a task never runs again.
     pub fn is_terminal(self) -> bool {

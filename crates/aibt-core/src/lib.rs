@@ -16,8 +16,8 @@ pub use broker::{Account, AccountSettings, Execution, Fill, Lot, Order, OrderSiz
 pub use decimal::{DecimalError, Money, Percent, Quantity, Rate};
 pub use decision::{Decision, DecisionContext, PointInTime, PositionView, Strategy};
 pub use enums::{
-    EnumParseError, MarketType, PositionSide, TaskStatus, TemplateStatus, TimeGranularity,
-    TradeAction, TradeStatus,
+    EnumParseError, MarketType, PositionSide, ResponseFormat, TaskStatus, TemplateStatus,
+    TimeGranularity, TradeAction, TradeStatus,
 };
 pub use rust_decimal::Decimal;
 pub use stats::{Stats, StatsAccumulator};

@@ -2,8 +2,11 @@
 //! stored bars, writing decisions, trades, snapshots and statistics to the store.
 
 pub mod error;
+pub mod llm_run;
 pub mod recorder;
+pub mod replay;
 pub mod runner;
+pub mod secrets;
 pub mod simulation;
 pub mod task;
 

@@ -37,11 +37,22 @@ pub struct Recorder {
     pub rows: Rows,
 }
 
-/// Extra facts of a decision beyond the strategy's answer (timing, the data it saw).
+/// Extra facts of a decision beyond the strategy's answer: its timing, the data it saw, and
+/// for a model's decision the prompt, the answer and what the answer cost.
+#[derive(Debug, Clone, Default)]
 pub struct DecisionFacts {
     pub start_time: DateTime<Utc>,
     pub end_time: DateTime<Utc>,
     pub market_data: Option<serde_json::Value>,
+    pub prompt: Option<String>,
+    pub prompt_hash: Option<String>,
+    pub raw_answer: Option<String>,
+    pub parsed_decision: Option<serde_json::Value>,
+    pub error: Option<String>,
+    pub prompt_tokens: Option<i64>,
+    pub completion_tokens: Option<i64>,
+    pub from_cache: bool,
+    pub llm_calls: i64,
 }
 
 impl Recorder {
@@ -66,6 +77,15 @@ impl Recorder {
             end_time: Some(facts.end_time),
             execution_time_ms: Some(elapsed),
             analysis_date: Some(bar.ts),
+            prompt: facts.prompt,
+            prompt_hash: facts.prompt_hash,
+            raw_answer: facts.raw_answer,
+            parsed_decision: facts.parsed_decision,
+            error: facts.error,
+            prompt_tokens: facts.prompt_tokens,
+            completion_tokens: facts.completion_tokens,
+            from_cache: facts.from_cache,
+            llm_calls: facts.llm_calls,
         });
     }
 

@@ -156,28 +156,64 @@ impl Window {
     }
 }
 
+/// The checkpoint a previous run of the task committed, if any.
+pub(crate) fn load_checkpoint(task: &Task) -> Result<Option<Checkpoint>> {
+    match &task.checkpoint {
+        Some(value) => Ok(Some(serde_json::from_value(value.clone()).map_err(
+            |e| EngineError::Run {
+                task_id: task.task_id.clone(),
+                reason: format!("unreadable checkpoint: {e}"),
+            },
+        )?)),
+        None => Ok(None),
+    }
+}
+
+/// The statistics of a finished run as the task stores them.
+pub(crate) fn stats_json(
+    task: &Task,
+    simulation: &Simulation,
+    options: &TaskOptions,
+) -> Result<serde_json::Value> {
+    let mut stats = serde_json::to_value(simulation.stats()).map_err(|e| EngineError::Run {
+        task_id: task.task_id.clone(),
+        reason: format!("encoding statistics: {e}"),
+    })?;
+    stats["decisions"] = json!(simulation.steps());
+    stats["rejected_orders"] = json!(simulation.rejected_orders());
+    stats["strategy"] = json!(task.strategy);
+    stats["fill"] = json!(options.fill);
+    Ok(stats)
+}
+
+/// The synchronous strategy of a rule or replay task.
+async fn rule_strategy(
+    store: &dyn Store,
+    task: &Task,
+    options: &TaskOptions,
+) -> Result<Box<dyn Strategy>> {
+    if let Some(source) = task.strategy.strip_prefix(crate::replay::PREFIX) {
+        return Ok(Box::new(
+            crate::replay::ReplayStrategy::load(store, source).await?,
+        ));
+    }
+    Ok(aibt_ai::builtin_strategy(&task.strategy, &options.params)?)
+}
+
 async fn execute(
     store: Arc<dyn Store>,
     task: Task,
     config: &RunConfig,
     progress: &mut (dyn FnMut(&Progress) + Send),
 ) -> Result<RunOutcome> {
+    if task.strategy == crate::task::TEMPLATE_STRATEGY {
+        return crate::llm_run::execute_llm(store, task, config, progress).await;
+    }
     let options = options_of(&task)?;
     let series = series_of(&task)?;
-    let mut strategy: Box<dyn Strategy> =
-        aibt_ai::builtin_strategy(&task.strategy, &options.params)?;
+    let mut strategy = rule_strategy(store.as_ref(), &task, &options).await?;
     let stored_account = store.get_task_account(&task.task_id).await?;
-    let checkpoint: Option<Checkpoint> = match &task.checkpoint {
-        Some(value) => {
-            Some(
-                serde_json::from_value(value.clone()).map_err(|e| EngineError::Run {
-                    task_id: task.task_id.clone(),
-                    reason: format!("unreadable checkpoint: {e}"),
-                })?,
-            )
-        }
-        None => None,
-    };
+    let checkpoint = load_checkpoint(&task)?;
 
     let warmup = strategy.warmup_bars();
     let warmup_bars = if warmup > 0 {
@@ -220,17 +256,14 @@ async fn execute(
     let resume_at = simulation.next_bar();
     let record_holds = options.records_holds(&task.strategy);
 
-    let mut flush = Flusher {
-        store: store.clone(),
-        task_id: task.task_id.clone(),
+    let mut flush = Flusher::new(
+        store.clone(),
+        task.task_id.clone(),
         config,
         stored_account,
         total_items,
         bars_total,
-        bars_in_batch: 0,
-        batch_started: Instant::now(),
-        in_flight: None,
-    };
+    );
 
     let mut index: u64 = 0;
     let mut fills = BarFills::default();
@@ -288,7 +321,7 @@ async fn execute(
                     DecisionFacts {
                         start_time: decision_time,
                         end_time: decision_time,
-                        market_data: None,
+                        ..DecisionFacts::default()
                     },
                 );
             }
@@ -311,21 +344,13 @@ async fn execute(
         return Ok(stopped);
     }
 
-    let stats = simulation.stats();
-    let mut stats_json = serde_json::to_value(&stats).map_err(|e| EngineError::Run {
-        task_id: task.task_id.clone(),
-        reason: format!("encoding statistics: {e}"),
-    })?;
-    stats_json["decisions"] = json!(simulation.steps());
-    stats_json["rejected_orders"] = json!(simulation.rejected_orders());
-    stats_json["strategy"] = json!(task.strategy);
-    stats_json["fill"] = json!(options.fill);
+    let stats = stats_json(&task, &simulation, &options)?;
     match transition(
         store.as_ref(),
         &task.task_id,
         Transition::Complete {
             with_errors: false,
-            stats: stats_json,
+            stats,
         },
     )
     .await
@@ -343,14 +368,14 @@ async fn execute(
 /// While one batch is written, the next is computed and rendered; it is written only after
 /// its predecessor committed (its `after` gate), so batches land in order and a batch whose
 /// predecessor failed or was refused is never written.
-struct Flusher<'a> {
+pub(crate) struct Flusher<'a> {
     store: Arc<dyn Store>,
     task_id: String,
     config: &'a RunConfig,
     stored_account: VirtualAccount,
     total_items: u64,
     bars_total: u64,
-    bars_in_batch: usize,
+    pub(crate) bars_in_batch: usize,
     batch_started: Instant,
     in_flight: Option<InFlight>,
 }
@@ -363,14 +388,35 @@ struct InFlight {
     report: Progress,
 }
 
-impl Flusher<'_> {
+impl<'a> Flusher<'a> {
+    pub(crate) fn new(
+        store: Arc<dyn Store>,
+        task_id: String,
+        config: &'a RunConfig,
+        stored_account: VirtualAccount,
+        total_items: u64,
+        bars_total: u64,
+    ) -> Flusher<'a> {
+        Flusher {
+            store,
+            task_id,
+            config,
+            stored_account,
+            total_items,
+            bars_total,
+            bars_in_batch: 0,
+            batch_started: Instant::now(),
+            in_flight: None,
+        }
+    }
+
     fn due(&self) -> bool {
         self.bars_in_batch >= self.config.batch_bars
             || self.batch_started.elapsed() >= self.config.batch_interval
     }
 
     /// Waits for the batch in flight; `Some` when the task was stopped from outside.
-    async fn settle(
+    pub(crate) async fn settle(
         &mut self,
         progress: &mut (dyn FnMut(&Progress) + Send),
     ) -> Result<Option<RunOutcome>> {
@@ -405,7 +451,7 @@ impl Flusher<'_> {
     }
 
     /// Sends what is pending, then waits for the batch before it.
-    async fn commit(
+    pub(crate) async fn commit(
         &mut self,
         recorder: &mut Recorder,
         simulation: &Simulation,

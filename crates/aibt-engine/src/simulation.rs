@@ -35,6 +35,9 @@ pub struct Checkpoint {
     pub trade_seq: u64,
     /// Orders the broker refused so far.
     pub rejected_orders: u64,
+    /// Decisions of a model that failed (recorded as holds).
+    #[serde(default)]
+    pub failed_decisions: u64,
 }
 
 /// Fills of one bar, with the decision they carry out (none for a margin call).
@@ -69,6 +72,7 @@ pub struct Simulation {
     pending: Option<PendingOrder>,
     stats: StatsAccumulator,
     rejected_orders: u64,
+    failed_decisions: u64,
 }
 
 /// The period index of the first decision: decisions fall on every `interval`-th bar of the
@@ -112,6 +116,7 @@ impl Simulation {
                     pending: checkpoint.pending,
                     stats: checkpoint.stats,
                     rejected_orders: checkpoint.rejected_orders,
+                    failed_decisions: checkpoint.failed_decisions,
                 }
             }
             None => {
@@ -126,6 +131,7 @@ impl Simulation {
                     pending: None,
                     stats,
                     rejected_orders: 0,
+                    failed_decisions: 0,
                 }
             }
         }
@@ -142,6 +148,15 @@ impl Simulation {
 
     pub fn rejected_orders(&self) -> u64 {
         self.rejected_orders
+    }
+
+    pub fn failed_decisions(&self) -> u64 {
+        self.failed_decisions
+    }
+
+    /// A model's decision failed (it goes through [`Simulation::decide`] as a hold).
+    pub fn count_failed_decision(&mut self) {
+        self.failed_decisions += 1;
     }
 
     /// Whether the current bar is a decision bar.
@@ -265,6 +280,7 @@ impl Simulation {
             realized_gross: self.account.realized_gross,
             trade_seq: self.account.trade_seq,
             rejected_orders: self.rejected_orders,
+            failed_decisions: self.failed_decisions,
         }
     }
 

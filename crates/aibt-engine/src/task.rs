@@ -14,6 +14,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{EngineError, Result};
 
+/// The strategy of a task whose decisions come from a model (`user_prompt_id` +
+/// `ai_config_id`).
+pub const TEMPLATE_STRATEGY: &str = "template";
+
 /// When an order decided at a bar is filled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -55,6 +59,26 @@ pub struct TaskOptions {
     /// not trigger, are reproducible from the bars, and would be one row per bar.
     #[serde(default)]
     pub record_holds: Option<bool>,
+    /// AI tasks: whether the decision cache is read and written.
+    #[serde(default)]
+    pub cache: aibt_ai::llm::CacheMode,
+    /// AI tasks: decisions asked ahead when the template does not read the account (0 or 1:
+    /// one at a time).
+    #[serde(default)]
+    pub prefetch: u32,
+    /// AI tasks: bars shown in `bars` (0: the default, 30).
+    #[serde(default)]
+    pub window: u32,
+    /// AI tasks: failed decisions tolerated before the task is FAILED (default: a quarter of
+    /// its decisions, at least 5).
+    #[serde(default)]
+    pub failure_limit: Option<u64>,
+    /// AI tasks: how often an unusable answer is asked again (default 2).
+    #[serde(default)]
+    pub answer_retries: Option<u32>,
+    /// AI tasks: sampling seed sent to the model.
+    #[serde(default)]
+    pub seed: Option<u64>,
 }
 
 impl TaskOptions {
@@ -175,7 +199,7 @@ pub async fn create_task(store: &dyn Store, spec: TaskSpec) -> Result<Task> {
         ));
     }
     account_settings(&account).validate()?;
-    validate_strategy(&spec)?;
+    validate_strategy(store, &spec).await?;
 
     let series = SeriesKey {
         symbol: symbol.clone(),
@@ -262,24 +286,58 @@ pub async fn create_task(store: &dyn Store, spec: TaskSpec) -> Result<Task> {
     Ok(task)
 }
 
-fn validate_strategy(spec: &TaskSpec) -> Result<()> {
+async fn validate_strategy(store: &dyn Store, spec: &TaskSpec) -> Result<()> {
     if spec.strategy.starts_with("builtin:") {
         aibt_ai::builtin_strategy(&spec.strategy, &spec.options.params)?;
-        Ok(())
-    } else {
-        Err(EngineError::invalid(
-            "strategy",
-            format!(
-                "{:?} is not a strategy: use builtin:<name> ({})",
-                spec.strategy,
-                aibt_ai::BUILTIN_STRATEGIES
-                    .iter()
-                    .map(|(n, _)| format!("builtin:{n}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        ))
+        return Ok(());
     }
+    if spec.strategy == TEMPLATE_STRATEGY {
+        let prompt_id = spec.user_prompt_id.as_deref().ok_or_else(|| {
+            EngineError::invalid("user_prompt_id", "an AI strategy needs a prompt template")
+        })?;
+        let config_id = spec.ai_config_id.as_deref().ok_or_else(|| {
+            EngineError::invalid("ai_config_id", "an AI strategy needs an AI config")
+        })?;
+        let template = store.get_template(prompt_id).await?;
+        if template.status != aibt_core::TemplateStatus::Available {
+            return Err(EngineError::invalid(
+                "user_prompt_id",
+                format!("template {prompt_id} is {}", template.status),
+            ));
+        }
+        aibt_ai::template::check_template(&template.content).map_err(|e| {
+            EngineError::invalid("user_prompt_id", format!("template {prompt_id}: {e}"))
+        })?;
+        let config = store.get_ai_config(config_id).await?;
+        crate::llm_run::client_settings(&config, None)?;
+        return Ok(());
+    }
+    if let Some(source) = spec.strategy.strip_prefix(crate::replay::PREFIX) {
+        let source = store.get_task(source).await?;
+        if !crate::llm_run::finished(source.status) {
+            return Err(EngineError::invalid(
+                "strategy",
+                format!(
+                    "task {} is {}; only a finished task can be replayed",
+                    source.task_id, source.status
+                ),
+            ));
+        }
+        return Ok(());
+    }
+    Err(EngineError::invalid(
+        "strategy",
+        format!(
+            "{:?} is not a strategy: use builtin:<name> ({}), template (a prompt template and an AI config) \
+             or replay:<task id>",
+            spec.strategy,
+            aibt_ai::BUILTIN_STRATEGIES
+                .iter()
+                .map(|(n, _)| format!("builtin:{n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    ))
 }
 
 /// A lifecycle change a user or worker asks for.

@@ -19,11 +19,18 @@ use tokio_postgres::{Config, NoTls};
 
 use tables::*;
 
-const MIGRATIONS: &[(i32, &str, &str)] = &[(
-    1,
-    "foundation",
-    include_str!("../migrations/0001_foundation.sql"),
-)];
+const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (
+        1,
+        "foundation",
+        include_str!("../migrations/0001_foundation.sql"),
+    ),
+    (
+        2,
+        "llm_decisions",
+        include_str!("../migrations/0002_llm_decisions.sql"),
+    ),
+];
 
 pub const LATEST_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].0 as i64;
 
@@ -36,6 +43,7 @@ const TABLES: &[&str] = &[
     "prompt_templates",
     "ai_configs",
     "market_bars",
+    "llm_cache",
 ];
 
 /// Pool size: the server's request handlers and its workers share it.
@@ -512,7 +520,7 @@ impl Store for PostgresStore {
                 config.name
             )));
         }
-        tx.execute(&AI_CONFIG_SQL.insert, &refs(&ai_config_params(config)))
+        tx.execute(&AI_CONFIG_SQL.insert, &refs(&ai_config_params(config)?))
             .await
             .map_err(insert_error("AI config", &config.config_id))?;
         tx.commit().await.map_err(db_error)
@@ -578,7 +586,7 @@ impl Store for PostgresStore {
             )));
         }
         let changed = tx
-            .execute(&AI_CONFIG_SQL.update, &refs(&ai_config_params(config)))
+            .execute(&AI_CONFIG_SQL.update, &refs(&ai_config_params(config)?))
             .await
             .map_err(db_error)?;
         if changed == 0 {
@@ -1242,5 +1250,42 @@ impl Store for PostgresStore {
         ];
         let rows = self.query_rows(&sql, params, &SNAPSHOTS).await?;
         Ok(into_page(rows, limit, |s| s.snapshot_id.clone()))
+    }
+
+    async fn get_cached_answer(&self, cache_key: &str) -> Result<Option<CachedAnswer>> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                "SELECT cache_key, base_url, model, response, created_at FROM llm_cache WHERE cache_key = $1",
+                &[&cache_key],
+            )
+            .await
+            .map_err(db_error)?;
+        Ok(row.map(|row| CachedAnswer {
+            cache_key: row.get(0),
+            base_url: row.get(1),
+            model: row.get(2),
+            response: row.get(3),
+            created_at: row.get(4),
+        }))
+    }
+
+    async fn put_cached_answer(&self, answer: &CachedAnswer) -> Result<()> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "INSERT INTO llm_cache (cache_key, base_url, model, response, created_at)
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (cache_key) DO NOTHING",
+                &[
+                    &answer.cache_key,
+                    &answer.base_url,
+                    &answer.model,
+                    &Json(&answer.response),
+                    &answer.created_at,
+                ],
+            )
+            .await
+            .map_err(db_error)?;
+        Ok(())
     }
 }

@@ -108,7 +108,7 @@ impl Reader<'_> {
         self.columns.get(index).copied().unwrap_or("?")
     }
 
-    fn get<'r, T: tokio_postgres::types::FromSql<'r>>(&'r self, index: usize) -> Result<T> {
+    pub fn get<'r, T: tokio_postgres::types::FromSql<'r>>(&'r self, index: usize) -> Result<T> {
         self.row
             .try_get::<_, T>(index)
             .map_err(|e| StoreError::Corrupt {
@@ -433,6 +433,15 @@ pub const DECISION_COLUMNS: &[&str] = &[
     "end_time",
     "execution_time_ms",
     "analysis_date",
+    "prompt",
+    "prompt_hash",
+    "raw_answer",
+    "parsed_decision",
+    "error",
+    "prompt_tokens",
+    "completion_tokens",
+    "from_cache",
+    "llm_calls",
 ];
 pub static DECISION_SQL: LazyLock<TableSql> =
     LazyLock::new(|| TableSql::new("local_decisions", DECISION_COLUMNS));
@@ -441,6 +450,14 @@ pub fn decision_params(d: &LocalDecision) -> Result<Params> {
     let execution_time = d
         .execution_time_ms
         .map(|ms| int4(ms, "local_decisions", "execution_time_ms"))
+        .transpose()?;
+    let prompt_tokens = d
+        .prompt_tokens
+        .map(|n| int4(n, "local_decisions", "prompt_tokens"))
+        .transpose()?;
+    let completion_tokens = d
+        .completion_tokens
+        .map(|n| int4(n, "local_decisions", "completion_tokens"))
         .transpose()?;
     Ok(boxed![
         d.decision_id.clone(),
@@ -455,6 +472,15 @@ pub fn decision_params(d: &LocalDecision) -> Result<Params> {
         d.end_time,
         execution_time,
         d.analysis_date,
+        d.prompt.clone(),
+        d.prompt_hash.clone(),
+        d.raw_answer.clone(),
+        d.parsed_decision.clone().map(Json),
+        d.error.clone(),
+        prompt_tokens,
+        completion_tokens,
+        d.from_cache,
+        int4(d.llm_calls, "local_decisions", "llm_calls")?,
     ])
 }
 
@@ -472,6 +498,15 @@ pub fn read_decision(r: &Reader) -> Result<LocalDecision> {
         end_time: r.opt_time(9)?,
         execution_time_ms: r.opt_int(10)?,
         analysis_date: r.opt_time(11)?,
+        prompt: r.opt_text(12)?,
+        prompt_hash: r.opt_text(13)?,
+        raw_answer: r.opt_text(14)?,
+        parsed_decision: r.opt_json(15)?,
+        error: r.opt_text(16)?,
+        prompt_tokens: r.opt_int(17)?,
+        completion_tokens: r.opt_int(18)?,
+        from_cache: r.bool(19)?,
+        llm_calls: r.int(20)?,
     })
 }
 
@@ -699,12 +734,19 @@ pub const AI_CONFIG_COLUMNS: &[&str] = &[
     "local_ai_model_name",
     "created_at",
     "updated_at",
+    "temperature",
+    "max_tokens",
+    "timeout_seconds",
+    "response_format",
+    "max_concurrency",
+    "max_retries",
+    "knowledge_cutoff",
 ];
 pub static AI_CONFIG_SQL: LazyLock<TableSql> =
     LazyLock::new(|| TableSql::new("ai_configs", AI_CONFIG_COLUMNS));
 
-pub fn ai_config_params(c: &AiConfig) -> Params {
-    boxed![
+pub fn ai_config_params(c: &AiConfig) -> Result<Params> {
+    Ok(boxed![
         c.config_id.clone(),
         c.name.clone(),
         c.local_ai_base_url.clone(),
@@ -712,7 +754,14 @@ pub fn ai_config_params(c: &AiConfig) -> Params {
         c.local_ai_model_name.clone(),
         c.created_at,
         c.updated_at,
-    ]
+        c.temperature.get(),
+        int4(c.max_tokens, "ai_configs", "max_tokens")?,
+        int4(c.timeout_seconds, "ai_configs", "timeout_seconds")?,
+        c.response_format.as_str(),
+        int4(c.max_concurrency, "ai_configs", "max_concurrency")?,
+        int4(c.max_retries, "ai_configs", "max_retries")?,
+        c.knowledge_cutoff,
+    ])
 }
 
 pub fn read_ai_config(r: &Reader) -> Result<AiConfig> {
@@ -724,6 +773,13 @@ pub fn read_ai_config(r: &Reader) -> Result<AiConfig> {
         local_ai_model_name: r.text(4)?,
         created_at: r.time(5)?,
         updated_at: r.time(6)?,
+        temperature: r.fixed(7)?,
+        max_tokens: r.int(8)?,
+        timeout_seconds: r.int(9)?,
+        response_format: r.parsed(10)?,
+        max_concurrency: r.int(11)?,
+        max_retries: r.int(12)?,
+        knowledge_cutoff: r.get(13)?,
     })
 }
 

@@ -225,3 +225,36 @@ async fn values_beyond_numeric_38_8_are_refused_by_the_column() {
         "{err:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_1_database_is_upgraded_in_place() {
+    let db = TestDatabase::new();
+    {
+        // Create the database, then rebuild it as aibt's first release left it.
+        drop(PostgresStore::connect(&db.url()).await.expect("create"));
+        let raw = db.raw().await;
+        raw.batch_execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+            .await
+            .expect("empty schema");
+        raw.batch_execute(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL,
+                applied_at TIMESTAMPTZ NOT NULL DEFAULT now());",
+        )
+        .await
+        .expect("migrations table");
+        raw.batch_execute(include_str!("../migrations/0001_foundation.sql"))
+            .await
+            .expect("version 1");
+        raw.batch_execute(
+            "INSERT INTO schema_migrations (version, name) VALUES (1, 'foundation');
+             INSERT INTO virtual_accounts (account_id, market_type, initial_balance, current_balance,
+                stock_price, stock_market_value) VALUES ('old-account', 'US', 1234.5, 1234.5, 0, 0);
+             INSERT INTO ai_configs (config_id, name, local_ai_base_url, local_ai_api_key, local_ai_model_name)
+             VALUES ('old-config', 'old', 'http://x/v1', '', 'm');",
+        )
+        .await
+        .expect("version 1 rows");
+    }
+    let store = PostgresStore::connect(&db.url()).await.expect("upgrade");
+    testsuite::an_upgraded_database_keeps_its_rows(&store, "old-account", "old-config").await;
+}

@@ -1546,4 +1546,50 @@ impl Store for SqliteStore {
         })
         .await
     }
+
+    async fn get_cached_answer(&self, cache_key: &str) -> Result<Option<CachedAnswer>> {
+        let key = cache_key.to_string();
+        self.read(move |connection| {
+            let mut statement = connection
+                .prepare_cached(
+                    "SELECT cache_key, base_url, model, response, created_at FROM llm_cache WHERE cache_key = ?1",
+                )
+                .map_err(db_error)?;
+            let mut rows = statement.query(params![key]).map_err(db_error)?;
+            let Some(row) = rows.next().map_err(db_error)? else {
+                return Ok(None);
+            };
+            const COLUMNS: &[&str] = &["cache_key", "base_url", "model", "response", "created_at"];
+            let r = Reader { row, table: "llm_cache", columns: COLUMNS };
+            Ok(Some(CachedAnswer {
+                cache_key: r.text(0)?,
+                base_url: r.text(1)?,
+                model: r.text(2)?,
+                response: r.json(3)?,
+                created_at: r.time(4)?,
+            }))
+        })
+        .await
+    }
+
+    async fn put_cached_answer(&self, answer: &CachedAnswer) -> Result<()> {
+        let answer = answer.clone();
+        self.write(move |tx| {
+            tx.prepare_cached(
+                "INSERT INTO llm_cache (cache_key, base_url, model, response, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (cache_key) DO NOTHING",
+            )
+            .map_err(db_error)?
+            .execute(params![
+                answer.cache_key,
+                answer.base_url,
+                answer.model,
+                codec::json(&answer.response),
+                codec::ts(answer.created_at),
+            ])
+            .map_err(db_error)?;
+            Ok(())
+        })
+        .await
+    }
 }

@@ -9,11 +9,18 @@ use crate::codec::db_error;
 
 /// `(version, name, sql)`, oldest first. A released migration is never edited: a change to
 /// the schema is a new file.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "foundation",
-    include_str!("../migrations/0001_foundation.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "foundation",
+        include_str!("../migrations/0001_foundation.sql"),
+    ),
+    (
+        2,
+        "llm_decisions",
+        include_str!("../migrations/0002_llm_decisions.sql"),
+    ),
+];
 
 pub const LATEST_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].0;
 
@@ -27,6 +34,7 @@ pub const TABLES: &[&str] = &[
     "prompt_templates",
     "ai_configs",
     "market_bars",
+    "llm_cache",
 ];
 
 const CREATE_MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (

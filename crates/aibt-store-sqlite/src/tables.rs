@@ -239,6 +239,15 @@ pub const DECISION_COLUMNS: &[&str] = &[
     "end_time",
     "execution_time_ms",
     "analysis_date",
+    "prompt",
+    "prompt_hash",
+    "raw_answer",
+    "parsed_decision",
+    "error",
+    "prompt_tokens",
+    "completion_tokens",
+    "from_cache",
+    "llm_calls",
 ];
 pub static DECISION_SQL: LazyLock<TableSql> =
     LazyLock::new(|| TableSql::new("local_decisions", DECISION_COLUMNS));
@@ -257,6 +266,15 @@ pub fn decision_values(d: &LocalDecision) -> Vec<Value> {
         opt_time(d.end_time),
         d.execution_time_ms.map_or(Value::Null, Value::Integer),
         opt_time(d.analysis_date),
+        opt_text(d.prompt.as_ref()),
+        opt_text(d.prompt_hash.as_ref()),
+        opt_text(d.raw_answer.as_ref()),
+        opt_json(d.parsed_decision.as_ref()),
+        opt_text(d.error.as_ref()),
+        d.prompt_tokens.map_or(Value::Null, Value::Integer),
+        d.completion_tokens.map_or(Value::Null, Value::Integer),
+        Value::Integer(i64::from(d.from_cache)),
+        Value::Integer(d.llm_calls),
     ]
 }
 
@@ -274,6 +292,15 @@ pub fn read_decision(r: &Reader) -> Result<LocalDecision> {
         end_time: r.opt_time(9)?,
         execution_time_ms: r.opt_int(10)?,
         analysis_date: r.opt_time(11)?,
+        prompt: r.opt_text(12)?,
+        prompt_hash: r.opt_text(13)?,
+        raw_answer: r.opt_text(14)?,
+        parsed_decision: r.opt_json(15)?,
+        error: r.opt_text(16)?,
+        prompt_tokens: r.opt_int(17)?,
+        completion_tokens: r.opt_int(18)?,
+        from_cache: r.bool(19)?,
+        llm_calls: r.int(20)?,
     })
 }
 
@@ -499,6 +526,13 @@ pub const AI_CONFIG_COLUMNS: &[&str] = &[
     "local_ai_model_name",
     "created_at",
     "updated_at",
+    "temperature",
+    "max_tokens",
+    "timeout_seconds",
+    "response_format",
+    "max_concurrency",
+    "max_retries",
+    "knowledge_cutoff",
 ];
 pub static AI_CONFIG_SQL: LazyLock<TableSql> =
     LazyLock::new(|| TableSql::new("ai_configs", AI_CONFIG_COLUMNS));
@@ -514,6 +548,13 @@ pub fn ai_config_values(c: &AiConfig) -> Vec<Value> {
         text(&c.local_ai_model_name),
         time(c.created_at),
         time(c.updated_at),
+        text(c.temperature),
+        Value::Integer(c.max_tokens),
+        Value::Integer(c.timeout_seconds),
+        text(c.response_format),
+        Value::Integer(c.max_concurrency),
+        Value::Integer(c.max_retries),
+        opt_text(c.knowledge_cutoff),
     ]
 }
 
@@ -526,6 +567,13 @@ pub fn read_ai_config(r: &Reader) -> Result<AiConfig> {
         local_ai_model_name: r.text(4)?,
         created_at: r.time(5)?,
         updated_at: r.time(6)?,
+        temperature: r.parsed(7)?,
+        max_tokens: r.int(8)?,
+        timeout_seconds: r.int(9)?,
+        response_format: r.parsed(10)?,
+        max_concurrency: r.int(11)?,
+        max_retries: r.int(12)?,
+        knowledge_cutoff: r.opt_parsed(13)?,
     })
 }
 

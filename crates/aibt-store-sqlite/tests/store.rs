@@ -164,3 +164,31 @@ fn urls_name_files() {
     assert!(path_from_url("postgres://x").is_err());
     assert!(path_from_url("sqlite://").is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_1_database_is_upgraded_in_place() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("old.db");
+    {
+        // The database as aibt's first release left it.
+        let raw = Connection::open(&path).expect("raw");
+        raw.execute_batch(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY NOT NULL, name TEXT NOT NULL,
+                applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')));",
+        )
+        .expect("migrations table");
+        raw.execute_batch(include_str!("../migrations/0001_foundation.sql"))
+            .expect("version 1");
+        raw.execute_batch(
+            "INSERT INTO schema_migrations (version, name) VALUES (1, 'foundation');
+             INSERT INTO virtual_accounts (account_id, market_type, initial_balance, current_balance,
+                stock_price, stock_market_value)
+             VALUES ('old-account', 'US', '1234.50000000', '1234.50000000', '0.00000000', '0.00000000');
+             INSERT INTO ai_configs (config_id, name, local_ai_base_url, local_ai_api_key, local_ai_model_name)
+             VALUES ('old-config', 'old', 'http://x/v1', '', 'm');",
+        )
+        .expect("version 1 rows");
+    }
+    let store = SqliteStore::open(&path).await.expect("upgrade");
+    testsuite::an_upgraded_database_keeps_its_rows(&store, "old-account", "old-config").await;
+}

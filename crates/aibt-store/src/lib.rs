@@ -354,6 +354,12 @@ pub trait Store: Send + Sync + 'static {
         task_id: &str,
         query: &RecordQuery,
     ) -> Result<Page<AccountSnapshot>>;
+
+    /// A cached answer, if one was stored under `cache_key`.
+    async fn get_cached_answer(&self, cache_key: &str) -> Result<Option<CachedAnswer>>;
+    /// Stores an answer; an answer already under the key is kept (both are the answer to the
+    /// same request).
+    async fn put_cached_answer(&self, answer: &CachedAnswer) -> Result<()>;
 }
 
 /// Appends the one row that tells whether another page follows, and builds its cursor.

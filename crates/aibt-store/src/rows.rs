@@ -2,10 +2,10 @@
 //! field names of the HTTP API). Columns aibt adds are marked and listed in `docs/schema.md`.
 
 use aibt_core::{
-    Bar, MarketType, Money, Percent, PositionSide, Quantity, Rate, TaskStatus, TemplateStatus,
-    TimeGranularity, TradeAction, TradeStatus,
+    Bar, MarketType, Money, Percent, PositionSide, Quantity, Rate, ResponseFormat, TaskStatus,
+    TemplateStatus, TimeGranularity, TradeAction, TradeStatus,
 };
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 pub use aibt_core::broker::Lot;
@@ -88,6 +88,30 @@ pub struct LocalDecision {
     pub end_time: Option<DateTime<Utc>>,
     pub execution_time_ms: Option<i64>,
     pub analysis_date: Option<DateTime<Utc>>,
+    /// Added: the rendered prompt the model received (the user message).
+    pub prompt: Option<String>,
+    /// Added: SHA-256 of the request's messages.
+    pub prompt_hash: Option<String>,
+    /// Added: the model's answer, exactly as received.
+    pub raw_answer: Option<String>,
+    /// Added: the decision read from the answer (`action`, `quantity`, `fraction`,
+    /// `confidence`, `reasoning`).
+    pub parsed_decision: Option<serde_json::Value>,
+    /// Added: why the decision failed (it was then recorded as a HOLD).
+    pub error: Option<String>,
+    pub prompt_tokens: Option<i64>,
+    pub completion_tokens: Option<i64>,
+    /// Added: answered from the decision cache, without a call.
+    pub from_cache: bool,
+    /// Added: calls made for this decision, retries included.
+    pub llm_calls: i64,
+}
+
+impl LocalDecision {
+    /// Whether the decision failed (and was recorded as a HOLD).
+    pub fn failed(&self) -> bool {
+        self.error.is_some()
+    }
 }
 
 /// `tasks`: one backtest.
@@ -174,10 +198,24 @@ pub struct AiConfig {
     pub config_id: String,
     pub name: String,
     pub local_ai_base_url: String,
+    /// Never the key itself: `enc:v1:…` (encrypted), `env:VAR` (read from the environment
+    /// when used) or empty (no key).
     pub local_ai_api_key: String,
     pub local_ai_model_name: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Added: sampling temperature (0 = deterministic).
+    pub temperature: Rate,
+    pub max_tokens: i64,
+    /// Added: per call.
+    pub timeout_seconds: i64,
+    pub response_format: ResponseFormat,
+    /// Added: calls in flight at once, shared by every task using this config.
+    pub max_concurrency: i64,
+    /// Added: retries of a failed call (429, 5xx, timeout, broken connection).
+    pub max_retries: i64,
+    /// Added: the model's training cutoff.
+    pub knowledge_cutoff: Option<NaiveDate>,
 }
 
 /// Which series a bar belongs to: `market_bars` is unique on this key plus the timestamp.

@@ -122,6 +122,21 @@ fn sample_decision(task_id: &str, n: u32) -> LocalDecision {
         end_time: Some(at(11 + i64::from(n))),
         execution_time_ms: Some(1234),
         analysis_date: Some(at(100 + i64::from(n) * 3600)),
+        prompt: Some("You trade BTC-USDT.\n收盘价 43210.98".into()),
+        prompt_hash: Some("ab".repeat(32)),
+        raw_answer: Some("```json\n{\"action\": \"short\", \"confidence\": 0.1}\n```".into()),
+        parsed_decision: Some(
+            json!({"action": "SHORT_SELL", "fraction": null, "confidence": "0.123456"}),
+        ),
+        error: if n % 2 == 1 {
+            Some("confidence 1.5 is outside 0..1".into())
+        } else {
+            None
+        },
+        prompt_tokens: Some(131),
+        completion_tokens: Some(27),
+        from_cache: n.is_multiple_of(2),
+        llm_calls: i64::from(n) + 1,
     }
 }
 
@@ -249,6 +264,13 @@ pub async fn every_table_round_trips_every_column(store: &dyn Store) {
         local_ai_model_name: "smollm2-135m".into(),
         created_at: at(1),
         updated_at: at(2),
+        temperature: rate("0.7"),
+        max_tokens: 300,
+        timeout_seconds: 45,
+        response_format: aibt_core::ResponseFormat::JsonObject,
+        max_concurrency: 8,
+        max_retries: 5,
+        knowledge_cutoff: chrono::NaiveDate::from_ymd_opt(2024, 6, 30),
     };
     store
         .insert_ai_config(&config)
@@ -450,6 +472,36 @@ pub async fn defaults_match_seed(store: &dyn Store, ids: &SeedDefaultIds) {
     assert_eq!(decision.market_data, None);
     assert_eq!(decision.end_time, None);
     assert_eq!(decision.execution_time_ms, None);
+    assert!(!decision.from_cache);
+    assert_eq!(decision.llm_calls, 0);
+    assert_eq!(decision.raw_answer, None);
+}
+
+/// After an upgrade from schema version 1, the rows written then read back whole, with the
+/// new columns at their defaults. `account_id` names an account written at version 1.
+pub async fn an_upgraded_database_keeps_its_rows(
+    store: &dyn Store,
+    account_id: &str,
+    config_id: &str,
+) {
+    assert_eq!(store.schema_version().await.expect("version"), 2);
+    let account = store
+        .get_account(account_id)
+        .await
+        .expect("account from version 1");
+    assert_eq!(account.initial_balance, money("1234.5"));
+    let config = store
+        .get_ai_config(config_id)
+        .await
+        .expect("config from version 1");
+    assert_eq!(config.max_tokens, 400);
+    assert_eq!(config.timeout_seconds, 60);
+    assert_eq!(
+        config.response_format,
+        aibt_core::ResponseFormat::JsonSchema
+    );
+    assert_eq!(config.temperature, Rate::ZERO);
+    assert_eq!(config.knowledge_cutoff, None);
 }
 
 /// Identifiers of the rows a backend test inserted with raw SQL for [`defaults_match_seed`].
@@ -1001,6 +1053,13 @@ pub async fn templates_and_configs_behave(store: &dyn Store) {
         local_ai_model_name: "m".into(),
         created_at: at(0),
         updated_at: at(0),
+        temperature: Rate::ZERO,
+        max_tokens: 400,
+        timeout_seconds: 60,
+        response_format: aibt_core::ResponseFormat::JsonSchema,
+        max_concurrency: 4,
+        max_retries: 3,
+        knowledge_cutoff: None,
     };
     store.insert_ai_config(&config).await.expect("insert");
     let err = store
@@ -1018,6 +1077,30 @@ pub async fn templates_and_configs_behave(store: &dyn Store) {
     assert!(matches!(err, StoreError::Conflict(_)), "{err}");
 }
 
+/// Answers are cached under their key; a second answer for the same key keeps the first.
+pub async fn cached_answers_round_trip(store: &dyn Store) {
+    assert!(store.get_cached_answer("k1").await.expect("get").is_none());
+    let answer = CachedAnswer {
+        cache_key: "k1".into(),
+        base_url: "http://127.0.0.1:8080/v1".into(),
+        model: "m".into(),
+        response: json!({"content": "{\"action\":\"BUY\"}", "usage": {"prompt_tokens": 10}}),
+        created_at: at(5),
+    };
+    store.put_cached_answer(&answer).await.expect("put");
+    store
+        .put_cached_answer(&CachedAnswer {
+            response: json!({"content": "other"}),
+            ..answer.clone()
+        })
+        .await
+        .expect("put again");
+    assert_eq!(
+        store.get_cached_answer("k1").await.expect("get"),
+        Some(answer)
+    );
+}
+
 /// Runs every async case of the suite on one fresh database.
 pub async fn run_all(store: &dyn Store) {
     every_table_round_trips_every_column(store).await;
@@ -1029,6 +1112,7 @@ pub async fn run_all(store: &dyn Store) {
     deletes_keep_references_whole(store).await;
     bars_import_and_read_back(store).await;
     templates_and_configs_behave(store).await;
+    cached_answers_round_trip(store).await;
     assert_eq!(
         store.schema_version().await.expect("version"),
         store.check().await.expect("check").latest_version

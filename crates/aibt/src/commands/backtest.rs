@@ -48,6 +48,7 @@ pub async fn run(store: Arc<dyn Store>, args: BacktestArgs) -> Result<()> {
             fill,
             blind: false,
             record_holds: args.record_holds.then_some(true),
+            ..TaskOptions::default()
         },
     };
     let task = create_task(store.as_ref(), spec).await?;

@@ -1,0 +1,267 @@
+//! Turning a rendered prompt into a decision with a model: the request (system rules, the
+//! prompt, the answer schema), the decision cache, and the bounded re-asking of an answer
+//! that cannot be used. A decision that still fails is a HOLD that carries the raw answer and
+//! the error.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aibt_core::{Decision, Rate};
+use async_trait::async_trait;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::answer::{AnswerError, answer_schema, decision_json, parse_answer};
+use crate::client::{CallReport, ChatClient, Completion};
+
+/// The rules of the answer, sent as the system message of every decision.
+pub const SYSTEM_MESSAGE: &str = "You are the decision engine of a trading backtest. You are given \
+market data for one instrument up to the current bar and decide one action, carried out at the next \
+bar's open. Answer with exactly one JSON object and nothing else:\n\
+{\"action\": \"BUY\" | \"SELL\" | \"SHORT\" | \"COVER\" | \"HOLD\", \"quantity\": optional units as a \
+decimal string, \"fraction\": optional share between 0 and 1, \"confidence\": a number between 0 and 1, \
+\"reasoning\": one short sentence}\n\
+BUY opens or adds to a long position (covering a short first); SELL closes a long position; SHORT \
+opens or adds to a short position (selling a long first); COVER closes a short position; HOLD does \
+nothing. Without quantity or fraction an order uses everything available.";
+
+/// Whether the decision cache is read and written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CacheMode {
+    #[default]
+    ReadWrite,
+    ReadOnly,
+    Off,
+}
+
+impl std::str::FromStr for CacheMode {
+    type Err = String;
+    fn from_str(text: &str) -> Result<CacheMode, String> {
+        match text {
+            "read-write" => Ok(CacheMode::ReadWrite),
+            "read-only" => Ok(CacheMode::ReadOnly),
+            "off" => Ok(CacheMode::Off),
+            other => Err(format!(
+                "{other:?} is not a cache mode: expected read-write, read-only or off"
+            )),
+        }
+    }
+}
+
+/// Where answers are kept between runs (the engine stores them in `llm_cache`).
+#[async_trait]
+pub trait AnswerCache: Send + Sync {
+    async fn get(&self, key: &str) -> Option<Value>;
+    async fn put(&self, key: &str, answer: Value);
+}
+
+/// Everything known about one decision of a model.
+#[derive(Debug, Clone)]
+pub struct DecisionOutcome {
+    /// The decision; a HOLD with confidence 0 when the decision failed.
+    pub decision: Decision,
+    /// Why the decision failed, if it did.
+    pub error: Option<String>,
+    /// The last answer received, exactly as received.
+    pub raw_answer: Option<String>,
+    /// The decision read from the answer, as JSON.
+    pub parsed: Option<Value>,
+    /// SHA-256 of the first request's messages.
+    pub prompt_hash: String,
+    pub prompt_tokens: Option<i64>,
+    pub completion_tokens: Option<i64>,
+    /// True when every answer came from the cache.
+    pub from_cache: bool,
+    /// HTTP calls made, retries and re-asks included.
+    pub calls: u32,
+    pub latency: Duration,
+}
+
+/// The SHA-256 of a JSON value's canonical text, in hex.
+pub fn hash_json(value: &Value) -> String {
+    let digest = Sha256::digest(value.to_string().as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The cache key of a request: what determines the answer is the endpoint, the model, the
+/// messages, the answer schema and the sampling parameters, all of which are in the body.
+pub fn cache_key(base_url: &str, body: &Value) -> String {
+    hash_json(&json!({"base_url": base_url.trim_end_matches('/'), "request": body}))
+}
+
+/// Decides with a model.
+pub struct LlmDecider {
+    client: ChatClient,
+    cache: Option<Arc<dyn AnswerCache>>,
+    cache_mode: CacheMode,
+    /// How often an unusable answer is asked again before the decision fails.
+    answer_retries: u32,
+}
+
+fn add(total: &mut Option<i64>, more: Option<i64>) {
+    if let Some(more) = more {
+        *total = Some(total.unwrap_or(0) + more);
+    }
+}
+
+impl LlmDecider {
+    pub fn new(
+        client: ChatClient,
+        cache: Option<Arc<dyn AnswerCache>>,
+        cache_mode: CacheMode,
+        answer_retries: u32,
+    ) -> LlmDecider {
+        LlmDecider {
+            client,
+            cache,
+            cache_mode,
+            answer_retries,
+        }
+    }
+
+    pub fn client(&self) -> &ChatClient {
+        &self.client
+    }
+
+    /// The messages of a decision's first request.
+    pub fn messages(prompt: &str) -> Vec<Value> {
+        vec![
+            json!({"role": "system", "content": SYSTEM_MESSAGE}),
+            json!({"role": "user", "content": prompt}),
+        ]
+    }
+
+    /// An answer from the cache, or from the model (and then cached).
+    async fn answer(&self, body: &Value) -> (CallReport, bool) {
+        let key = cache_key(&self.client.settings().base_url, body);
+        let cache = self
+            .cache
+            .as_ref()
+            .filter(|_| self.cache_mode != CacheMode::Off);
+        if let Some(cache) = cache
+            && let Some(cached) = cache.get(&key).await
+            && let Ok(completion) = serde_json::from_value::<CachedCompletion>(cached)
+        {
+            return (
+                CallReport {
+                    result: Ok(completion.into()),
+                    calls: 0,
+                    latency: Duration::ZERO,
+                },
+                true,
+            );
+        }
+        let report = self.client.complete(body).await;
+        if let (Some(cache), Ok(completion)) = (cache, &report.result)
+            && self.cache_mode == CacheMode::ReadWrite
+            && let Ok(value) = serde_json::to_value(CachedCompletion::from(completion))
+        {
+            cache.put(&key, value).await;
+        }
+        (report, false)
+    }
+
+    /// Asks the model for a decision on `prompt`.
+    pub async fn decide(&self, prompt: &str) -> DecisionOutcome {
+        let schema = answer_schema();
+        let mut messages = Self::messages(prompt);
+        let prompt_hash = hash_json(&Value::Array(messages.clone()));
+        let mut outcome = DecisionOutcome {
+            decision: Decision::hold(""),
+            error: None,
+            raw_answer: None,
+            parsed: None,
+            prompt_hash,
+            prompt_tokens: None,
+            completion_tokens: None,
+            from_cache: true,
+            calls: 0,
+            latency: Duration::ZERO,
+        };
+        for attempt in 0..=self.answer_retries {
+            let body = self.client.request_body(&messages, &schema);
+            let (report, cached) = self.answer(&body).await;
+            outcome.calls += report.calls;
+            outcome.latency += report.latency;
+            outcome.from_cache &= cached;
+            let completion = match report.result {
+                Ok(completion) => completion,
+                Err(error) => {
+                    return failed(outcome, format!("the model could not be reached: {error}"));
+                }
+            };
+            add(&mut outcome.prompt_tokens, completion.prompt_tokens);
+            add(&mut outcome.completion_tokens, completion.completion_tokens);
+            outcome.raw_answer = Some(completion.content.clone());
+            let parsed = parse_answer(&completion.content).map_err(|error| {
+                // An answer stopped by the token limit is reported as such, whatever its
+                // half-written JSON looks like.
+                if completion.finish_reason.as_deref() == Some("length") {
+                    AnswerError::Truncated
+                } else {
+                    error
+                }
+            });
+            match parsed {
+                Ok(decision) => {
+                    outcome.parsed = Some(decision_json(&decision));
+                    outcome.decision = decision;
+                    return outcome;
+                }
+                Err(error) if attempt < self.answer_retries => {
+                    messages.push(json!({"role": "assistant", "content": completion.content}));
+                    messages.push(json!({
+                        "role": "user",
+                        "content": format!(
+                            "That answer cannot be used ({error}). Answer again with only the JSON object, \
+                             confidence between 0 and 1 and reasoning of at most one short sentence."
+                        ),
+                    }));
+                }
+                Err(error) => return failed(outcome, format!("unusable answer: {error}")),
+            }
+        }
+        outcome
+    }
+}
+
+fn failed(mut outcome: DecisionOutcome, error: String) -> DecisionOutcome {
+    outcome.decision = Decision {
+        confidence: Rate::ZERO,
+        ..Decision::hold(format!("failed decision: {error}"))
+    };
+    outcome.error = Some(error);
+    outcome
+}
+
+/// What the cache keeps of a completion.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct CachedCompletion {
+    content: String,
+    finish_reason: Option<String>,
+    prompt_tokens: Option<i64>,
+    completion_tokens: Option<i64>,
+}
+
+impl From<&Completion> for CachedCompletion {
+    fn from(c: &Completion) -> Self {
+        CachedCompletion {
+            content: c.content.clone(),
+            finish_reason: c.finish_reason.clone(),
+            prompt_tokens: c.prompt_tokens,
+            completion_tokens: c.completion_tokens,
+        }
+    }
+}
+
+impl From<CachedCompletion> for Completion {
+    fn from(c: CachedCompletion) -> Self {
+        Completion {
+            content: c.content,
+            finish_reason: c.finish_reason,
+            prompt_tokens: c.prompt_tokens,
+            completion_tokens: c.completion_tokens,
+        }
+    }
+}
