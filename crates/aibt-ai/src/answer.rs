@@ -31,20 +31,54 @@ fn invalid(field: &'static str, reason: impl Into<String>) -> AnswerError {
     }
 }
 
-/// The JSON schema of an answer, as sent in `response_format`. `reasoning` is kept short:
-/// small models otherwise run out of tokens mid-sentence and leave the JSON unterminated.
+/// The JSON schema of an answer, as sent in `response_format`: one of three closed objects
+/// (no size, a quantity, or a fraction), so that a server which turns the schema into a
+/// grammar cannot produce an answer with both a quantity and a fraction. Such servers
+/// (llama.cpp) enforce lengths and patterns but not numeric bounds, so every string is
+/// bounded: a small model otherwise fills a free string until the token limit cuts the JSON
+/// (`reasoning` rambling, `quantity` holding a copy of the prompt's table).
 pub fn answer_schema() -> Value {
+    let variant = |size: Option<(&str, Value)>| {
+        let mut properties = Map::new();
+        properties.insert(
+            "action".into(),
+            json!({"type": "string", "enum": ["BUY", "SELL", "SHORT", "COVER", "HOLD"]}),
+        );
+        properties.insert(
+            "confidence".into(),
+            json!({"type": "number", "minimum": 0, "maximum": 1}),
+        );
+        properties.insert(
+            "reasoning".into(),
+            json!({"type": "string", "maxLength": 100}),
+        );
+        if let Some((name, schema)) = size {
+            properties.insert(name.into(), schema);
+        }
+        let required: Vec<&String> = properties.keys().collect();
+        json!({
+            "type": "object",
+            "properties": properties,
+            "required": required,
+            "additionalProperties": false,
+        })
+    };
     json!({
-        "type": "object",
-        "properties": {
-            "action": {"type": "string", "enum": ["BUY", "SELL", "SHORT", "COVER", "HOLD"]},
-            "quantity": {"type": "string", "description": "units to trade, a decimal string; omit to use fraction or everything available"},
-            "fraction": {"type": "number", "minimum": 0, "maximum": 1, "description": "share of available cash (BUY, SHORT) or of the position (SELL, COVER)"},
-            "confidence": {"type": "number", "minimum": 0, "maximum": 1},
-            "reasoning": {"type": "string", "maxLength": 100}
-        },
-        "required": ["action", "confidence", "reasoning"],
-        "additionalProperties": false
+        "anyOf": [
+            variant(None),
+            variant(Some(("quantity", json!({
+                "type": "string",
+                "pattern": "^[0-9]{1,12}(\\.[0-9]{1,8})?$",
+                "maxLength": 21,
+                "description": "units to trade, a decimal string",
+            })))),
+            variant(Some(("fraction", json!({
+                "type": "number",
+                "minimum": 0,
+                "maximum": 1,
+                "description": "share of available cash (BUY, SHORT) or of the position (SELL, COVER)",
+            })))),
+        ]
     })
 }
 

@@ -188,7 +188,7 @@ impl LlmDecider {
             let completion = match report.result {
                 Ok(completion) => completion,
                 Err(error) => {
-                    return failed(outcome, format!("the model could not be reached: {error}"));
+                    return failed(outcome, format!("the call failed: {error}"));
                 }
             };
             add(&mut outcome.prompt_tokens, completion.prompt_tokens);
@@ -210,7 +210,11 @@ impl LlmDecider {
                     return outcome;
                 }
                 Err(error) if attempt < self.answer_retries => {
-                    messages.push(json!({"role": "assistant", "content": completion.content}));
+                    // The unusable answer goes back shortened: a rambling one would otherwise
+                    // fill the context of a small model's server.
+                    messages.push(
+                        json!({"role": "assistant", "content": shorten(&completion.content, 300)}),
+                    );
                     messages.push(json!({
                         "role": "user",
                         "content": format!(
@@ -223,6 +227,14 @@ impl LlmDecider {
             }
         }
         outcome
+    }
+}
+
+/// The first `limit` characters of `text`, marked when cut.
+fn shorten(text: &str, limit: usize) -> String {
+    match text.char_indices().nth(limit) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_string(),
     }
 }
 

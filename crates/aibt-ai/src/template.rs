@@ -23,7 +23,7 @@ use std::collections::BTreeSet;
 
 use aibt_core::decision::PositionView;
 use aibt_core::indicators::{atr, bollinger, ema, macd, rsi, sma};
-use aibt_core::{Bar, Money, PointInTime, Rate, TradeAction};
+use aibt_core::{Bar, Money, PointInTime, Quantity, Rate, TradeAction};
 use chrono::{DateTime, Utc};
 use minijinja::{Environment, UndefinedBehavior};
 use serde::Serialize;
@@ -135,19 +135,22 @@ pub fn check_template(source: &str) -> Result<TemplateInfo, TemplateError> {
     })
 }
 
-/// A template ready to render.
+/// The name a template is compiled under in its environment.
+const NAME: &str = "prompt";
+
+/// A template ready to render: checked and compiled once, rendered for every decision.
 pub struct PromptTemplate {
-    source: String,
+    env: Environment<'static>,
     info: TemplateInfo,
 }
 
 impl PromptTemplate {
     pub fn new(source: &str) -> Result<PromptTemplate, TemplateError> {
         let info = check_template(source)?;
-        Ok(PromptTemplate {
-            source: source.to_string(),
-            info,
-        })
+        let mut env = environment();
+        env.add_template_owned(NAME, source.to_string())
+            .map_err(|e| template_error(&e))?;
+        Ok(PromptTemplate { env, info })
     }
 
     pub fn info(&self) -> &TemplateInfo {
@@ -156,9 +159,9 @@ impl PromptTemplate {
 
     /// Renders the template for one decision.
     pub fn render(&self, context: &PromptContext) -> Result<String, TemplateError> {
-        let env = environment();
-        let template = env
-            .template_from_str(&self.source)
+        let template = self
+            .env
+            .get_template(NAME)
             .map_err(|e| template_error(&e))?;
         template.render(context).map_err(|e| template_error(&e))
     }
@@ -269,10 +272,50 @@ pub struct PromptSetup<'a> {
 
 /// Blind mode: prices are shown relative to `base` (the first close of the task's bars) as
 /// `100 × price / base`, and times as the bar's position since `origin` (`bar N`).
+/// Quantities are shown in units of the rebased price (`quantity × base / 100`), so that
+/// quantity and market value together do not give the real price away; a quantity the model
+/// answers with is in those units too, and [`Blind::real_quantity`] converts it back.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Blind {
-    pub base: f64,
+    pub base: Money,
     pub origin: DateTime<Utc>,
+}
+
+impl Blind {
+    fn base_f64(&self) -> f64 {
+        self.base.to_f64()
+    }
+
+    /// A price as the prompt shows it.
+    pub fn price(&self, price: Money) -> f64 {
+        if self.base.is_positive() {
+            round4(price.to_f64() / self.base_f64() * 100.0)
+        } else {
+            price.to_f64()
+        }
+    }
+
+    /// A quantity as the prompt shows it.
+    pub fn quantity(&self, quantity: Quantity) -> f64 {
+        if self.base.is_positive() {
+            (quantity.to_f64() * self.base_f64() / 100.0 * 1e8).round() / 1e8
+        } else {
+            quantity.to_f64()
+        }
+    }
+
+    /// The real quantity of a quantity in the prompt's units (exact; the broker then rounds
+    /// down to a tradable unit).
+    pub fn real_quantity(&self, shown: Quantity) -> Option<Quantity> {
+        if !self.base.is_positive() {
+            return Some(shown);
+        }
+        let real = shown
+            .get()
+            .checked_mul(aibt_core::Decimal::ONE_HUNDRED)?
+            .checked_div(self.base.get())?;
+        Quantity::new(real).ok()
+    }
 }
 
 /// The account parts of a prompt, at the decision bar's close.
@@ -305,8 +348,8 @@ pub fn build_context(
 ) -> PromptContext {
     let bars = window.bars();
     let scale = |price: Money| match setup.blind {
-        Some(blind) if blind.base > 0.0 => round4(price.to_f64() / blind.base * 100.0),
-        _ => price.to_f64(),
+        Some(blind) => blind.price(price),
+        None => price.to_f64(),
     };
     let close: Vec<f64> = bars.iter().map(|b| scale(b.close)).collect();
     let high: Vec<f64> = bars.iter().map(|b| scale(b.high)).collect();
@@ -361,7 +404,10 @@ pub fn build_context(
         "FLAT"
     };
     let mark = window.current().map(|b| b.close).unwrap_or(Money::ZERO);
-    let quantity = position.quantity.to_f64();
+    let quantity = match setup.blind {
+        Some(blind) => blind.quantity(position.quantity),
+        None => position.quantity.to_f64(),
+    };
     let avg_price = if quantity == 0.0 {
         0.0
     } else {
@@ -399,8 +445,11 @@ pub fn build_context(
             side,
             quantity,
             avg_price,
-            market_value: round4(quantity * mark.to_f64()),
-            unrealized_pnl: round4(quantity * (mark.to_f64() - position.avg_price.to_f64())),
+            // Money stays real in blind mode (shown quantity × shown price gives the same).
+            market_value: round4(position.quantity.to_f64() * mark.to_f64()),
+            unrealized_pnl: round4(
+                position.quantity.to_f64() * (mark.to_f64() - position.avg_price.to_f64()),
+            ),
         },
         cash: position.available_balance.to_f64(),
         equity: position.total_value.to_f64(),

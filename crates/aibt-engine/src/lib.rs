@@ -1,6 +1,7 @@
 //! aibt's engine: creates tasks, moves them through their lifecycle, and runs them over
 //! stored bars, writing decisions, trades, snapshots and statistics to the store.
 
+pub mod ai_config;
 pub mod error;
 pub mod llm_run;
 pub mod recorder;
@@ -9,6 +10,7 @@ pub mod runner;
 pub mod secrets;
 pub mod simulation;
 pub mod task;
+pub mod templates;
 
 pub use error::{EngineError, Result};
 pub use runner::{Progress, RunConfig, RunOutcome, run_task};

@@ -19,10 +19,13 @@ use aibt_ai::llm::{AnswerCache, DecisionOutcome, LlmDecider};
 use aibt_ai::template::{
     AccountView, Blind, PastDecision, PromptSetup, PromptTemplate, build_context, past_decision,
 };
+use aibt_core::Money;
+use aibt_core::broker::{Account, AccountSettings};
 use aibt_core::decision::PositionView;
 use aibt_core::{Bar, PointInTime, TaskStatus};
-use aibt_store::{AiConfig, BarRange, CachedAnswer, RecordQuery, Store, Task};
+use aibt_store::{AiConfig, BarRange, CachedAnswer, RecordQuery, SeriesKey, Store, Task};
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use crate::error::{EngineError, Result};
@@ -219,25 +222,27 @@ impl PromptMaker {
     }
 }
 
-/// Loads every bar of `[start, end]` (and `before` bars of history) in chunks.
-async fn load_bars(store: &dyn Store, task: &Task, before: usize) -> Result<(Vec<Bar>, usize)> {
-    let series = series_of(task)?;
+/// Loads every bar of `[start, end]` (and `before` bars of history) in chunks; the second
+/// value is the index of the first bar of the period.
+async fn load_bars(
+    store: &dyn Store,
+    series: &SeriesKey,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    before: usize,
+) -> Result<(Vec<Bar>, usize)> {
     let mut bars = store
-        .bars_before(
-            &series,
-            task.start_date,
-            u32::try_from(before).unwrap_or(u32::MAX),
-        )
+        .bars_before(series, start, u32::try_from(before).unwrap_or(u32::MAX))
         .await?;
     let offset = bars.len();
     let mut after = None;
     loop {
         let chunk = store
             .bars(
-                &series,
+                series,
                 BarRange {
-                    from: Some(task.start_date),
-                    to: Some(task.end_date),
+                    from: Some(start),
+                    to: Some(end),
                     after,
                     limit: Some(50_000),
                 },
@@ -252,10 +257,119 @@ async fn load_bars(store: &dyn Store, task: &Task, before: usize) -> Result<(Vec
     }
 }
 
-/// The last few decisions of a task, for a resumed run's prompts.
+/// What `aibt template render` and the template preview show: the prompt of one decision.
+#[derive(Debug, Clone)]
+pub struct PreviewSpec {
+    pub template: String,
+    pub series: SeriesKey,
+    /// The first bar of the backtest (blind mode rebases prices and numbers bars from here);
+    /// the decision bar by default.
+    pub start: Option<DateTime<Utc>>,
+    /// The decision bar: the last bar at or before this time.
+    pub at: DateTime<Utc>,
+    /// Bars shown in `bars` (0: the default).
+    pub window: usize,
+    pub blind: bool,
+    /// The account as it is before the first trade: its cash and fees.
+    pub settings: AccountSettings,
+}
+
+/// A rendered prompt and what the model would receive with it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Preview {
+    /// The decision bar.
+    pub bar_time: DateTime<Utc>,
+    pub prompt: String,
+    /// The request's messages: the system message and the prompt.
+    pub messages: Vec<Value>,
+    /// The answer schema sent with them.
+    pub schema: Value,
+    /// Whether the prompt reads the account (and so cannot be asked ahead).
+    pub account_dependent: bool,
+}
+
+/// Renders a template for one bar exactly as a task would at its first decision: a flat
+/// account, no earlier decisions.
+pub async fn preview_prompt(store: &dyn Store, spec: &PreviewSpec) -> Result<Preview> {
+    let template = PromptTemplate::new(&spec.template)
+        .map_err(|e| EngineError::invalid("content", e.to_string()))?;
+    let window = if spec.window == 0 {
+        DEFAULT_WINDOW
+    } else {
+        spec.window
+    };
+    let start = spec.start.unwrap_or(spec.at);
+    if start > spec.at {
+        return Err(EngineError::invalid(
+            "at",
+            format!(
+                "{} is before the start {}",
+                aibt_core::time::format_timestamp(spec.at),
+                aibt_core::time::format_timestamp(start)
+            ),
+        ));
+    }
+    // With no bar from the start to `at`, the decision bar is the last one before it.
+    let (bars, _) = load_bars(
+        store,
+        &spec.series,
+        start,
+        spec.at,
+        window + INDICATOR_HISTORY,
+    )
+    .await?;
+    if bars.is_empty() {
+        return Err(EngineError::invalid(
+            "at",
+            format!(
+                "no bar of {} at or before {}",
+                spec.series,
+                aibt_core::time::format_timestamp(spec.at)
+            ),
+        ));
+    }
+    let index = bars.len() - 1;
+    let blind = spec.blind.then(|| blind_of(&bars));
+    let maker = PromptMaker {
+        template: Arc::new(template),
+        symbol: spec.series.symbol.clone(),
+        market: spec.series.market_type.to_string(),
+        granularity: spec.series.granularity.to_string(),
+        window,
+        blind,
+        options: spec.settings.clone(),
+    };
+    let account = Account::open(spec.settings.clone(), "preview");
+    let view = AccountView {
+        position: PositionView::of(&account, bars[index].close)?,
+        total_fees: Money::ZERO,
+    };
+    let (prompt, _) = maker
+        .render(&bars, index, &view, &[], 0)
+        .map_err(|e| EngineError::invalid("content", e))?;
+    Ok(Preview {
+        bar_time: bars[index].ts,
+        messages: LlmDecider::messages(&prompt),
+        prompt,
+        schema: aibt_ai::answer::answer_schema(),
+        account_dependent: maker.template.info().account_dependent,
+    })
+}
+
+/// Blind mode's reference: the first bar loaded for the task (history included).
+fn blind_of(bars: &[Bar]) -> Blind {
+    Blind {
+        base: bars.first().map_or(Money::ZERO, |b| b.close),
+        origin: bars.first().map_or_else(aibt_core::time::now, |b| b.ts),
+    }
+}
+
+/// The last few decisions of a task, for a resumed run's prompts, shown as the run showed
+/// them (blind mode names a decision's bar by its position in `bars`).
 async fn past_decisions(
     store: &dyn Store,
     task_id: &str,
+    bars: &[Bar],
     blind: bool,
 ) -> Result<VecDeque<PastDecision>> {
     let mut out = VecDeque::new();
@@ -271,16 +385,12 @@ async fn past_decisions(
                 },
             )
             .await?;
-        for (index, row) in page.items.iter().enumerate() {
-            let time = if blind {
-                format!("decision {index}")
-            } else {
-                row.analysis_date
-                    .map(aibt_core::time::format_timestamp)
-                    .unwrap_or_default()
+        for row in &page.items {
+            let Some(time) = row.analysis_date else {
+                continue;
             };
             out.push_back(past_decision(
-                time,
+                decision_time(bars, time, blind),
                 row.decision_result,
                 row.confidence_score,
                 &row.reasoning,
@@ -293,6 +403,15 @@ async fn past_decisions(
             Some(next) => cursor = Some(next),
             None => return Ok(out),
         }
+    }
+}
+
+/// How a prompt names the bar of an earlier decision.
+fn decision_time(bars: &[Bar], time: DateTime<Utc>, blind: bool) -> String {
+    if blind {
+        format!("bar {}", bars.partition_point(|b| b.ts < time))
+    } else {
+        aibt_core::time::format_timestamp(time)
     }
 }
 
@@ -330,7 +449,15 @@ pub(crate) async fn execute_llm(
     } else {
         options.window as usize
     };
-    let (bars, offset) = load_bars(store.as_ref(), &task, window + INDICATOR_HISTORY).await?;
+    let series = series_of(&task)?;
+    let (bars, offset) = load_bars(
+        store.as_ref(),
+        &series,
+        task.start_date,
+        task.end_date,
+        window + INDICATOR_HISTORY,
+    )
+    .await?;
     let period = bars.len() - offset;
     let interval = u64::try_from(task.decision_interval).unwrap_or(1).max(1);
     let first = first_decision_bar(0, offset as u64, interval);
@@ -342,7 +469,6 @@ pub(crate) async fn execute_llm(
     let account = account_of(&stored_account, &task.task_id);
     let settings = account.settings.clone();
     let mut simulation = Simulation::new(account, options.fill, interval, first, checkpoint);
-    let series = series_of(&task)?;
     let mut recorder = Recorder {
         task_id: task.task_id.clone(),
         account_id: stored_account.account_id.clone(),
@@ -351,10 +477,7 @@ pub(crate) async fn execute_llm(
         initial_balance: stored_account.initial_balance,
         rows: Default::default(),
     };
-    let blind = options.blind.then(|| Blind {
-        base: bars.first().map_or(1.0, |b| b.close.to_f64()),
-        origin: bars.first().map_or(task.start_date, |b| b.ts),
-    });
+    let blind = options.blind.then(|| blind_of(&bars));
     let maker = Arc::new(PromptMaker {
         template: template.clone(),
         symbol: task.stock_symbol.clone(),
@@ -364,7 +487,7 @@ pub(crate) async fn execute_llm(
         blind,
         options: settings,
     });
-    let mut past = past_decisions(store.as_ref(), &task.task_id, options.blind).await?;
+    let mut past = past_decisions(store.as_ref(), &task.task_id, &bars, options.blind).await?;
     let prefetch = if template.info().account_dependent {
         1
     } else {
@@ -471,6 +594,10 @@ pub(crate) async fn execute_llm(
                     ));
                 }
             };
+            let mut outcome = outcome;
+            if let Some(blind) = &maker.blind {
+                to_real_units(&mut outcome, blind);
+            }
             let decision_id = recorder.decision_id(step);
             recorder.decision(
                 step,
@@ -497,11 +624,7 @@ pub(crate) async fn execute_llm(
                 last_error = Some(error.clone());
             }
             simulation.decide(&bar, &outcome.decision, &decision_id, &mut fills)?;
-            let time = if options.blind {
-                format!("bar {}", absolute)
-            } else {
-                aibt_core::time::format_timestamp(bar.ts)
-            };
+            let time = decision_time(&bars, bar.ts, options.blind);
             past.push_back(past_decision(
                 time,
                 outcome.decision.action,
@@ -568,6 +691,28 @@ pub(crate) async fn execute_llm(
             lease_owner: None,
         }),
         Err(other) => Err(other),
+    }
+}
+
+/// In blind mode the model sees quantities in units of the rebased price; the decision that
+/// is recorded (and replayed) and executed is in real units.
+fn to_real_units(outcome: &mut DecisionOutcome, blind: &Blind) {
+    if let aibt_core::OrderSize::Quantity(shown) = outcome.decision.size {
+        match blind.real_quantity(shown) {
+            Some(real) => {
+                outcome.decision.size = aibt_core::OrderSize::Quantity(real);
+                outcome.parsed = Some(aibt_ai::answer::decision_json(&outcome.decision));
+            }
+            None => {
+                let error = format!("quantity {shown} cannot be converted to real units");
+                outcome.decision = aibt_core::Decision {
+                    confidence: aibt_core::Rate::ZERO,
+                    ..aibt_core::Decision::hold(format!("failed decision: {error}"))
+                };
+                outcome.parsed = None;
+                outcome.error = Some(error);
+            }
+        }
     }
 }
 

@@ -221,9 +221,11 @@ async fn serve(mut stream: TcpStream, state: Arc<State>) {
         }
         Reply::Drop => None,
     };
+    // Answered: no longer in flight. (Counted before the write: once the client has the
+    // reply it may send the next request before this task runs again.)
+    state.in_flight.fetch_sub(1, Ordering::SeqCst);
     if let Some(response) = response {
         let _ = stream.write_all(response.as_bytes()).await;
         let _ = stream.shutdown().await;
     }
-    state.in_flight.fetch_sub(1, Ordering::SeqCst);
 }

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use aibt_core::{MarketType, TimeGranularity};
+use aibt_core::{MarketType, ResponseFormat, TimeGranularity};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::db::DEFAULT_DATABASE_URL;
@@ -36,14 +36,20 @@ pub enum Command {
     /// List, inspect, export and resume tasks.
     #[command(subcommand)]
     Task(TaskCommand),
+    /// Check, preview and store prompt templates.
+    #[command(subcommand)]
+    Template(TemplateCommand),
+    /// Store and test how to reach a model.
+    #[command(subcommand, name = "ai-config")]
+    AiConfig(AiConfigCommand),
 }
 
 #[derive(Debug, Args)]
 pub struct BacktestArgs {
     /// The symbol to trade. Its bars must be stored, come from --data, or be a bundled sample
-    /// (aibt data list --samples).
-    #[arg(long)]
-    pub symbol: String,
+    /// (aibt data list --samples). A replay takes its source task's.
+    #[arg(long, required_unless_present = "replay")]
+    pub symbol: Option<String>,
     /// US (whole shares) or COIN (quantities in steps of 0.00000001). Default: the sample's
     /// market, else US.
     #[arg(long, value_parser = parse_market)]
@@ -53,10 +59,10 @@ pub struct BacktestArgs {
     pub data: Option<PathBuf>,
     #[arg(long, value_parser = parse_granularity, default_value = "daily")]
     pub granularity: TimeGranularity,
-    /// A built-in strategy: builtin:sma-cross, builtin:rsi-reversion, builtin:buy-and-hold,
-    /// builtin:always-hold.
-    #[arg(long, default_value = "builtin:sma-cross")]
-    pub strategy: String,
+    /// A built-in strategy: builtin:sma-cross (the default), builtin:rsi-reversion,
+    /// builtin:buy-and-hold, builtin:always-hold.
+    #[arg(long, conflicts_with_all = ["template", "replay"])]
+    pub strategy: Option<String>,
     /// A strategy parameter, NAME=VALUE (repeatable), e.g. --param fast=10 --param slow=20.
     #[arg(long = "param", value_parser = parse_param)]
     pub params: Vec<(String, String)>,
@@ -70,43 +76,220 @@ pub struct BacktestArgs {
     /// Decide every N bars.
     #[arg(long, default_value_t = 1)]
     pub interval: i64,
-    /// Initial cash.
-    #[arg(long, default_value = "10000")]
-    pub cash: String,
-    /// Commission rate of both sides (0.001 = 0.1%).
-    #[arg(long, default_value = "0.001")]
-    pub commission: String,
+    #[command(flatten)]
+    pub account: AccountArgs,
+    /// Record every decision of a built-in strategy, holds included (by default only the
+    /// decisions that trade are recorded; every decision still counts in the progress).
+    #[arg(long)]
+    pub record_holds: bool,
+    #[command(flatten)]
+    pub ai: AiTaskArgs,
+    /// Re-simulate a finished task's recorded decisions (same series, period and interval)
+    /// under this command's account settings, without calling any model. Settings not given
+    /// are the source task's.
+    #[arg(long, value_name = "TASK_ID", conflicts_with = "template")]
+    pub replay: Option<String>,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+/// The account a backtest trades on.
+#[derive(Debug, Args)]
+pub struct AccountArgs {
+    /// Initial cash [default: 10000].
+    #[arg(long)]
+    pub cash: Option<String>,
+    /// Commission rate of both sides (0.001 = 0.1%) [default: 0.001].
+    #[arg(long)]
+    pub commission: Option<String>,
     /// Commission rate of buys and covers, overriding --commission.
     #[arg(long)]
     pub commission_buy: Option<String>,
     /// Commission rate of sells and shorts, overriding --commission.
     #[arg(long)]
     pub commission_sell: Option<String>,
-    /// Minimum commission per order.
-    #[arg(long, default_value = "0")]
-    pub min_commission: String,
-    /// Tax rate on sell-side executions (SELL and SHORT_SELL).
-    #[arg(long, default_value = "0")]
-    pub tax: String,
-    /// Margin locked per unit of short notional (1 = fully collateralised).
-    #[arg(long, default_value = "1")]
-    pub short_margin: String,
+    /// Minimum commission per order [default: 0].
+    #[arg(long)]
+    pub min_commission: Option<String>,
+    /// Tax rate on sell-side executions (SELL and SHORT_SELL) [default: 0].
+    #[arg(long)]
+    pub tax: Option<String>,
+    /// Margin locked per unit of short notional (1 = fully collateralised) [default: 1].
+    #[arg(long)]
+    pub short_margin: Option<String>,
     /// Allow fractional shares in a US account.
     #[arg(long)]
     pub fractional: bool,
-    /// next_open (default: an order fills at the next bar's open) or close (at the decision
-    /// bar's close).
-    #[arg(long, default_value = "next_open")]
-    pub fill: String,
-    /// Record every decision of a built-in strategy, holds included (by default only the
-    /// decisions that trade are recorded; every decision still counts in the progress).
+    /// next_open (an order fills at the next bar's open) or close (at the decision bar's
+    /// close) [default: next_open].
     #[arg(long)]
-    pub record_holds: bool,
+    pub fill: Option<String>,
     /// Use an existing account's cash and fees instead of the flags above.
+    #[arg(long = "account", value_name = "ACCOUNT_ID")]
+    pub account_id: Option<String>,
+}
+
+/// A backtest whose decisions come from a model.
+#[derive(Debug, Args)]
+pub struct AiTaskArgs {
+    /// A prompt template file (Jinja; see aibt template check): decisions come from a model,
+    /// given by --ai-config or by --base-url and --model.
     #[arg(long)]
-    pub account: Option<String>,
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    pub format: Format,
+    pub template: Option<PathBuf>,
+    /// A stored AI config, by name or id (aibt ai-config add).
+    #[arg(long, requires = "template", conflicts_with_all = ["base_url", "model"])]
+    pub ai_config: Option<String>,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Whether answers are read from and written to the decision cache.
+    #[arg(long, value_enum, default_value_t = CacheArg::ReadWrite, requires = "template")]
+    pub cache: CacheArg,
+    /// Ask up to N decisions at once when the template reads nothing of the account (the
+    /// answers are applied in order: the result is the same as one at a time).
+    #[arg(long, default_value_t = 1, requires = "template")]
+    pub prefetch: u32,
+    /// Hide the symbol and dates from the model and rebase prices to 100 (statistics stay on
+    /// real prices).
+    #[arg(long, requires = "template")]
+    pub blind: bool,
+    /// Bars shown to the model in `bars` [default: 30].
+    #[arg(long, requires = "template")]
+    pub window: Option<u32>,
+    /// Failed decisions tolerated before the task is FAILED [default: a quarter of the
+    /// decisions, at least 5].
+    #[arg(long, requires = "template")]
+    pub failure_limit: Option<u64>,
+    /// How often an unusable answer is asked again before it counts as failed [default: 2].
+    #[arg(long, requires = "template")]
+    pub answer_retries: Option<u32>,
+    /// A sampling seed sent to the model (with it, a temperature above 0 repeats).
+    #[arg(long, requires = "template")]
+    pub seed: Option<u64>,
+}
+
+/// How to reach a model: an AI config's fields.
+#[derive(Debug, Args)]
+pub struct ModelArgs {
+    /// The API root of an OpenAI-compatible server, e.g. http://127.0.0.1:11434/v1 (Ollama),
+    /// http://127.0.0.1:8080/v1 (llama.cpp), https://api.openai.com/v1.
+    #[arg(long, requires = "model")]
+    pub base_url: Option<String>,
+    /// The model's name as the server knows it, e.g. qwen2.5:7b.
+    #[arg(long, requires = "base_url")]
+    pub model: Option<String>,
+    /// Read the API key from this environment variable at each use (it is never stored).
+    #[arg(long, value_name = "VAR", requires = "base_url")]
+    pub api_key_env: Option<String>,
+    /// json_schema (the server constrains the answer), json_object, or none (for servers that
+    /// reject response_format; the JSON is found in the text) [default: json_schema].
+    #[arg(long, requires = "base_url", value_parser = parse_response_format)]
+    pub response_format: Option<ResponseFormat>,
+    /// Sampling temperature, 0..=2 [default: 0, deterministic].
+    #[arg(long, requires = "base_url")]
+    pub temperature: Option<String>,
+    /// The most tokens an answer may take [default: 400].
+    #[arg(long, requires = "base_url")]
+    pub max_tokens: Option<i64>,
+    /// Seconds one call may take [default: 60].
+    #[arg(long, requires = "base_url")]
+    pub timeout: Option<i64>,
+    /// Calls in flight at once, shared by every task of this config [default: 4].
+    #[arg(long, requires = "base_url")]
+    pub max_concurrency: Option<i64>,
+    /// Retries of a call that failed with 429, 5xx, a timeout or a broken connection
+    /// [default: 3].
+    #[arg(long, requires = "base_url")]
+    pub max_retries: Option<i64>,
+    /// The model's training cutoff (YYYY-MM-DD): a backtest ending before it is flagged as at
+    /// risk of memorisation.
+    #[arg(long, requires = "base_url")]
+    pub knowledge_cutoff: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CacheArg {
+    ReadWrite,
+    ReadOnly,
+    Off,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TemplateCommand {
+    /// Check a template's syntax and variables; prints the variables it uses.
+    Check { file: PathBuf },
+    /// Print exactly what the model would receive for one bar, before spending a token.
+    Render(Box<RenderArgs>),
+    /// Store a template file as a prompt template (prints its id).
+    Add {
+        file: PathBuf,
+        #[arg(long)]
+        description: Option<String>,
+        #[arg(long)]
+        tags: Option<String>,
+    },
+    /// List stored templates.
+    List {
+        /// Include UNAVAILABLE and DELETED templates.
+        #[arg(long)]
+        all: bool,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    pub file: PathBuf,
+    #[arg(long)]
+    pub symbol: String,
+    #[arg(long, value_parser = parse_market)]
+    pub market: Option<MarketType>,
+    #[arg(long, value_parser = parse_granularity, default_value = "daily")]
+    pub granularity: TimeGranularity,
+    /// The decision bar: the last bar at or before this date or date-time.
+    #[arg(long)]
+    pub at: String,
+    /// The backtest's first bar (blind mode rebases prices from the bars before it); the
+    /// decision bar by default.
+    #[arg(long)]
+    pub start: Option<String>,
+    #[arg(long)]
+    pub window: Option<u32>,
+    #[arg(long)]
+    pub blind: bool,
+    #[command(flatten)]
+    pub account: AccountArgs,
+    /// text: the prompt; json: the whole request's messages and answer schema.
+    #[arg(long, value_enum, default_value_t = RenderFormat::Text)]
+    pub format: RenderFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RenderFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AiConfigCommand {
+    /// Store how to reach a model.
+    Add {
+        name: String,
+        #[command(flatten)]
+        model: ModelArgs,
+        /// Read an API key from standard input and store it encrypted.
+        #[arg(long, conflicts_with = "api_key_env")]
+        api_key_stdin: bool,
+    },
+    /// List AI configs (keys masked).
+    List {
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Make one real call with a config and report the latency and the answer.
+    Test { name: String },
+    /// Delete an AI config.
+    Remove { name: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -229,6 +412,12 @@ pub fn parse_market(text: &str) -> Result<MarketType, String> {
 }
 
 pub fn parse_granularity(text: &str) -> Result<TimeGranularity, String> {
+    text.to_ascii_lowercase()
+        .parse()
+        .map_err(|e: aibt_core::EnumParseError| e.to_string())
+}
+
+pub fn parse_response_format(text: &str) -> Result<ResponseFormat, String> {
     text.to_ascii_lowercase()
         .parse()
         .map_err(|e: aibt_core::EnumParseError| e.to_string())

@@ -51,5 +51,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Data(command) => commands::data::run(store, command).await,
         Command::Backtest(args) => commands::backtest::run(store, *args).await,
         Command::Task(command) => commands::task::run(store, command).await,
+        Command::Template(command) => commands::template::run(store, command).await,
+        Command::AiConfig(command) => commands::ai_config::run(store, command).await,
     }
 }

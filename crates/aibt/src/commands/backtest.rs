@@ -1,30 +1,101 @@
 use std::io::IsTerminal;
 use std::sync::Arc;
 
+use aibt_ai::llm::CacheMode;
 use aibt_core::broker::AccountSettings;
 use aibt_core::time::parse_timestamp;
-use aibt_core::{MarketType, Money, Rate};
+use aibt_core::{MarketType, Money, Rate, TimeGranularity};
 use aibt_data::{find_sample, parse_csv};
-use aibt_engine::task::new_account;
+use aibt_engine::ai_config::{AiConfigSpec, ApiKey, build_ai_config};
+use aibt_engine::task::{TEMPLATE_STRATEGY, account_settings, new_account};
+use aibt_engine::templates::template_for_content;
 use aibt_engine::{
-    FillRule, RunConfig, RunOutcome, TaskOptions, TaskSpec, Transition, create_task, run_task,
-    transition,
+    EngineError, FillRule, RunConfig, RunOutcome, TaskOptions, TaskSpec, Transition, create_task,
+    replay, run_task, transition,
 };
-use aibt_store::{ImportMode, SeriesKey, Store, Task};
+use aibt_store::{AiConfig, ImportMode, SeriesKey, Store, StoreError, Task};
 use anyhow::{Context, Result, anyhow, bail};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
+use serde_json::json;
+use std::path::Path;
 
-use crate::cli::BacktestArgs;
+use crate::cli::{AccountArgs, AiTaskArgs, BacktestArgs, CacheArg, ModelArgs};
 use crate::commands::task::print_task;
 
 pub async fn run(store: Arc<dyn Store>, args: BacktestArgs) -> Result<()> {
-    let series = ensure_series(store.as_ref(), &args).await?;
-    let account_id = match &args.account {
-        Some(id) => id.clone(),
-        None => create_account(store.as_ref(), &args, &series).await?,
+    let spec = match &args.replay {
+        Some(source) => replay_spec(store.as_ref(), &args, source).await?,
+        None => new_spec(store.as_ref(), &args).await?,
     };
-    let fill: FillRule = args.fill.parse()?;
-    let spec = TaskSpec {
+    let task = create_task(store.as_ref(), spec).await?;
+    transition(store.as_ref(), &task.task_id, Transition::Start).await?;
+    let finished = run_in_foreground(store.clone(), &task.task_id).await?;
+    print_task(&finished, args.format)?;
+    finish_status(&finished)
+}
+
+/// A backtest of a built-in strategy or a template on a series.
+async fn new_spec(store: &dyn Store, args: &BacktestArgs) -> Result<TaskSpec> {
+    let symbol = args
+        .symbol
+        .as_deref()
+        .ok_or_else(|| anyhow!("--symbol is required"))?;
+    let series = ensure_series(
+        store,
+        symbol,
+        args.market,
+        args.granularity,
+        args.data.as_deref(),
+    )
+    .await?;
+    let account_id = match &args.account.account_id {
+        Some(id) => id.clone(),
+        None => {
+            let base = default_settings(series.market_type, args.account.fractional);
+            create_account(store, &args.account, &series, base, args.account.fractional).await?
+        }
+    };
+    let fill: FillRule = args
+        .account
+        .fill
+        .as_deref()
+        .unwrap_or("next_open")
+        .parse()?;
+    let mut options = TaskOptions {
+        params: args.params.iter().cloned().collect(),
+        fill,
+        record_holds: args.record_holds.then_some(true),
+        ..TaskOptions::default()
+    };
+    let (strategy, user_prompt_id, ai_config_id) = match &args.ai.template {
+        Some(file) => {
+            let (prompt_id, config_id) = ai_strategy(store, &args.ai, file).await?;
+            options.cache = match args.ai.cache {
+                CacheArg::ReadWrite => CacheMode::ReadWrite,
+                CacheArg::ReadOnly => CacheMode::ReadOnly,
+                CacheArg::Off => CacheMode::Off,
+            };
+            options.prefetch = args.ai.prefetch;
+            options.blind = args.ai.blind;
+            options.window = args.ai.window.unwrap_or(0);
+            options.failure_limit = args.ai.failure_limit;
+            options.answer_retries = args.ai.answer_retries;
+            options.seed = args.ai.seed;
+            (
+                TEMPLATE_STRATEGY.to_string(),
+                Some(prompt_id),
+                Some(config_id),
+            )
+        }
+        None => (
+            args.strategy
+                .clone()
+                .unwrap_or_else(|| "builtin:sma-cross".to_string()),
+            None,
+            None,
+        ),
+    };
+    Ok(TaskSpec {
         account_id,
         symbol: series.symbol.clone(),
         market_type: series.market_type,
@@ -40,22 +111,187 @@ pub async fn run(store: Arc<dyn Store>, args: BacktestArgs) -> Result<()> {
             .map(|s| parse_date(s, "end", true))
             .transpose()?,
         decision_interval: args.interval,
-        strategy: args.strategy.clone(),
-        user_prompt_id: None,
-        ai_config_id: None,
+        strategy,
+        user_prompt_id,
+        ai_config_id,
+        options,
+    })
+}
+
+/// The template (stored under its content's id) and the AI config of a model backtest.
+async fn ai_strategy(store: &dyn Store, ai: &AiTaskArgs, file: &Path) -> Result<(String, String)> {
+    let content = std::fs::read_to_string(file)
+        .with_context(|| format!("--template: reading {}", file.display()))?;
+    let template = template_for_content(store, &content, Some(file.display().to_string()))
+        .await
+        .map_err(|e| anyhow!("--template {}: {}", file.display(), reason_of(e)))?;
+    let config = match (&ai.ai_config, &ai.model.base_url) {
+        (Some(name), _) => find_ai_config(store, name).await?,
+        (None, Some(_)) => inline_ai_config(store, &ai.model).await?,
+        (None, None) => bail!(
+            "--template needs a model: --ai-config NAME (see aibt ai-config add) or --base-url URL --model NAME"
+        ),
+    };
+    Ok((template.prompt_id, config.config_id))
+}
+
+/// An input error's reason without its field name (the flag is named instead).
+fn reason_of(error: EngineError) -> String {
+    match error {
+        EngineError::Invalid { reason, .. } => reason,
+        other => other.to_string(),
+    }
+}
+
+/// A stored AI config by name, or else by id.
+pub async fn find_ai_config(store: &dyn Store, name: &str) -> Result<AiConfig> {
+    if let Some(config) = store.find_ai_config_by_name(name).await? {
+        return Ok(config);
+    }
+    match store.get_ai_config(name).await {
+        Ok(config) => Ok(config),
+        Err(StoreError::NotFound { .. }) => {
+            bail!("--ai-config: no AI config is named {name:?} (aibt ai-config list shows them)")
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// The config that `--base-url --model …` describe: stored under a name derived from every
+/// setting, so the same flags reuse one row and a resumed task keeps the settings it began
+/// with.
+async fn inline_ai_config(store: &dyn Store, model: &ModelArgs) -> Result<AiConfig> {
+    let mut spec = ai_config_spec("", model)?;
+    let fingerprint = aibt_ai::llm::hash_json(&json!({
+        "base_url": aibt_engine::ai_config::check_base_url(&spec.base_url).map_err(flag_error)?,
+        "key": model.api_key_env,
+        "model": spec.model,
+        "temperature": spec.temperature.map(|t| t.to_string()),
+        "max_tokens": spec.max_tokens,
+        "timeout": spec.timeout_seconds,
+        "format": spec.response_format.map(|f| f.to_string()),
+        "concurrency": spec.max_concurrency,
+        "retries": spec.max_retries,
+        "cutoff": spec.knowledge_cutoff.map(|d| d.to_string()),
+    }));
+    spec.name = format!(
+        "{} @ {} [{}]",
+        spec.model.trim(),
+        spec.base_url.trim(),
+        &fingerprint[..8]
+    );
+    if let Some(existing) = store.find_ai_config_by_name(&spec.name).await? {
+        return Ok(existing);
+    }
+    let config = build_ai_config(spec).map_err(flag_error)?;
+    store.insert_ai_config(&config).await?;
+    Ok(config)
+}
+
+/// An AI config spec from the model flags.
+pub fn ai_config_spec(name: &str, model: &ModelArgs) -> Result<AiConfigSpec> {
+    let base_url = model
+        .base_url
+        .clone()
+        .ok_or_else(|| anyhow!("--base-url is required"))?;
+    let model_name = model
+        .model
+        .clone()
+        .ok_or_else(|| anyhow!("--model is required"))?;
+    Ok(AiConfigSpec {
+        name: name.to_string(),
+        base_url,
+        api_key: match &model.api_key_env {
+            Some(variable) => ApiKey::FromEnv(variable.clone()),
+            None => ApiKey::None,
+        },
+        model: model_name,
+        temperature: model
+            .temperature
+            .as_deref()
+            .map(|t| Rate::parse(t).map_err(|e| anyhow!("--temperature: {e}")))
+            .transpose()?,
+        max_tokens: model.max_tokens,
+        timeout_seconds: model.timeout,
+        response_format: model.response_format,
+        max_concurrency: model.max_concurrency,
+        max_retries: model.max_retries,
+        knowledge_cutoff: model
+            .knowledge_cutoff
+            .as_deref()
+            .map(|d| {
+                NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d").map_err(|e| {
+                    anyhow!("--knowledge-cutoff: {d:?} is not a YYYY-MM-DD date ({e})")
+                })
+            })
+            .transpose()?,
+    })
+}
+
+/// An engine input error as the flag a user typed.
+pub fn flag_error(error: EngineError) -> anyhow::Error {
+    match error {
+        EngineError::Invalid { field, reason } => {
+            let flag = match field.as_str() {
+                "local_ai_base_url" => "base-url",
+                "local_ai_model_name" => "model",
+                "local_ai_api_key" => "api-key-env",
+                "timeout_seconds" => "timeout",
+                "max_tokens" => "max-tokens",
+                "max_concurrency" => "max-concurrency",
+                "max_retries" => "max-retries",
+                other => other,
+            };
+            anyhow!("--{flag}: {reason}")
+        }
+        other => other.into(),
+    }
+}
+
+/// A replay of a finished task: its series, period, interval and recorded decisions, on an
+/// account with the flags given here and the source's settings for the rest.
+async fn replay_spec(store: &dyn Store, args: &BacktestArgs, source_id: &str) -> Result<TaskSpec> {
+    let source = store
+        .get_task(source_id)
+        .await
+        .map_err(|e| anyhow!("--replay: {e}"))?;
+    let source_account = store.get_task_account(source_id).await?;
+    let fractional = args.account.fractional || source_account.allow_fractional_shares;
+    let series = SeriesKey {
+        symbol: source.stock_symbol.clone(),
+        market_type: source_account.market_type,
+        granularity: source.time_granularity,
+    };
+    let account_id = match &args.account.account_id {
+        Some(id) => id.clone(),
+        None => {
+            let base = account_settings(&source_account);
+            create_account(store, &args.account, &series, base, fractional).await?
+        }
+    };
+    let source_options: TaskOptions =
+        serde_json::from_value(source.options.clone()).unwrap_or_default();
+    let fill = match args.account.fill.as_deref() {
+        Some(text) => text.parse()?,
+        None => source_options.fill,
+    };
+    Ok(TaskSpec {
+        account_id,
+        symbol: source.stock_symbol.clone(),
+        market_type: series.market_type,
+        granularity: source.time_granularity,
+        start: Some(source.start_date),
+        end: Some(source.end_date),
+        decision_interval: source.decision_interval,
+        strategy: format!("{}{}", replay::PREFIX, source.task_id),
+        user_prompt_id: source.user_prompt_id.clone(),
+        ai_config_id: source.ai_config_id.clone(),
         options: TaskOptions {
-            params: args.params.iter().cloned().collect(),
             fill,
-            blind: false,
-            record_holds: args.record_holds.then_some(true),
+            blind: source_options.blind,
             ..TaskOptions::default()
         },
-    };
-    let task = create_task(store.as_ref(), spec).await?;
-    transition(store.as_ref(), &task.task_id, Transition::Start).await?;
-    let finished = run_in_foreground(store.clone(), &task.task_id).await?;
-    print_task(&finished, args.format)?;
-    finish_status(&finished)
+    })
 }
 
 /// Exits non-zero for a task that did not complete.
@@ -82,7 +318,7 @@ pub fn finish_status(task: &Task) -> Result<()> {
 }
 
 /// The period bound of a `--start`/`--end` flag; a bare date as `--end` means the whole day.
-fn parse_date(text: &str, flag: &str, end_of_day: bool) -> Result<DateTime<Utc>> {
+pub fn parse_date(text: &str, flag: &str, end_of_day: bool) -> Result<DateTime<Utc>> {
     if end_of_day && let Ok(date) = NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d") {
         let next = date
             .succ_opt()
@@ -94,25 +330,30 @@ fn parse_date(text: &str, flag: &str, end_of_day: bool) -> Result<DateTime<Utc>>
 }
 
 /// Finds the series to trade, importing `--data` or a bundled sample if it is not stored.
-async fn ensure_series(store: &dyn Store, args: &BacktestArgs) -> Result<SeriesKey> {
-    let sample = find_sample(&args.symbol, args.market, args.granularity);
-    let market = args
-        .market
+pub async fn ensure_series(
+    store: &dyn Store,
+    wanted: &str,
+    market: Option<MarketType>,
+    granularity: TimeGranularity,
+    data: Option<&Path>,
+) -> Result<SeriesKey> {
+    let sample = find_sample(wanted, market, granularity);
+    let market = market
         .or(sample.map(|s| s.market_type))
         .unwrap_or(MarketType::Us);
-    let symbol = match (&args.data, sample) {
+    let symbol = match (data, sample) {
         (None, Some(sample)) => sample.symbol.to_string(),
-        _ => args.symbol.clone(),
+        _ => wanted.to_string(),
     };
     let series = SeriesKey {
         symbol,
         market_type: market,
-        granularity: args.granularity,
+        granularity,
     };
     if store.series_bounds(&series).await?.is_some() {
         return Ok(series);
     }
-    let (name, bars) = match (&args.data, sample) {
+    let (name, bars) = match (data, sample) {
         (Some(file), _) => {
             let bytes =
                 std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
@@ -140,29 +381,52 @@ fn rate(text: &str, flag: &str) -> Result<Rate> {
     Rate::parse(text).map_err(|e| anyhow!("--{flag}: {e}"))
 }
 
-async fn create_account(
-    store: &dyn Store,
-    args: &BacktestArgs,
-    series: &SeriesKey,
-) -> Result<String> {
-    let commission = rate(&args.commission, "commission")?;
-    let settings = AccountSettings {
-        market_type: series.market_type,
-        initial_balance: Money::parse(&args.cash).map_err(|e| anyhow!("--cash: {e}"))?,
-        commission_rate_buy: match &args.commission_buy {
-            Some(text) => rate(text, "commission-buy")?,
-            None => commission,
-        },
-        commission_rate_sell: match &args.commission_sell {
-            Some(text) => rate(text, "commission-sell")?,
-            None => commission,
-        },
-        tax_rate: rate(&args.tax, "tax")?,
-        min_commission: Money::parse(&args.min_commission)
-            .map_err(|e| anyhow!("--min-commission: {e}"))?,
-        short_margin_ratio: rate(&args.short_margin, "short-margin")?,
-        whole_units: series.market_type.whole_units_by_default() && !args.fractional,
-    };
+/// The account of a backtest when no flag says otherwise.
+pub fn default_settings(market_type: MarketType, fractional: bool) -> AccountSettings {
+    let commission = Rate::new_mantissa(1_000).unwrap_or(Rate::ZERO);
+    AccountSettings {
+        market_type,
+        initial_balance: Money::from_i64(10_000).unwrap_or(Money::ZERO),
+        commission_rate_buy: commission,
+        commission_rate_sell: commission,
+        tax_rate: Rate::ZERO,
+        min_commission: Money::ZERO,
+        short_margin_ratio: Rate::from_i64(1).unwrap_or(Rate::ZERO),
+        whole_units: market_type.whole_units_by_default() && !fractional,
+    }
+}
+
+/// `base` with the account flags that were given applied, checked field by field.
+pub fn account_settings_from(
+    args: &AccountArgs,
+    mut settings: AccountSettings,
+    fractional: bool,
+) -> Result<AccountSettings> {
+    if let Some(cash) = &args.cash {
+        settings.initial_balance = Money::parse(cash).map_err(|e| anyhow!("--cash: {e}"))?;
+    }
+    if let Some(commission) = &args.commission {
+        let commission = rate(commission, "commission")?;
+        settings.commission_rate_buy = commission;
+        settings.commission_rate_sell = commission;
+    }
+    if let Some(text) = &args.commission_buy {
+        settings.commission_rate_buy = rate(text, "commission-buy")?;
+    }
+    if let Some(text) = &args.commission_sell {
+        settings.commission_rate_sell = rate(text, "commission-sell")?;
+    }
+    if let Some(text) = &args.tax {
+        settings.tax_rate = rate(text, "tax")?;
+    }
+    if let Some(text) = &args.min_commission {
+        settings.min_commission =
+            Money::parse(text).map_err(|e| anyhow!("--min-commission: {e}"))?;
+    }
+    if let Some(text) = &args.short_margin {
+        settings.short_margin_ratio = rate(text, "short-margin")?;
+    }
+    settings.whole_units = settings.market_type.whole_units_by_default() && !fractional;
     if let Err(error) = settings.validate() {
         let flag = match error.field {
             "initial_balance" => "cash",
@@ -175,13 +439,24 @@ async fn create_account(
         };
         bail!("--{flag}: {}", error.reason);
     }
+    Ok(settings)
+}
+
+async fn create_account(
+    store: &dyn Store,
+    args: &AccountArgs,
+    series: &SeriesKey,
+    base: AccountSettings,
+    fractional: bool,
+) -> Result<String> {
+    let settings = account_settings_from(args, base, fractional)?;
     let account_id = aibt_store::new_id();
     store
         .insert_account(&new_account(
             &account_id,
             &series.symbol,
             &settings,
-            args.fractional,
+            fractional,
         ))
         .await?;
     Ok(account_id)

@@ -1,4 +1,6 @@
+pub mod ai_config;
 pub mod backtest;
 pub mod data;
 pub mod db;
 pub mod task;
+pub mod template;

@@ -286,23 +286,49 @@ pub fn print_task(task: &Task, format: Format) -> Result<()> {
             if stats.is_object() {
                 println!();
                 for (label, key) in STAT_ROWS {
-                    let value = &stats[*key];
-                    let text = match value {
-                        Value::Null => "—".to_string(),
-                        Value::Number(n) => match n.as_f64() {
-                            Some(f) if n.is_f64() => format!("{f:.4}"),
-                            _ => n.to_string(),
-                        },
-                        Value::String(s) => s.clone(),
-                        other => other.to_string(),
-                    };
+                    let text = stat_text(&stats[*key]);
                     println!("{label:<26}{text}");
+                }
+                if stats.get("llm_decisions").is_some() {
+                    println!();
+                    for (label, key) in AI_ROWS {
+                        println!("{label:<26}{}", stat_text(&stats[*key]));
+                    }
+                }
+                if let Some(warning) = stats["memorisation_warning"].as_str() {
+                    println!();
+                    println!("{:<26}{warning}", "Warning");
                 }
             }
         }
     }
     Ok(())
 }
+
+fn stat_text(value: &Value) -> String {
+    match value {
+        Value::Null => "—".to_string(),
+        Value::Number(n) => match n.as_f64() {
+            // `+ 0.0` turns a negative zero (a drawdown of nothing) into a plain zero.
+            Some(f) if n.is_f64() => format!("{:.4}", f + 0.0),
+            _ => n.to_string(),
+        },
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// What a model's decisions cost: shown for AI tasks.
+const AI_ROWS: &[(&str, &str)] = &[
+    ("Decisions", "llm_decisions"),
+    ("Failed Decisions", "failed_decisions"),
+    ("LLM Calls", "llm_calls"),
+    ("Cache Hits", "cache_hits"),
+    ("Prompt Tokens", "prompt_tokens"),
+    ("Completion Tokens", "completion_tokens"),
+    ("Latency Mean [ms]", "latency_mean_ms"),
+    ("Latency p95 [ms]", "latency_p95_ms"),
+];
 
 const STAT_ROWS: &[(&str, &str)] = &[
     ("Start", "start"),

@@ -28,15 +28,40 @@ impl Env {
         path
     }
 
-    /// Runs `aibt ARGS` in the temp directory with this database.
-    pub fn aibt(&self, args: &[&str]) -> Run {
-        let output = Command::new(env!("CARGO_BIN_EXE_aibt"))
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_aibt"));
+        command
             .args(args)
             .env("AIBT_DATABASE_URL", &self.database_url)
-            .current_dir(self.dir.path())
-            .output()
+            // API keys are sealed with a key of this directory, not the user's.
+            .env("AIBT_SECRET_KEY_FILE", self.path("secret.key"))
+            .env_remove("AIBT_SECRET_KEY")
+            .current_dir(self.dir.path());
+        command
+    }
+
+    /// Runs `aibt ARGS` in the temp directory with this database.
+    pub fn aibt(&self, args: &[&str]) -> Run {
+        Run(self.command(args).output().expect("run aibt"))
+    }
+
+    /// Runs `aibt ARGS` with `input` on its standard input.
+    pub fn aibt_with_input(&self, args: &[&str], input: &str) -> Run {
+        use std::io::Write;
+        let mut child = self
+            .command(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
             .expect("run aibt");
-        Run(output)
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.as_bytes())
+            .expect("write stdin");
+        Run(child.wait_with_output().expect("wait"))
     }
 }
 

@@ -1,0 +1,312 @@
+//! AI configs as users give them: checked field by field, the key sealed before it is stored,
+//! and a connection test that makes one real call.
+
+use std::time::Duration;
+
+use aibt_ai::answer::parse_answer;
+use aibt_ai::client::{ChatClient, limiter_for};
+use aibt_ai::llm::LlmDecider;
+use aibt_core::{Rate, ResponseFormat};
+use aibt_store::AiConfig;
+use chrono::NaiveDate;
+use serde::Serialize;
+
+use crate::error::{EngineError, Result};
+use crate::secrets::{env_api_key, seal_api_key};
+
+/// The defaults of the added `ai_configs` columns (the migrations give the same ones).
+pub const DEFAULT_MAX_TOKENS: i64 = 400;
+pub const DEFAULT_TIMEOUT_SECONDS: i64 = 60;
+pub const DEFAULT_MAX_CONCURRENCY: i64 = 4;
+pub const DEFAULT_MAX_RETRIES: i64 = 3;
+
+/// Where the key of a config comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApiKey {
+    /// Local servers usually need none.
+    None,
+    /// Typed by the user: stored encrypted.
+    Given(String),
+    /// Read from this environment variable at each use; never stored.
+    FromEnv(String),
+}
+
+/// What a user gives to create an AI config; `None` takes the column's default.
+#[derive(Debug, Clone)]
+pub struct AiConfigSpec {
+    pub name: String,
+    pub base_url: String,
+    pub api_key: ApiKey,
+    pub model: String,
+    pub temperature: Option<Rate>,
+    pub max_tokens: Option<i64>,
+    pub timeout_seconds: Option<i64>,
+    pub response_format: Option<ResponseFormat>,
+    pub max_concurrency: Option<i64>,
+    pub max_retries: Option<i64>,
+    pub knowledge_cutoff: Option<NaiveDate>,
+}
+
+fn within(field: &str, value: Option<i64>, default: i64, low: i64, high: i64) -> Result<i64> {
+    let value = value.unwrap_or(default);
+    if value < low || value > high {
+        return Err(EngineError::invalid(
+            field,
+            format!("{value} is outside {low}..={high}"),
+        ));
+    }
+    Ok(value)
+}
+
+/// Checks a base URL: an http(s) URL of the API root, without the `/chat/completions` part.
+pub fn check_base_url(text: &str) -> Result<String> {
+    let url = text.trim().trim_end_matches('/');
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .ok_or_else(|| {
+            EngineError::invalid(
+                "local_ai_base_url",
+                format!("{text:?} must start with http:// or https://"),
+            )
+        })?;
+    if rest.is_empty() || rest.starts_with('/') {
+        return Err(EngineError::invalid(
+            "local_ai_base_url",
+            format!("{text:?} has no host"),
+        ));
+    }
+    if url.ends_with("/chat/completions") {
+        return Err(EngineError::invalid(
+            "local_ai_base_url",
+            format!(
+                "give the API root ({}), not the endpoint",
+                url.trim_end_matches("/chat/completions")
+            ),
+        ));
+    }
+    Ok(url.to_string())
+}
+
+/// A new config row from a spec, every field checked and the key sealed.
+pub fn build_ai_config(spec: AiConfigSpec) -> Result<AiConfig> {
+    let name = spec.name.trim().to_string();
+    if name.is_empty() {
+        return Err(EngineError::invalid("name", "must not be empty"));
+    }
+    let model = spec.model.trim().to_string();
+    if model.is_empty() {
+        return Err(EngineError::invalid(
+            "local_ai_model_name",
+            "must not be empty",
+        ));
+    }
+    let base_url = check_base_url(&spec.base_url)?;
+    let temperature = spec.temperature.unwrap_or(Rate::ZERO);
+    if temperature.is_negative() || temperature.mantissa() > 2 * 10i128.pow(Rate::SCALE) {
+        return Err(EngineError::invalid(
+            "temperature",
+            format!("{temperature} is outside 0..=2"),
+        ));
+    }
+    let api_key = match spec.api_key {
+        ApiKey::None => String::new(),
+        ApiKey::Given(key) => seal_api_key(key.trim())
+            .map_err(|e| EngineError::invalid("local_ai_api_key", e.to_string()))?,
+        ApiKey::FromEnv(variable) => {
+            let valid = !variable.is_empty()
+                && variable
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !valid {
+                return Err(EngineError::invalid(
+                    "local_ai_api_key",
+                    format!("{variable:?} is not an environment variable name"),
+                ));
+            }
+            env_api_key(&variable)
+        }
+    };
+    let now = aibt_core::time::now();
+    Ok(AiConfig {
+        config_id: aibt_store::new_id(),
+        name,
+        local_ai_base_url: base_url,
+        local_ai_api_key: api_key,
+        local_ai_model_name: model,
+        created_at: now,
+        updated_at: now,
+        temperature,
+        max_tokens: within(
+            "max_tokens",
+            spec.max_tokens,
+            DEFAULT_MAX_TOKENS,
+            16,
+            32_768,
+        )?,
+        timeout_seconds: within(
+            "timeout_seconds",
+            spec.timeout_seconds,
+            DEFAULT_TIMEOUT_SECONDS,
+            1,
+            3_600,
+        )?,
+        response_format: spec.response_format.unwrap_or(ResponseFormat::JsonSchema),
+        max_concurrency: within(
+            "max_concurrency",
+            spec.max_concurrency,
+            DEFAULT_MAX_CONCURRENCY,
+            1,
+            1_024,
+        )?,
+        max_retries: within("max_retries", spec.max_retries, DEFAULT_MAX_RETRIES, 0, 10)?,
+        knowledge_cutoff: spec.knowledge_cutoff,
+    })
+}
+
+/// What one test call showed.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConnectionTest {
+    /// The model answered with a usable decision.
+    pub ok: bool,
+    pub latency_ms: u64,
+    /// HTTP calls made (retries included).
+    pub calls: u32,
+    pub raw_answer: Option<String>,
+    pub prompt_tokens: Option<i64>,
+    pub completion_tokens: Option<i64>,
+    /// Why it failed, when it did.
+    pub error: Option<String>,
+}
+
+/// The prompt of a connection test: a decision as small as any real one.
+const TEST_PROMPT: &str = "Connection test. The last close was 100.00, up 1.2% on the day. \
+Answer with a decision as the rules say.";
+
+/// Makes one real decision call with the config's settings (no cache, no retries of the
+/// answer) and reports what came back.
+pub async fn test_ai_config(config: &AiConfig) -> Result<ConnectionTest> {
+    let mut settings = crate::llm_run::client_settings(config, None)?;
+    // A test should answer quickly either way: one retry at most, a bounded wait.
+    settings.max_retries = settings.max_retries.min(1);
+    settings.timeout = settings.timeout.min(Duration::from_secs(60));
+    let limiter = limiter_for(
+        &config.config_id,
+        usize::try_from(config.max_concurrency).unwrap_or(1),
+    );
+    let client = ChatClient::new(settings, limiter)
+        .map_err(|e| EngineError::invalid("local_ai_base_url", e.to_string()))?;
+    let body = client.request_body(
+        &LlmDecider::messages(TEST_PROMPT),
+        &aibt_ai::answer::answer_schema(),
+    );
+    let report = client.complete(&body).await;
+    let latency_ms = u64::try_from(report.latency.as_millis()).unwrap_or(u64::MAX);
+    Ok(match report.result {
+        Ok(completion) => {
+            let error = parse_answer(&completion.content)
+                .err()
+                .map(|e| format!("the answer is not a usable decision: {e}"));
+            ConnectionTest {
+                ok: error.is_none(),
+                latency_ms,
+                calls: report.calls,
+                raw_answer: Some(completion.content),
+                prompt_tokens: completion.prompt_tokens,
+                completion_tokens: completion.completion_tokens,
+                error,
+            }
+        }
+        Err(error) => ConnectionTest {
+            ok: false,
+            latency_ms,
+            calls: report.calls,
+            raw_answer: None,
+            prompt_tokens: None,
+            completion_tokens: None,
+            error: Some(error.to_string()),
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> AiConfigSpec {
+        AiConfigSpec {
+            name: "local".into(),
+            base_url: "http://127.0.0.1:11434/v1/".into(),
+            api_key: ApiKey::FromEnv("OPENAI_API_KEY".into()),
+            model: "qwen2.5:7b".into(),
+            temperature: None,
+            max_tokens: None,
+            timeout_seconds: None,
+            response_format: None,
+            max_concurrency: None,
+            max_retries: None,
+            knowledge_cutoff: None,
+        }
+    }
+
+    #[test]
+    fn a_config_takes_the_defaults_and_keeps_no_key_in_the_clear() {
+        let config = build_ai_config(spec()).unwrap();
+        assert_eq!(config.local_ai_base_url, "http://127.0.0.1:11434/v1");
+        assert_eq!(config.local_ai_api_key, "env:OPENAI_API_KEY");
+        assert_eq!(config.max_tokens, DEFAULT_MAX_TOKENS);
+        assert_eq!(config.timeout_seconds, DEFAULT_TIMEOUT_SECONDS);
+        assert_eq!(config.response_format, ResponseFormat::JsonSchema);
+        assert_eq!(config.temperature, Rate::ZERO);
+    }
+
+    #[test]
+    fn bad_fields_are_named() {
+        let field = |spec: AiConfigSpec| match build_ai_config(spec) {
+            Err(EngineError::Invalid { field, .. }) => field,
+            other => panic!("expected a refusal, got {other:?}"),
+        };
+        assert_eq!(
+            field(AiConfigSpec {
+                base_url: "localhost:11434".into(),
+                ..spec()
+            }),
+            "local_ai_base_url"
+        );
+        assert_eq!(
+            field(AiConfigSpec {
+                base_url: "http://h/v1/chat/completions".into(),
+                ..spec()
+            }),
+            "local_ai_base_url"
+        );
+        assert_eq!(
+            field(AiConfigSpec {
+                model: " ".into(),
+                ..spec()
+            }),
+            "local_ai_model_name"
+        );
+        assert_eq!(
+            field(AiConfigSpec {
+                max_tokens: Some(0),
+                ..spec()
+            }),
+            "max_tokens"
+        );
+        assert_eq!(
+            field(AiConfigSpec {
+                temperature: Some(Rate::parse("2.5").unwrap()),
+                ..spec()
+            }),
+            "temperature"
+        );
+        assert_eq!(
+            field(AiConfigSpec {
+                api_key: ApiKey::FromEnv("MY KEY".into()),
+                ..spec()
+            }),
+            "local_ai_api_key"
+        );
+    }
+}

@@ -1,0 +1,127 @@
+//! The point-in-time window, as a property of whole runs: changing any bar after decision t
+//! leaves every prompt up to t byte-identical, whatever the template reads (bars, indicators,
+//! the account, earlier decisions).
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aibt_ai::llm::CacheMode;
+use aibt_core::{Bar, Decimal, MarketType, Money, Quantity, TaskStatus, TimeGranularity};
+use aibt_engine::TaskOptions;
+use aibt_store::{ImportMode, SeriesKey, Store};
+use aibt_store_sqlite::SqliteStore;
+use aibt_testkit::{FakeLlm, Reply, hashed_decision, prompt_of};
+use common::ai::*;
+use common::{sample_bytes, settings};
+use proptest::prelude::*;
+
+/// Every variable there is.
+const FULL_TEMPLATE: &str = "step {{ step }} of {{ symbol }} ({{ market }}, {{ granularity }}) at {{ now }}, blind={{ blind }}\n\
+{% for b in bars %}{{ b.time }} {{ b.open }} {{ b.high }} {{ b.low }} {{ b.close }} {{ b.volume }} {{ b.change_pct }} {{ b.sma_20 }} {{ b.ema_20 }} {{ b.rsi_14 }} {{ b.macd }} {{ b.macd_signal }} {{ b.macd_hist }} {{ b.bb_upper }} {{ b.bb_middle }} {{ b.bb_lower }} {{ b.atr_14 }}\n{% endfor %}\
+{{ indicators }}\n{{ position }} cash={{ cash }} equity={{ equity }} {{ fees }}\n\
+{% for d in last_decisions %}{{ d.time }} {{ d.action }} {{ d.confidence }} {{ d.reasoning }}\n{% endfor %}";
+
+fn goog_bars() -> Vec<Bar> {
+    let from = aibt_core::time::parse_timestamp("2011-06-01").expect("date");
+    aibt_data::parse_csv("GOOG_1d.csv", &sample_bytes("GOOG_1d.csv"))
+        .expect("csv")
+        .into_iter()
+        .filter(|b| b.ts >= from && b.ts <= period().1)
+        .collect()
+}
+
+/// `bar` with its prices times `permille / 1000` and its volume changed.
+fn scaled(bar: &Bar, permille: i64) -> Bar {
+    let scale = |price: Money| {
+        Money::new(price.get() * Decimal::from(permille) / Decimal::from(1000)).expect("price")
+    };
+    Bar::new(
+        bar.ts,
+        scale(bar.open),
+        scale(bar.high),
+        scale(bar.low),
+        scale(bar.close),
+        Quantity::new(bar.volume.get() + Decimal::from(permille)).expect("volume"),
+    )
+    .expect("bar")
+}
+
+/// The prompts of a run over `bars`, in decision order.
+async fn prompts(bars: &[Bar], fake: &FakeLlm, blind: bool) -> Vec<String> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store: Arc<dyn Store> = Arc::new(
+        SqliteStore::open(dir.path().join("aibt.db"))
+            .await
+            .expect("open"),
+    );
+    let series = SeriesKey {
+        symbol: "GOOG".into(),
+        market_type: MarketType::Us,
+        granularity: TimeGranularity::Daily,
+    };
+    store
+        .import_bars(&series, bars, ImportMode::RefuseChanges)
+        .await
+        .expect("import");
+    let config = store_config(store.as_ref(), config_spec(&fake.base_url())).await;
+    let run = AiTask {
+        store: &store,
+        series: &series,
+        settings: &settings(MarketType::Us, "10000", "0.001"),
+        template: FULL_TEMPLATE,
+        config: &config,
+        options: TaskOptions {
+            cache: CacheMode::Off,
+            blind,
+            ..TaskOptions::default()
+        },
+        period: period(),
+        interval: 1,
+    }
+    .run()
+    .await;
+    assert_eq!(run.task.status, TaskStatus::Completed);
+    run.decisions
+        .iter()
+        .map(|d| d.prompt.clone().expect("prompt"))
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+
+    #[test]
+    fn changing_later_bars_leaves_earlier_prompts_byte_identical(
+        t in 0usize..28,
+        factors in proptest::collection::vec(500i64..1500, 40),
+        blind in any::<bool>(),
+    ) {
+        let runtime = tokio::runtime::Runtime::new().expect("runtime");
+        runtime.block_on(async {
+            let fake = FakeLlm::start(|_, body| Reply::Answer {
+                content: hashed_decision(&prompt_of(body)),
+                finish_reason: "stop",
+                delay: Duration::ZERO,
+            })
+            .await;
+            let bars = goog_bars();
+            let period_start = bars.partition_point(|b| b.ts < period().0);
+            let decision_bar = bars[period_start + t].ts;
+            let mut changed = bars.clone();
+            for (i, bar) in changed.iter_mut().filter(|b| b.ts > decision_bar).enumerate() {
+                *bar = scaled(bar, factors[i % factors.len()]);
+            }
+            let original = prompts(&bars, &fake, blind).await;
+            let altered = prompts(&changed, &fake, blind).await;
+            prop_assert_eq!(original.len(), altered.len());
+            for step in 0..=t {
+                prop_assert_eq!(&original[step], &altered[step], "prompt {} differs", step);
+            }
+            // The change is visible from the next decision on: the test can fail.
+            prop_assert_ne!(&original[t + 1], &altered[t + 1]);
+            Ok(())
+        })?;
+    }
+}
