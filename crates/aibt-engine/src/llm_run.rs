@@ -138,6 +138,20 @@ type Answered = (std::result::Result<String, String>, DecisionOutcome, Value);
 /// A decision asked ahead: its period index, its step, and the call in flight.
 type Asked = (usize, u64, tokio::task::JoinHandle<Answered>);
 
+/// The decisions asked ahead of their bar. A run that stops (paused, cancelled, failed) drops
+/// them, and with them their calls: a detached call would go on holding a slot of the AI
+/// config's concurrency limit for an answer nobody reads.
+#[derive(Default)]
+struct AskedAhead(VecDeque<Asked>);
+
+impl Drop for AskedAhead {
+    fn drop(&mut self) {
+        for (_, _, call) in &self.0 {
+            call.abort();
+        }
+    }
+}
+
 /// Renews the lease while a run waits on slow calls; flags a lost lease.
 struct Heartbeat {
     lost: Arc<AtomicBool>,
@@ -503,8 +517,7 @@ pub(crate) async fn execute_llm(
         total_items,
         period as u64,
     );
-    // Decisions asked ahead of time: (period index, step, call in flight).
-    let mut ahead: VecDeque<Asked> = VecDeque::new();
+    let mut ahead = AskedAhead::default();
     let bars = Arc::new(bars);
     let mut fills = BarFills::default();
     let mut last_error: Option<String> = None;
@@ -528,11 +541,12 @@ pub(crate) async fn execute_llm(
             let (prompt, outcome, market_data) = if prefetch > 1 {
                 // Keep `prefetch` decisions in flight, this one first.
                 let mut next_index = ahead
+                    .0
                     .back()
                     .map_or(index, |(i, _, _)| i + interval as usize);
-                let mut next_step = ahead.back().map_or(step, |(_, s, _)| s + 1);
+                let mut next_step = ahead.0.back().map_or(step, |(_, s, _)| s + 1);
                 let view = account_view(&simulation, &bar)?;
-                while ahead.len() < prefetch && next_index < period {
+                while ahead.0.len() < prefetch && next_index < period {
                     let (maker, decider, bars, view, past) = (
                         maker.clone(),
                         decider.clone(),
@@ -542,7 +556,7 @@ pub(crate) async fn execute_llm(
                     );
                     let at = offset + next_index;
                     let at_step = next_step;
-                    ahead.push_back((
+                    ahead.0.push_back((
                         next_index,
                         next_step,
                         tokio::spawn(async move {
@@ -558,7 +572,7 @@ pub(crate) async fn execute_llm(
                     next_index += interval as usize;
                     next_step += 1;
                 }
-                let Some((at, at_step, handle)) = ahead.pop_front() else {
+                let Some((at, at_step, handle)) = ahead.0.pop_front() else {
                     return Err(EngineError::Run {
                         task_id: task.task_id.clone(),
                         reason: "no decision was asked for this bar".into(),
