@@ -27,6 +27,7 @@ nothing. Without quantity or fraction an order uses everything available.";
 
 /// Whether the decision cache is read and written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum CacheMode {
     #[default]

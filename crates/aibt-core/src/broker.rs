@@ -20,6 +20,7 @@ use crate::enums::{MarketType, PositionSide, TradeAction, TradeStatus};
 
 /// One open position lot, as stored in `long_positions` / `short_positions`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Lot {
     /// The trade that opened the lot; closing records name it in `open_id`.
     pub trade_id: String,

@@ -110,6 +110,24 @@ macro_rules! fixed_scale_decimal {
             }
         }
 
+        // Decimals travel as strings, so that no JSON parser turns them into binary floats.
+        #[cfg(feature = "openapi")]
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .description(Some(concat!(
+                        "A decimal as a string, at ", stringify!($scale), " decimal places (",
+                        $column, ")"
+                    )))
+                    .pattern(Some(r"^-?[0-9]+(\.[0-9]+)?$"))
+                    .into()
+            }
+        }
+
+        #[cfg(feature = "openapi")]
+        impl utoipa::ToSchema for $name {}
+
         impl Eq for $name {}
 
         impl PartialOrd for $name {

@@ -190,7 +190,12 @@ impl Bench {
                     let config = RunConfig::new(format!("bench-{i}"));
                     let now = aibt_core::time::now();
                     let claimed = store
-                        .claim_task(&config.worker_id, Some(&id), now, now + config.lease)
+                        .claim_task(
+                            &config.worker_id,
+                            aibt_store::ClaimFilter::task(&id),
+                            now,
+                            now + config.lease,
+                        )
                         .await
                         .expect("claim")
                         .expect("claimable");

@@ -166,6 +166,7 @@ pub fn build_ai_config(spec: AiConfigSpec) -> Result<AiConfig> {
 
 /// What one test call showed.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConnectionTest {
     /// The model answered with a usable decision.
     pub ok: bool,

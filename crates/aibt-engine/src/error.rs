@@ -25,6 +25,9 @@ pub enum EngineError {
     Broker(#[from] BrokerError),
     #[error("task {task_id}: {reason}")]
     Run { task_id: String, reason: String },
+    /// Where an export was going could not take it (a closed pipe, a client gone).
+    #[error("writing the export: {0}")]
+    Output(String),
 }
 
 impl EngineError {

@@ -3,6 +3,7 @@
 
 pub mod ai_config;
 pub mod error;
+pub mod export;
 pub mod llm_run;
 pub mod recorder;
 pub mod replay;
@@ -11,6 +12,7 @@ pub mod secrets;
 pub mod simulation;
 pub mod task;
 pub mod templates;
+pub mod worker;
 
 pub use error::{EngineError, Result};
 pub use runner::{Progress, RunConfig, RunOutcome, run_task};

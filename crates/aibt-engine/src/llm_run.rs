@@ -451,9 +451,12 @@ pub(crate) async fn execute_llm(
         .ai_config_id
         .clone()
         .ok_or_else(|| EngineError::invalid("ai_config_id", "an AI task needs an AI config"))?;
-    let template_row = store.get_template(&prompt_id).await?;
+    let content = match &options.template_content {
+        Some(content) => content.clone(),
+        None => store.get_template(&prompt_id).await?.content,
+    };
     let template = Arc::new(
-        PromptTemplate::new(&template_row.content)
+        PromptTemplate::new(&content)
             .map_err(|e| EngineError::invalid("content", format!("template {prompt_id}: {e}")))?,
     );
     let ai_config = store.get_ai_config(&config_id).await?;

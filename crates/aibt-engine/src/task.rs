@@ -20,6 +20,7 @@ pub const TEMPLATE_STRATEGY: &str = "template";
 
 /// When an order decided at a bar is filled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum FillRule {
     /// At the next bar's open: the decision saw this bar's close, so it cannot trade at it.
@@ -45,6 +46,8 @@ impl std::str::FromStr for FillRule {
 
 /// How a task runs, stored as the task's `options` JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct TaskOptions {
     /// Parameters of a built-in strategy.
     #[serde(default)]
@@ -79,6 +82,11 @@ pub struct TaskOptions {
     /// AI tasks: sampling seed sent to the model.
     #[serde(default)]
     pub seed: Option<u64>,
+    /// AI tasks: the template's content when the task was created (set by aibt, not by the
+    /// user), so that editing the template later changes neither a resumed run's prompts nor
+    /// what the task says it ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template_content: Option<String>,
 }
 
 impl TaskOptions {
@@ -199,7 +207,8 @@ pub async fn create_task(store: &dyn Store, spec: TaskSpec) -> Result<Task> {
         ));
     }
     account_settings(&account).validate()?;
-    validate_strategy(store, &spec).await?;
+    let mut spec = spec;
+    spec.options.template_content = validate_strategy(store, &spec).await?;
 
     let series = SeriesKey {
         symbol: symbol.clone(),
@@ -286,10 +295,11 @@ pub async fn create_task(store: &dyn Store, spec: TaskSpec) -> Result<Task> {
     Ok(task)
 }
 
-async fn validate_strategy(store: &dyn Store, spec: &TaskSpec) -> Result<()> {
+/// Checks the strategy of a spec; for a template strategy, returns the template's content.
+async fn validate_strategy(store: &dyn Store, spec: &TaskSpec) -> Result<Option<String>> {
     if spec.strategy.starts_with("builtin:") {
         aibt_ai::builtin_strategy(&spec.strategy, &spec.options.params)?;
-        return Ok(());
+        return Ok(None);
     }
     if spec.strategy == TEMPLATE_STRATEGY {
         let prompt_id = spec.user_prompt_id.as_deref().ok_or_else(|| {
@@ -310,7 +320,7 @@ async fn validate_strategy(store: &dyn Store, spec: &TaskSpec) -> Result<()> {
         })?;
         let config = store.get_ai_config(config_id).await?;
         crate::llm_run::client_settings(&config, None)?;
-        return Ok(());
+        return Ok(Some(template.content));
     }
     if let Some(source) = spec.strategy.strip_prefix(crate::replay::PREFIX) {
         let source = store.get_task(source).await?;
@@ -323,7 +333,7 @@ async fn validate_strategy(store: &dyn Store, spec: &TaskSpec) -> Result<()> {
                 ),
             ));
         }
-        return Ok(());
+        return Ok(None);
     }
     Err(EngineError::invalid(
         "strategy",

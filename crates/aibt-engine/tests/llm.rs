@@ -738,7 +738,12 @@ async fn a_paused_ai_task_resumes_to_the_uninterrupted_result() {
             let config = aibt_engine::RunConfig::new("pausing-worker");
             let now = aibt_core::time::now();
             let claimed = store
-                .claim_task(&config.worker_id, Some(&id), now, now + config.lease)
+                .claim_task(
+                    &config.worker_id,
+                    aibt_store::ClaimFilter::task(&id),
+                    now,
+                    now + config.lease,
+                )
                 .await
                 .expect("claim")
                 .expect("claimable");

@@ -119,7 +119,7 @@ async fn an_interrupted_run_resumes_to_exactly_the_same_result() {
         let Some(claimed) = store
             .claim_task(
                 &worker.worker_id,
-                Some(&task.task_id),
+                aibt_store::ClaimFilter::task(&task.task_id),
                 clock,
                 clock + worker.lease,
             )
@@ -157,7 +157,7 @@ async fn an_interrupted_run_resumes_to_exactly_the_same_result() {
     if let Some(claimed) = store
         .claim_task(
             &last.worker_id,
-            Some(&task.task_id),
+            aibt_store::ClaimFilter::task(&task.task_id),
             clock,
             clock + last.lease,
         )

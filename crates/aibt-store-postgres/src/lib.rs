@@ -979,11 +979,16 @@ impl Store for PostgresStore {
     async fn claim_task(
         &self,
         worker: &str,
-        task_id: Option<&str>,
+        filter: ClaimFilter<'_>,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
     ) -> Result<Option<Task>> {
-        let only = task_id.map(str::to_string);
+        let only = filter.task_id.map(str::to_string);
+        let (only_strategy, except_strategy) = match filter.strategy {
+            Some(StrategyFilter::Only(name)) => (Some(name.to_string()), None),
+            Some(StrategyFilter::Except(name)) => (None, Some(name.to_string())),
+            None => (None, None),
+        };
         let sql = format!(
             "UPDATE tasks SET lease_owner = $1, lease_expires_at = $2, updated_at = $3
              WHERE task_id = (
@@ -991,6 +996,8 @@ impl Store for PostgresStore {
                 WHERE status = 'RUNNING'
                   AND (lease_owner IS NULL OR lease_expires_at IS NULL OR lease_expires_at < $3)
                   AND ($4::VARCHAR IS NULL OR task_id = $4)
+                  AND ($5::VARCHAR IS NULL OR strategy = $5)
+                  AND ($6::VARCHAR IS NULL OR strategy <> $6)
                 ORDER BY created_at, task_id
                 LIMIT 1
                 FOR UPDATE SKIP LOCKED)
@@ -1002,6 +1009,8 @@ impl Store for PostgresStore {
             Box::new(lease_until),
             Box::new(now),
             Box::new(only),
+            Box::new(only_strategy),
+            Box::new(except_strategy),
         ];
         Ok(self
             .query_rows(&sql, params, &TASKS)

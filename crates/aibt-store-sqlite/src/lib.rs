@@ -1327,12 +1327,16 @@ impl Store for SqliteStore {
     async fn claim_task(
         &self,
         worker: &str,
-        task_id: Option<&str>,
+        filter: ClaimFilter<'_>,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
     ) -> Result<Option<Task>> {
         let worker = worker.to_string();
-        let task_id = task_id.map(str::to_string);
+        let task_id = filter.task_id.map(str::to_string);
+        let strategy = filter.strategy.map(|s| match s {
+            StrategyFilter::Only(name) => ("=", name.to_string()),
+            StrategyFilter::Except(name) => ("<>", name.to_string()),
+        });
         self.write(move |tx| {
             let now_text = codec::ts(now);
             let candidate: Option<String> = {
@@ -1343,7 +1347,11 @@ impl Store for SqliteStore {
                 let mut values = vec![Value::Text(now_text.clone())];
                 if let Some(id) = &task_id {
                     values.push(text(id));
-                    sql.push_str(" AND task_id = ?2");
+                    sql.push_str(&format!(" AND task_id = ?{}", values.len()));
+                }
+                if let Some((op, name)) = &strategy {
+                    values.push(text(name));
+                    sql.push_str(&format!(" AND strategy {op} ?{}", values.len()));
                 }
                 sql.push_str(" ORDER BY created_at, task_id LIMIT 1");
                 tx.query_row(&sql, params_from_iter(values.iter()), |row| row.get(0))

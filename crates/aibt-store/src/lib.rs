@@ -90,6 +90,7 @@ pub enum ImportMode {
 
 /// What an import did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ImportOutcome {
     pub inserted: u64,
     pub unchanged: u64,
@@ -108,6 +109,7 @@ pub struct BarRange {
 
 /// A page of a list and the cursor of the next one.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,
@@ -141,6 +143,37 @@ pub struct AccountQuery {
     pub include_task_accounts: bool,
     pub limit: u32,
     pub cursor: Option<String>,
+}
+
+/// Which tasks a worker may claim.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ClaimFilter<'a> {
+    /// Only this task.
+    pub task_id: Option<&'a str>,
+    /// Only tasks of this strategy, or only tasks of any other (a worker keeps separate slots
+    /// for tasks that wait on a model and tasks that use a core).
+    pub strategy: Option<StrategyFilter<'a>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StrategyFilter<'a> {
+    Only(&'a str),
+    Except(&'a str),
+}
+
+impl<'a> ClaimFilter<'a> {
+    /// Any claimable task.
+    pub fn any() -> ClaimFilter<'a> {
+        ClaimFilter::default()
+    }
+
+    /// Only the task `task_id`.
+    pub fn task(task_id: &'a str) -> ClaimFilter<'a> {
+        ClaimFilter {
+            task_id: Some(task_id),
+            strategy: None,
+        }
+    }
 }
 
 /// The lifecycle columns of a task, written together by a status change.
@@ -309,12 +342,12 @@ pub trait Store: Send + Sync + 'static {
         expected: TaskStatus,
         lifecycle: &Lifecycle,
     ) -> Result<Task>;
-    /// Takes the lease of a RUNNING task that nobody holds (or whose holder's lease expired);
-    /// with `task_id` only that task is considered.
+    /// Takes the lease of the oldest RUNNING task that nobody holds (or whose holder's lease
+    /// expired) among those `filter` admits.
     async fn claim_task(
         &self,
         worker: &str,
-        task_id: Option<&str>,
+        filter: ClaimFilter<'_>,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
     ) -> Result<Option<Task>>;

@@ -13,6 +13,7 @@ pub use aibt_core::broker::Lot;
 /// `virtual_accounts`: a user's account (a template of cash and fees), or, when `task_id` is
 /// set, the working account of one task's run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VirtualAccount {
     pub account_id: String,
     pub market_type: MarketType,
@@ -47,6 +48,7 @@ pub struct VirtualAccount {
 
 /// `account_snapshots`: the account marked to one bar's close.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AccountSnapshot {
     pub snapshot_id: String,
     pub task_id: Option<String>,
@@ -75,6 +77,7 @@ pub struct AccountSnapshot {
 
 /// `local_decisions`: one decision of a strategy at one bar.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LocalDecision {
     pub decision_id: String,
     pub task_id: Option<String>,
@@ -116,6 +119,7 @@ impl LocalDecision {
 
 /// `tasks`: one backtest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Task {
     pub task_id: String,
     pub account_id: String,
@@ -152,6 +156,7 @@ pub struct Task {
 
 /// `trade_records`: one fill against one lot, or one refused order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TradeRecord {
     pub trade_id: String,
     pub task_id: Option<String>,
@@ -182,6 +187,7 @@ pub struct TradeRecord {
 
 /// `prompt_templates`: a strategy written as a prompt.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PromptTemplate {
     pub prompt_id: String,
     pub content: String,
@@ -194,6 +200,7 @@ pub struct PromptTemplate {
 
 /// `ai_configs`: how to reach a model. The key column holds ciphertext, never the key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AiConfig {
     pub config_id: String,
     pub name: String,
@@ -220,6 +227,7 @@ pub struct AiConfig {
 
 /// Which series a bar belongs to: `market_bars` is unique on this key plus the timestamp.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SeriesKey {
     pub symbol: String,
     pub market_type: MarketType,
@@ -238,6 +246,7 @@ impl std::fmt::Display for SeriesKey {
 
 /// What is stored of one series.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SeriesInfo {
     #[serde(flatten)]
     pub key: SeriesKey,

@@ -694,7 +694,7 @@ pub async fn claims_respect_leases(store: &dyn Store) {
         .expect("create");
 
     let claimed = store
-        .claim_task("w1", None, at(0), at(30))
+        .claim_task("w1", crate::ClaimFilter::any(), at(0), at(30))
         .await
         .expect("claim")
         .expect("a task");
@@ -702,7 +702,7 @@ pub async fn claims_respect_leases(store: &dyn Store) {
     assert_eq!(claimed.lease_owner.as_deref(), Some("w1"));
     assert!(
         store
-            .claim_task("w2", Some("task-claim"), at(10), at(40))
+            .claim_task("w2", crate::ClaimFilter::task("task-claim"), at(10), at(40))
             .await
             .expect("claim")
             .is_none()
@@ -719,9 +719,39 @@ pub async fn claims_respect_leases(store: &dyn Store) {
             .await
             .expect("renew")
     );
+    // A worker with free slots only for model tasks, or only for the others, claims those.
+    let mut model = sample_task("task-model", "user-account", TaskStatus::Running);
+    model.strategy = "template".into();
+    model.created_at = at(-50);
+    store
+        .create_task(&model, &sample_run_account("task-model"))
+        .await
+        .expect("create");
+    let only_rules = crate::ClaimFilter {
+        task_id: None,
+        strategy: Some(crate::StrategyFilter::Except("template")),
+    };
+    assert!(
+        store
+            .claim_task("w3", only_rules, at(10), at(40))
+            .await
+            .expect("claim")
+            .is_none(),
+        "the only free task is a model's"
+    );
+    let only_models = crate::ClaimFilter {
+        task_id: None,
+        strategy: Some(crate::StrategyFilter::Only("template")),
+    };
+    let claimed = store
+        .claim_task("w3", only_models, at(10), at(40))
+        .await
+        .expect("claim")
+        .expect("the model task");
+    assert_eq!(claimed.task_id, "task-model");
     // After the lease expires another worker takes the task over.
     let taken = store
-        .claim_task("w2", None, at(61), at(90))
+        .claim_task("w2", crate::ClaimFilter::any(), at(61), at(90))
         .await
         .expect("claim")
         .expect("the expired task");

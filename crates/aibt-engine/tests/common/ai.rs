@@ -212,7 +212,12 @@ pub async fn run_ai(store: &Arc<dyn Store>, task_id: &str) -> Finished {
     let config = RunConfig::new(format!("test-{}", aibt_store::new_id()));
     let now = aibt_core::time::now();
     let claimed = store
-        .claim_task(&config.worker_id, Some(task_id), now, now + config.lease)
+        .claim_task(
+            &config.worker_id,
+            aibt_store::ClaimFilter::task(task_id),
+            now,
+            now + config.lease,
+        )
         .await
         .expect("claim")
         .expect("claimable");

@@ -472,7 +472,12 @@ pub async fn run_in_foreground(store: Arc<dyn Store>, task_id: &str) -> Result<T
     ));
     let now = aibt_core::time::now();
     let claimed = store
-        .claim_task(&config.worker_id, Some(task_id), now, now + config.lease)
+        .claim_task(
+            &config.worker_id,
+            aibt_store::ClaimFilter::task(task_id),
+            now,
+            now + config.lease,
+        )
         .await?
         .ok_or_else(|| anyhow!("task {task_id} is not running or another worker holds it"))?;
     let bar = if std::io::stderr().is_terminal() {

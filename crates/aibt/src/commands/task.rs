@@ -3,9 +3,9 @@ use std::sync::Arc;
 
 use aibt_core::TaskStatus;
 use aibt_engine::{Transition, transition};
-use aibt_store::{RecordQuery, Store, Task, TaskQuery};
+use aibt_engine::export::{Records as ExportRecords, Sink, export_csv, export_json};
+use aibt_store::{Store, Task, TaskQuery};
 use anyhow::{Context, Result, anyhow};
-use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::cli::{ExportFormat, Format, Records, TaskCommand};
@@ -68,26 +68,32 @@ pub async fn run(store: Arc<dyn Store>, command: TaskCommand) -> Result<()> {
             output,
         } => {
             let task = store.get_task(&id).await?;
-            let mut out: Box<dyn Write> = match &output {
+            let out: Box<dyn Write + Send> = match &output {
                 Some(path) => Box::new(std::io::BufWriter::new(
                     std::fs::File::create(path)
                         .with_context(|| format!("creating {}", path.display()))?,
                 )),
-                None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+                None => Box::new(std::io::BufWriter::new(std::io::stdout())),
             };
+            let mut sink = WriteSink(out);
+            let records = records.map(|r| match r {
+                Records::Trades => ExportRecords::Trades,
+                Records::Decisions => ExportRecords::Decisions,
+                Records::Snapshots => ExportRecords::Snapshots,
+            });
             match format {
-                ExportFormat::Json => export_json(store.as_ref(), &task, records, &mut out).await?,
+                ExportFormat::Json => export_json(store.as_ref(), &task, records, &mut sink).await?,
                 ExportFormat::Csv => {
                     export_csv(
                         store.as_ref(),
                         &task,
-                        records.unwrap_or(Records::Trades),
-                        &mut out,
+                        records.unwrap_or(ExportRecords::Trades),
+                        &mut sink,
                     )
                     .await?
                 }
             }
-            out.flush()?;
+            sink.0.flush()?;
             Ok(())
         }
         TaskCommand::Resume { id, format } => {
@@ -109,125 +115,15 @@ pub async fn run(store: Arc<dyn Store>, command: TaskCommand) -> Result<()> {
     }
 }
 
-/// Rows in the order, with the keys, the store gives them.
-fn row_values<T: Serialize>(row: &T) -> Result<Vec<(String, String)>> {
-    let value = serde_json::to_value(row)?;
-    let Value::Object(map) = value else {
-        return Err(anyhow!("a record is not an object"));
-    };
-    Ok(map
-        .into_iter()
-        .map(|(key, value)| {
-            let text = match value {
-                Value::Null => String::new(),
-                Value::String(s) => s,
-                other => other.to_string(),
-            };
-            (key, text)
-        })
-        .collect())
-}
+/// An export written to a file or standard output.
+struct WriteSink(Box<dyn Write + Send>);
 
-/// Streams every page of one kind of record through `emit`, so memory stays flat however
-/// long the task was.
-async fn for_each_record(
-    store: &dyn Store,
-    task_id: &str,
-    records: Records,
-    mut emit: impl FnMut(Value) -> Result<()>,
-) -> Result<()> {
-    let mut cursor = None;
-    loop {
-        let query = RecordQuery {
-            limit: 2000,
-            cursor: cursor.clone(),
-            ..RecordQuery::default()
-        };
-        let next = match records {
-            Records::Trades => {
-                let page = store.list_trades(task_id, &query).await?;
-                for row in page.items {
-                    emit(serde_json::to_value(row)?)?;
-                }
-                page.next_cursor
-            }
-            Records::Decisions => {
-                let page = store.list_decisions(task_id, &query).await?;
-                for row in page.items {
-                    emit(serde_json::to_value(row)?)?;
-                }
-                page.next_cursor
-            }
-            Records::Snapshots => {
-                let page = store.list_snapshots(task_id, &query).await?;
-                for row in page.items {
-                    emit(serde_json::to_value(row)?)?;
-                }
-                page.next_cursor
-            }
-        };
-        match next {
-            Some(next) => cursor = Some(next),
-            None => return Ok(()),
-        }
+impl Sink for WriteSink {
+    async fn write(&mut self, chunk: Vec<u8>) -> aibt_engine::Result<()> {
+        self.0
+            .write_all(&chunk)
+            .map_err(|e| aibt_engine::EngineError::Output(e.to_string()))
     }
-}
-
-async fn export_csv(
-    store: &dyn Store,
-    task: &Task,
-    records: Records,
-    out: &mut dyn Write,
-) -> Result<()> {
-    let mut writer = csv::Writer::from_writer(out);
-    let mut header_written = false;
-    for_each_record(store, &task.task_id, records, |row| {
-        let values = row_values(&row)?;
-        if !header_written {
-            writer.write_record(values.iter().map(|(k, _)| k.as_str()))?;
-            header_written = true;
-        }
-        writer.write_record(values.iter().map(|(_, v)| v.as_str()))?;
-        Ok(())
-    })
-    .await?;
-    writer.flush()?;
-    Ok(())
-}
-
-async fn export_json(
-    store: &dyn Store,
-    task: &Task,
-    only: Option<Records>,
-    out: &mut dyn Write,
-) -> Result<()> {
-    // Written piece by piece, so that a million snapshots never sit in memory at once.
-    write!(out, "{{\"task\":{}", serde_json::to_string(task)?)?;
-    let kinds = match only {
-        Some(kind) => vec![kind],
-        None => vec![Records::Decisions, Records::Trades, Records::Snapshots],
-    };
-    for kind in kinds {
-        let name = match kind {
-            Records::Trades => "trades",
-            Records::Decisions => "decisions",
-            Records::Snapshots => "snapshots",
-        };
-        write!(out, ",\"{name}\":[")?;
-        let mut first = true;
-        for_each_record(store, &task.task_id, kind, |row| {
-            if !first {
-                out.write_all(b",")?;
-            }
-            first = false;
-            serde_json::to_writer(&mut *out, &row)?;
-            Ok(())
-        })
-        .await?;
-        write!(out, "]")?;
-    }
-    writeln!(out, "}}")?;
-    Ok(())
 }
 
 /// Prints a task: `{"task_id", "status", "stats"}` as JSON, or a readable table.
