@@ -16,6 +16,7 @@ pub struct BarError {
 
 /// One bar of a series. `ts` is the bar's open time, as in every bundled data file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Bar {
     pub ts: DateTime<Utc>,
     pub open: Money,

@@ -12,6 +12,7 @@ use crate::error::{EngineError, Result};
 
 /// Which records of a task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Records {
     Decisions,
@@ -36,39 +37,53 @@ pub trait Sink {
 
 const PAGE: u32 = 2000;
 
-/// Calls `emit` with every record of one kind, in order, a page at a time.
-async fn for_each_page(
-    store: &dyn Store,
-    task_id: &str,
+/// Reads every record of one kind, in order, a page at a time.
+struct Pager<'a> {
+    store: &'a dyn Store,
+    task_id: &'a str,
     records: Records,
-    mut emit: impl AsyncFnMut(Vec<Value>) -> Result<()>,
-) -> Result<()> {
-    let mut cursor = None;
-    loop {
+    cursor: Option<String>,
+    done: bool,
+}
+
+impl<'a> Pager<'a> {
+    fn new(store: &'a dyn Store, task_id: &'a str, records: Records) -> Pager<'a> {
+        Pager {
+            store,
+            task_id,
+            records,
+            cursor: None,
+            done: false,
+        }
+    }
+
+    /// The next page, or `None` after the last.
+    async fn next(&mut self) -> Result<Option<Vec<Value>>> {
+        if self.done {
+            return Ok(None);
+        }
         let query = RecordQuery {
             limit: PAGE,
-            cursor: cursor.clone(),
+            cursor: self.cursor.clone(),
             ..RecordQuery::default()
         };
-        let (rows, next) = match records {
+        let (rows, next) = match self.records {
             Records::Decisions => {
-                let page = store.list_decisions(task_id, &query).await?;
+                let page = self.store.list_decisions(self.task_id, &query).await?;
                 (to_values(&page.items)?, page.next_cursor)
             }
             Records::Trades => {
-                let page = store.list_trades(task_id, &query).await?;
+                let page = self.store.list_trades(self.task_id, &query).await?;
                 (to_values(&page.items)?, page.next_cursor)
             }
             Records::Snapshots => {
-                let page = store.list_snapshots(task_id, &query).await?;
+                let page = self.store.list_snapshots(self.task_id, &query).await?;
                 (to_values(&page.items)?, page.next_cursor)
             }
         };
-        emit(rows).await?;
-        match next {
-            Some(next) => cursor = Some(next),
-            None => return Ok(()),
-        }
+        self.done = next.is_none();
+        self.cursor = next;
+        Ok(Some(rows))
     }
 }
 
@@ -106,7 +121,8 @@ pub async fn export_json(
         sink.write(format!(",\"{}\":[", kind.name()).into_bytes())
             .await?;
         let mut first = true;
-        for_each_page(store, &task.task_id, kind, async |rows| {
+        let mut pager = Pager::new(store, &task.task_id, kind);
+        while let Some(rows) = pager.next().await? {
             let mut chunk = Vec::with_capacity(rows.len() * 512);
             for row in rows {
                 if !first {
@@ -115,9 +131,8 @@ pub async fn export_json(
                 first = false;
                 serde_json::to_writer(&mut chunk, &row).map_err(encoding)?;
             }
-            sink.write(chunk).await
-        })
-        .await?;
+            sink.write(chunk).await?;
+        }
         sink.write(b"]".to_vec()).await?;
     }
     sink.write(b"}\n".to_vec()).await
@@ -132,7 +147,8 @@ pub async fn export_csv(
     sink: &mut impl Sink,
 ) -> Result<()> {
     let mut header_written = false;
-    for_each_page(store, &task.task_id, records, async |rows| {
+    let mut pager = Pager::new(store, &task.task_id, records);
+    while let Some(rows) = pager.next().await? {
         let mut writer = csv::Writer::from_writer(Vec::with_capacity(rows.len() * 256));
         for row in rows {
             let Value::Object(map) = row else {
@@ -149,9 +165,9 @@ pub async fn export_csv(
                 .map_err(encoding)?;
         }
         let chunk = writer.into_inner().map_err(encoding)?;
-        sink.write(chunk).await
-    })
-    .await
+        sink.write(chunk).await?;
+    }
+    Ok(())
 }
 
 fn cell(value: &Value) -> String {
@@ -210,7 +226,7 @@ fn thin<T: Clone>(points: Vec<T>, max_points: usize) -> Vec<T> {
         return points;
     }
     let stride = points.len().div_ceil(max_points - 1);
-    let last_taken = (points.len() - 1) % stride == 0;
+    let last_taken = (points.len() - 1).is_multiple_of(stride);
     let last = points.last().cloned();
     let mut out: Vec<T> = points.into_iter().step_by(stride).collect();
     if !last_taken {

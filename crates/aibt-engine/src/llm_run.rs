@@ -290,6 +290,7 @@ pub struct PreviewSpec {
 
 /// A rendered prompt and what the model would receive with it.
 #[derive(Debug, Clone, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Preview {
     /// The decision bar.
     pub bar_time: DateTime<Utc>,

@@ -116,6 +116,23 @@ pub struct TaskSpec {
     pub options: TaskOptions,
 }
 
+/// The account of a backtest when the user says nothing: 10,000 of cash, 0.1% commission on
+/// both sides, no tax, no minimum commission, shorts fully collateralised.
+pub fn default_settings(market_type: MarketType, fractional: bool) -> AccountSettings {
+    // 0.1%, the design's default commission rate (a constant mantissa: cannot fail).
+    let commission = aibt_core::Rate::new_mantissa(1_000).unwrap_or(aibt_core::Rate::ZERO);
+    AccountSettings {
+        market_type,
+        initial_balance: Money::from_i64(10_000).unwrap_or(Money::ZERO),
+        commission_rate_buy: commission,
+        commission_rate_sell: commission,
+        tax_rate: aibt_core::Rate::ZERO,
+        min_commission: Money::ZERO,
+        short_margin_ratio: aibt_core::Rate::ONE,
+        whole_units: market_type.whole_units_by_default() && !fractional,
+    }
+}
+
 /// The settings of a user account that the broker needs.
 pub fn account_settings(account: &VirtualAccount) -> AccountSettings {
     AccountSettings {

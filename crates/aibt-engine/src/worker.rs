@@ -98,12 +98,7 @@ pub async fn run_worker(
             };
             let now = aibt_core::time::now();
             let claimed = match store
-                .claim_task(
-                    &options.run.worker_id,
-                    filter,
-                    now,
-                    now + options.run.lease,
-                )
+                .claim_task(&options.run.worker_id, filter, now, now + options.run.lease)
                 .await
             {
                 Ok(Some(task)) => task,
@@ -157,7 +152,10 @@ pub async fn run_worker(
     }
     running.abort_all();
     while running.join_next().await.is_some() {}
-    let held: Vec<String> = held.lock().map(|h| h.iter().cloned().collect()).unwrap_or_default();
+    let held: Vec<String> = held
+        .lock()
+        .map(|h| h.iter().cloned().collect())
+        .unwrap_or_default();
     for task_id in held {
         // An expired lease is free to claim: another worker need not wait for it to lapse.
         let _ = store

@@ -1,1 +1,255 @@
-//! Filled by a later change.
+//! aibt's HTTP API: every table of the design under `/api/v1`, server-sent progress of running
+//! tasks, an OpenAPI description generated from the handlers (`/api/openapi.json`) with a
+//! Swagger UI page (`/api/docs`), and `/healthz`.
+//!
+//! Handlers are thin: they read the request, call the engine or the store, and shape the
+//! answer. Every failure is `{"error": {"code", "message", "field"}}` with a 4xx status for the
+//! caller's mistakes; no input makes a handler panic or answer 500.
+
+mod docs;
+mod error;
+mod extract;
+mod routes;
+
+use std::sync::Arc;
+
+use aibt_engine::worker::WorkerHandle;
+use aibt_store::Store;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub use error::{ApiError, ErrorBody, ErrorDetail};
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    /// Wakes this process's worker when a task is started or resumed here (other processes'
+    /// workers find it on their next poll).
+    pub worker: WorkerHandle,
+    /// When set, every route but `/healthz` needs `Authorization: Bearer <token>`.
+    pub api_token: Option<Arc<str>>,
+}
+
+/// Limits of request bodies.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// JSON bodies.
+    pub body_bytes: usize,
+    /// CSV uploads.
+    pub upload_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            body_bytes: 1 << 20,
+            upload_bytes: 256 << 20,
+        }
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "aibt",
+        description = "Backtest trading strategies that an LLM (or a built-in rule) carries out, with exact money. \
+            Field names are the design's column names; money and quantities are decimal strings.",
+    ),
+    tags(
+        (name = "accounts", description = "Accounts: cash and fees a task starts from"),
+        (name = "prompt-templates", description = "Strategies written as prompts"),
+        (name = "ai-configs", description = "How to reach a model"),
+        (name = "market-data", description = "OHLCV bars"),
+        (name = "tasks", description = "Backtests: lifecycle, records, statistics, events"),
+    ),
+    components(schemas(ErrorBody, ErrorDetail)),
+    modifiers(&BearerAuth),
+)]
+struct ApiDoc;
+
+/// Declares the optional bearer token in the description.
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        openapi.security = Some(vec![utoipa::openapi::security::SecurityRequirement::new(
+            "bearer",
+            Vec::<String>::new(),
+        )]);
+    }
+}
+
+/// The API's routes and their OpenAPI description.
+fn api(limits: Limits) -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    use routes::{accounts, ai_configs, events, market_data, tasks, templates};
+    let upload = OpenApiRouter::new()
+        .routes(routes!(market_data::import))
+        .layer(DefaultBodyLimit::max(limits.upload_bytes));
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(accounts::list_accounts, accounts::create_account))
+        .routes(routes!(
+            accounts::get_account,
+            accounts::update_account,
+            accounts::delete_account
+        ))
+        .routes(routes!(
+            templates::list_templates,
+            templates::create_template
+        ))
+        .routes(routes!(
+            templates::get_template,
+            templates::update_template,
+            templates::delete_template
+        ))
+        .routes(routes!(templates::preview_template))
+        .routes(routes!(
+            ai_configs::list_ai_configs,
+            ai_configs::create_ai_config
+        ))
+        .routes(routes!(
+            ai_configs::get_ai_config,
+            ai_configs::update_ai_config,
+            ai_configs::delete_ai_config
+        ))
+        .routes(routes!(ai_configs::test_config))
+        .routes(routes!(market_data::list_series))
+        .routes(routes!(market_data::bars))
+        .routes(routes!(tasks::list_tasks, tasks::create))
+        .routes(routes!(tasks::get, tasks::delete))
+        .routes(routes!(tasks::start))
+        .routes(routes!(tasks::pause))
+        .routes(routes!(tasks::resume))
+        .routes(routes!(tasks::cancel))
+        .routes(routes!(tasks::decisions))
+        .routes(routes!(tasks::trades))
+        .routes(routes!(tasks::snapshots))
+        .routes(routes!(tasks::stats))
+        .routes(routes!(tasks::equity))
+        .routes(routes!(tasks::export))
+        .routes(routes!(events::events))
+        .routes(routes!(tasks::compare))
+        .layer(DefaultBodyLimit::max(limits.body_bytes))
+        .merge(upload)
+        .split_for_parts()
+}
+
+/// The whole HTTP service.
+pub fn router(state: AppState, limits: Limits) -> Router {
+    let (api, openapi) = api(limits);
+    let openapi = Arc::new(openapi);
+    let request_id = HeaderName::from_static("x-request-id");
+    Router::new()
+        .merge(api)
+        .merge(docs::routes(openapi))
+        .route("/healthz", axum::routing::get(healthz))
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), require_token))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &Request| {
+                    let id = request
+                        .headers()
+                        .get("x-request-id")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("-");
+                    // The path only: query strings and headers (API keys, tokens) stay out
+                    // of the log.
+                    tracing::info_span!(
+                        "request",
+                        id = %id,
+                        method = %request.method(),
+                        path = %request.uri().path(),
+                    )
+                })
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .with_state(state)
+}
+
+async fn healthz(State(state): State<AppState>) -> Response {
+    match state.store.schema_version().await {
+        Ok(version) => axum::Json(serde_json::json!({"status": "ok", "schema_version": version}))
+            .into_response(),
+        Err(error) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            format!("the database cannot be reached: {error}"),
+            None,
+        )
+        .into_response(),
+    }
+}
+
+async fn not_found(request: Request) -> ApiError {
+    ApiError::not_found(format!(
+        "no route {} {}",
+        request.method(),
+        request.uri().path()
+    ))
+}
+
+/// Compares without leaking, through timing, how much of a guess was right.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let Some(token) = &state.api_token else {
+        return next.run(request).await;
+    };
+    if request.uri().path() == "/healthz" {
+        return next.run(request).await;
+    }
+    let given = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    match given {
+        Some(given) if same(given.as_bytes(), token.as_bytes()) => next.run(request).await,
+        _ => {
+            let mut response = ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "this server needs Authorization: Bearer <AIBT_API_TOKEN>",
+                None,
+            )
+            .into_response();
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            response
+        }
+    }
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves, then finishes the requests in
+/// flight.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1183,9 +1183,7 @@ impl Store for PostgresStore {
             params.len()
         ));
         let rows = self.query_rows(&sql, params, &DECISIONS).await?;
-        Ok(into_page(rows, limit, |d| {
-            time_cursor(d.analysis_date.unwrap_or(d.start_time), &d.decision_id)
-        }))
+        Ok(into_page(rows, limit, |d| d.cursor()))
     }
 
     async fn list_trades(&self, task_id: &str, query: &RecordQuery) -> Result<Page<TradeRecord>> {

@@ -1473,7 +1473,7 @@ impl Store for SqliteStore {
             sql.push_str(&format!(" ORDER BY analysis_date, decision_id LIMIT ?{}", values.len()));
             let rows = query_rows(connection, &sql, &values, &DECISIONS)?;
             Ok(into_page(rows, limit, |d| {
-                time_cursor(d.analysis_date.unwrap_or(d.start_time), &d.decision_id)
+                d.cursor()
             }))
         })
         .await

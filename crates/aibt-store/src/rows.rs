@@ -115,6 +115,14 @@ impl LocalDecision {
     pub fn failed(&self) -> bool {
         self.error.is_some()
     }
+
+    /// The list cursor that pages after this decision.
+    pub fn cursor(&self) -> String {
+        crate::time_cursor(
+            self.analysis_date.unwrap_or(self.start_time),
+            &self.decision_id,
+        )
+    }
 }
 
 /// `tasks`: one backtest.

@@ -42,6 +42,46 @@ pub enum Command {
     /// Store and test how to reach a model.
     #[command(subcommand, name = "ai-config")]
     AiConfig(AiConfigCommand),
+    /// Serve the HTTP API (and run tasks, unless --no-worker).
+    Serve(ServeArgs),
+    /// Run tasks from the database (any number of workers, on any number of hosts).
+    Worker(WorkerArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Where to listen. Only this machine can reach the default; to listen on a network, set
+    /// an API token too.
+    #[arg(long, env = "AIBT_ADDR", default_value = "127.0.0.1:8000")]
+    pub addr: String,
+    /// Require `Authorization: Bearer TOKEN` on every route except /healthz.
+    #[arg(long, env = "AIBT_API_TOKEN", hide_env_values = true)]
+    pub api_token: Option<String>,
+    /// Serve only; leave running tasks to `aibt worker` processes.
+    #[arg(long)]
+    pub no_worker: bool,
+    #[command(flatten)]
+    pub worker: WorkerArgs,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct WorkerArgs {
+    /// Rule and replay tasks run at once [default: the number of cores].
+    #[arg(long)]
+    pub cpu_slots: Option<usize>,
+    /// Model tasks run at once (they mostly wait on the model).
+    #[arg(long, default_value_t = 32)]
+    pub model_slots: usize,
+    /// This worker's name in tasks.lease_owner [default: host-pid-random].
+    #[arg(long)]
+    pub worker_id: Option<String>,
+    /// How often an idle worker looks for tasks, in milliseconds.
+    #[arg(long, default_value_t = 500)]
+    pub poll_ms: u64,
+    /// Seconds a claimed task stays this worker's without a commit or heartbeat; after that
+    /// another worker may take it over.
+    #[arg(long, default_value_t = 30)]
+    pub lease_seconds: i64,
 }
 
 #[derive(Debug, Args)]

@@ -7,7 +7,7 @@ use aibt_core::time::parse_timestamp;
 use aibt_core::{MarketType, Money, Rate, TimeGranularity};
 use aibt_data::{find_sample, parse_csv};
 use aibt_engine::ai_config::{AiConfigSpec, ApiKey, build_ai_config};
-use aibt_engine::task::{TEMPLATE_STRATEGY, account_settings, new_account};
+use aibt_engine::task::{TEMPLATE_STRATEGY, account_settings, default_settings, new_account};
 use aibt_engine::templates::template_for_content;
 use aibt_engine::{
     EngineError, FillRule, RunConfig, RunOutcome, TaskOptions, TaskSpec, Transition, create_task,
@@ -379,21 +379,6 @@ pub async fn ensure_series(
 
 fn rate(text: &str, flag: &str) -> Result<Rate> {
     Rate::parse(text).map_err(|e| anyhow!("--{flag}: {e}"))
-}
-
-/// The account of a backtest when no flag says otherwise.
-pub fn default_settings(market_type: MarketType, fractional: bool) -> AccountSettings {
-    let commission = Rate::new_mantissa(1_000).unwrap_or(Rate::ZERO);
-    AccountSettings {
-        market_type,
-        initial_balance: Money::from_i64(10_000).unwrap_or(Money::ZERO),
-        commission_rate_buy: commission,
-        commission_rate_sell: commission,
-        tax_rate: Rate::ZERO,
-        min_commission: Money::ZERO,
-        short_margin_ratio: Rate::from_i64(1).unwrap_or(Rate::ZERO),
-        whole_units: market_type.whole_units_by_default() && !fractional,
-    }
 }
 
 /// `base` with the account flags that were given applied, checked field by field.

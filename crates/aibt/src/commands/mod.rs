@@ -2,5 +2,6 @@ pub mod ai_config;
 pub mod backtest;
 pub mod data;
 pub mod db;
+pub mod serve;
 pub mod task;
 pub mod template;

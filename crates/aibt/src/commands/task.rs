@@ -2,8 +2,8 @@ use std::io::Write;
 use std::sync::Arc;
 
 use aibt_core::TaskStatus;
-use aibt_engine::{Transition, transition};
 use aibt_engine::export::{Records as ExportRecords, Sink, export_csv, export_json};
+use aibt_engine::{Transition, transition};
 use aibt_store::{Store, Task, TaskQuery};
 use anyhow::{Context, Result, anyhow};
 use serde_json::{Value, json};
@@ -82,7 +82,9 @@ pub async fn run(store: Arc<dyn Store>, command: TaskCommand) -> Result<()> {
                 Records::Snapshots => ExportRecords::Snapshots,
             });
             match format {
-                ExportFormat::Json => export_json(store.as_ref(), &task, records, &mut sink).await?,
+                ExportFormat::Json => {
+                    export_json(store.as_ref(), &task, records, &mut sink).await?
+                }
                 ExportFormat::Csv => {
                     export_csv(
                         store.as_ref(),

@@ -8,9 +8,9 @@ use anyhow::{Context, Result, anyhow, bail};
 use serde_json::json;
 
 use crate::cli::{Format, RenderArgs, RenderFormat, TemplateCommand};
-use crate::commands::backtest::{
-    account_settings_from, default_settings, ensure_series, flag_error, parse_date,
-};
+use aibt_engine::task::default_settings;
+
+use crate::commands::backtest::{account_settings_from, ensure_series, flag_error, parse_date};
 
 pub async fn run(store: Arc<dyn Store>, command: TemplateCommand) -> Result<()> {
     match command {

@@ -1,0 +1,179 @@
+//! Request extractors whose failures are [`ApiError`]s naming the field at fault, instead of
+//! axum's plain-text rejections.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+/// A JSON request body.
+pub struct Body<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(body_rejection)?;
+        parse_json(&bytes).map(Body)
+    }
+}
+
+pub fn body_rejection(rejection: BytesRejection) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "the request body is larger than this route accepts",
+            None,
+        )
+    } else {
+        ApiError::bad_request(None, rejection.body_text())
+    }
+}
+
+/// The field serde names in a message such as "missing field `name`".
+fn quoted_field(message: &str) -> Option<String> {
+    let start = message.find('`')? + 1;
+    let end = start + message[start..].find('`')?;
+    Some(message[start..end].to_string())
+}
+
+/// serde_json ends its messages with "at line 1 column 42": noise once the field is named.
+fn without_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(at) if message[at..].contains(" column ") => message[..at].to_string(),
+        _ => message.to_string(),
+    }
+}
+
+/// Reads JSON, naming the field of the first value that does not fit.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::bad_request(None, "the request needs a JSON body"));
+    }
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        if inner.is_syntax() || inner.is_eof() {
+            return ApiError::bad_request(None, format!("the body is not valid JSON: {inner}"));
+        }
+        let message = without_position(&inner.to_string());
+        // A missing field is reported at its parent; name the field itself. (An unknown one
+        // is already in the path.)
+        let named = message
+            .starts_with("missing field")
+            .then(|| quoted_field(&message))
+            .flatten();
+        let field = match (named, path.as_str()) {
+            (Some(name), "." | "") => name,
+            (Some(name), parent) => format!("{parent}.{name}"),
+            (None, path) => path.to_string(),
+        };
+        ApiError::invalid(field.clone(), format!("{field}: {message}"))
+    })?;
+    deserializer
+        .end()
+        .map_err(|e| ApiError::bad_request(None, format!("the body is not valid JSON: {e}")))?;
+    Ok(value)
+}
+
+/// Query parameters.
+pub struct Params<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Params<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        parse_query(parts.uri.query().unwrap_or_default()).map(Params)
+    }
+}
+
+/// Reads a query string, naming the parameter of the first value that does not fit.
+pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    let deserializer = serde_urlencoded::Deserializer::new(url_pairs(query.as_bytes()));
+    serde_path_to_error::deserialize(deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let message = error.into_inner().to_string();
+        let field = quoted_field(&message)
+            .filter(|_| path == "." || path.is_empty())
+            .unwrap_or(path);
+        ApiError::bad_request(
+            Some(field.clone()),
+            format!("query parameter {field}: {message}"),
+        )
+    })
+}
+
+fn url_pairs(input: &[u8]) -> form_urlencoded::Parse<'_> {
+    form_urlencoded::parse(input)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Sample {
+        name: String,
+        count: u32,
+        inner: Option<Inner>,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Inner {
+        rate: f64,
+    }
+
+    fn field(body: &str) -> (StatusCode, Option<String>) {
+        let error = parse_json::<Sample>(body.as_bytes()).expect_err("refused");
+        (error.status, error.detail.field)
+    }
+
+    #[test]
+    fn body_errors_name_the_field() {
+        assert_eq!(
+            field("{\"count\": 1}"),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("name".into()))
+        );
+        assert_eq!(
+            field("{\"name\": \"a\", \"count\": -1}"),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("count".into()))
+        );
+        assert_eq!(
+            field("{\"name\": \"a\", \"count\": 1, \"inner\": {\"rate\": \"x\"}}"),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("inner.rate".into()))
+        );
+        assert_eq!(
+            field("{\"name\": \"a\", \"count\": 1, \"cuont\": 2}"),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("cuont".into()))
+        );
+        assert_eq!(field("{\"name\": "), (StatusCode::BAD_REQUEST, None));
+        assert_eq!(field(""), (StatusCode::BAD_REQUEST, None));
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Query {
+        limit: Option<u32>,
+        symbol: String,
+    }
+
+    #[test]
+    fn query_errors_name_the_parameter() {
+        let error = parse_query::<Query>("symbol=A&limit=ten").expect_err("refused");
+        assert_eq!(error.detail.field.as_deref(), Some("limit"));
+        let error = parse_query::<Query>("limit=1").expect_err("refused");
+        assert_eq!(error.detail.field.as_deref(), Some("symbol"));
+        assert!(parse_query::<Query>("symbol=A%20B").is_ok());
+    }
+}

@@ -1,0 +1,226 @@
+//! `/api/v1/accounts`: the user's accounts, whose cash and fees a task copies when it starts.
+//! A task's own run account is shown (it holds the run's positions) but cannot be changed here.
+
+use aibt_core::broker::AccountSettings;
+use aibt_core::{MarketType, Money, Rate};
+use aibt_engine::task::{account_settings, default_settings, new_account};
+use aibt_store::{AccountQuery, Page, VirtualAccount};
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::AppState;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::{Body, Params};
+
+/// A new account. Omitted fees take the design's defaults (0.001 commission on both sides,
+/// no tax, no minimum, full short margin).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccountCreate {
+    pub market_type: MarketType,
+    /// Cash at the start of every task that uses the account.
+    pub initial_balance: Money,
+    #[serde(default)]
+    pub stock_symbol: Option<String>,
+    pub commission_rate_buy: Option<Rate>,
+    pub commission_rate_sell: Option<Rate>,
+    pub tax_rate: Option<Rate>,
+    pub min_commission: Option<Money>,
+    pub short_margin_ratio: Option<Rate>,
+    /// US accounts trade whole shares unless this is true.
+    pub allow_fractional_shares: Option<bool>,
+}
+
+/// Changes to an account; omitted fields keep their value.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccountUpdate {
+    pub initial_balance: Option<Money>,
+    pub stock_symbol: Option<String>,
+    pub commission_rate_buy: Option<Rate>,
+    pub commission_rate_sell: Option<Rate>,
+    pub tax_rate: Option<Rate>,
+    pub min_commission: Option<Money>,
+    pub short_margin_ratio: Option<Rate>,
+    pub allow_fractional_shares: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AccountListParams {
+    /// Page size (default 100, at most 10,000).
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Also list the run accounts of tasks.
+    #[serde(default)]
+    pub include_task_accounts: bool,
+}
+
+fn checked(settings: AccountSettings) -> ApiResult<AccountSettings> {
+    settings
+        .validate()
+        .map_err(|e| ApiError::invalid(e.field, format!("{}: {}", e.field, e.reason)))?;
+    Ok(settings)
+}
+
+#[utoipa::path(
+    get, path = "/api/v1/accounts", tag = "accounts",
+    params(AccountListParams),
+    responses(
+        (status = 200, description = "A page of accounts, oldest first", body = Page<VirtualAccount>),
+        (status = 400, description = "A malformed parameter", body = ErrorBody),
+    )
+)]
+pub async fn list_accounts(
+    State(state): State<AppState>,
+    Params(params): Params<AccountListParams>,
+) -> ApiResult<Json<Page<VirtualAccount>>> {
+    let page = state
+        .store
+        .list_accounts(&AccountQuery {
+            include_task_accounts: params.include_task_accounts,
+            limit: params.limit.unwrap_or(100),
+            cursor: params.cursor,
+        })
+        .await?;
+    Ok(Json(page))
+}
+
+#[utoipa::path(
+    post, path = "/api/v1/accounts", tag = "accounts",
+    request_body = AccountCreate,
+    responses(
+        (status = 201, description = "The account", body = VirtualAccount),
+        (status = 422, description = "A field is unusable", body = ErrorBody),
+    )
+)]
+pub async fn create_account(
+    State(state): State<AppState>,
+    Body(body): Body<AccountCreate>,
+) -> ApiResult<(StatusCode, Json<VirtualAccount>)> {
+    let fractional = body.allow_fractional_shares.unwrap_or(false);
+    let defaults = default_settings(body.market_type, fractional);
+    let settings = checked(AccountSettings {
+        initial_balance: body.initial_balance,
+        commission_rate_buy: body
+            .commission_rate_buy
+            .unwrap_or(defaults.commission_rate_buy),
+        commission_rate_sell: body
+            .commission_rate_sell
+            .unwrap_or(defaults.commission_rate_sell),
+        tax_rate: body.tax_rate.unwrap_or(defaults.tax_rate),
+        min_commission: body.min_commission.unwrap_or(defaults.min_commission),
+        short_margin_ratio: body
+            .short_margin_ratio
+            .unwrap_or(defaults.short_margin_ratio),
+        ..defaults
+    })?;
+    let account = new_account(
+        &aibt_store::new_id(),
+        body.stock_symbol.as_deref().unwrap_or("").trim(),
+        &settings,
+        fractional,
+    );
+    state.store.insert_account(&account).await?;
+    Ok((StatusCode::CREATED, Json(account)))
+}
+
+#[utoipa::path(
+    get, path = "/api/v1/accounts/{account_id}", tag = "accounts",
+    params(("account_id" = String, Path, description = "The account's id")),
+    responses(
+        (status = 200, description = "The account", body = VirtualAccount),
+        (status = 404, description = "No such account", body = ErrorBody),
+    )
+)]
+pub async fn get_account(
+    State(state): State<AppState>,
+    Path(account_id): Path<String>,
+) -> ApiResult<Json<VirtualAccount>> {
+    Ok(Json(state.store.get_account(&account_id).await?))
+}
+
+/// A user account can be changed; a task's run account belongs to its run.
+async fn user_account(state: &AppState, account_id: &str) -> ApiResult<VirtualAccount> {
+    let account = state.store.get_account(account_id).await?;
+    if let Some(task_id) = &account.task_id {
+        return Err(ApiError::conflict(format!(
+            "account {account_id} is the run account of task {task_id}; it changes only with its run"
+        )));
+    }
+    Ok(account)
+}
+
+#[utoipa::path(
+    patch, path = "/api/v1/accounts/{account_id}", tag = "accounts",
+    params(("account_id" = String, Path, description = "The account's id")),
+    request_body = AccountUpdate,
+    responses(
+        (status = 200, description = "The account as changed", body = VirtualAccount),
+        (status = 404, description = "No such account", body = ErrorBody),
+        (status = 409, description = "A task's run account", body = ErrorBody),
+        (status = 422, description = "A field is unusable", body = ErrorBody),
+    )
+)]
+pub async fn update_account(
+    State(state): State<AppState>,
+    Path(account_id): Path<String>,
+    Body(body): Body<AccountUpdate>,
+) -> ApiResult<Json<VirtualAccount>> {
+    let account = user_account(&state, &account_id).await?;
+    let fractional = body
+        .allow_fractional_shares
+        .unwrap_or(account.allow_fractional_shares);
+    let current = account_settings(&account);
+    let settings = checked(AccountSettings {
+        initial_balance: body.initial_balance.unwrap_or(current.initial_balance),
+        commission_rate_buy: body
+            .commission_rate_buy
+            .unwrap_or(current.commission_rate_buy),
+        commission_rate_sell: body
+            .commission_rate_sell
+            .unwrap_or(current.commission_rate_sell),
+        tax_rate: body.tax_rate.unwrap_or(current.tax_rate),
+        min_commission: body.min_commission.unwrap_or(current.min_commission),
+        short_margin_ratio: body
+            .short_margin_ratio
+            .unwrap_or(current.short_margin_ratio),
+        whole_units: account.market_type.whole_units_by_default() && !fractional,
+        ..current
+    })?;
+    // A user account holds no positions: its balances are its initial cash.
+    let mut updated = new_account(
+        &account.account_id,
+        body.stock_symbol
+            .as_deref()
+            .unwrap_or(&account.stock_symbol)
+            .trim(),
+        &settings,
+        fractional,
+    );
+    updated.created_at = account.created_at;
+    state.store.update_account(&updated).await?;
+    Ok(Json(state.store.get_account(&account_id).await?))
+}
+
+#[utoipa::path(
+    delete, path = "/api/v1/accounts/{account_id}", tag = "accounts",
+    params(("account_id" = String, Path, description = "The account's id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such account", body = ErrorBody),
+        (status = 409, description = "Tasks use the account, or it is a run account", body = ErrorBody),
+    )
+)]
+pub async fn delete_account(
+    State(state): State<AppState>,
+    Path(account_id): Path<String>,
+) -> ApiResult<StatusCode> {
+    user_account(&state, &account_id).await?;
+    state.store.delete_account(&account_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,243 @@
+//! `/api/v1/ai-configs`: how to reach a model. A key is stored encrypted and never returned:
+//! responses show it masked (`****abcd`, or `$VAR` for a key read from the environment).
+
+use aibt_core::{Rate, ResponseFormat};
+use aibt_engine::ai_config::{
+    AiConfigSpec, ApiKey, ConnectionTest, build_ai_config, test_ai_config,
+};
+use aibt_engine::secrets::mask_api_key;
+use aibt_store::{AiConfig, Page};
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use chrono::NaiveDate;
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::AppState;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::{Body, Params};
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AiConfigCreate {
+    pub name: String,
+    /// The API root, e.g. `http://127.0.0.1:11434/v1`.
+    pub local_ai_base_url: String,
+    /// The key; stored encrypted (XChaCha20-Poly1305), never returned.
+    pub local_ai_api_key: Option<String>,
+    /// Or: read the key from this environment variable of the server at each call.
+    pub local_ai_api_key_env: Option<String>,
+    pub local_ai_model_name: String,
+    pub temperature: Option<Rate>,
+    pub max_tokens: Option<i64>,
+    pub timeout_seconds: Option<i64>,
+    pub response_format: Option<ResponseFormat>,
+    pub max_concurrency: Option<i64>,
+    pub max_retries: Option<i64>,
+    pub knowledge_cutoff: Option<NaiveDate>,
+}
+
+/// Changes to a config; omitted fields keep their value. `local_ai_api_key: ""` removes the key.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AiConfigUpdate {
+    pub name: Option<String>,
+    pub local_ai_base_url: Option<String>,
+    pub local_ai_api_key: Option<String>,
+    pub local_ai_api_key_env: Option<String>,
+    pub local_ai_model_name: Option<String>,
+    pub temperature: Option<Rate>,
+    pub max_tokens: Option<i64>,
+    pub timeout_seconds: Option<i64>,
+    pub response_format: Option<ResponseFormat>,
+    pub max_concurrency: Option<i64>,
+    pub max_retries: Option<i64>,
+    pub knowledge_cutoff: Option<NaiveDate>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AiConfigListParams {
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+/// A config as the API shows it: the key masked.
+fn masked(mut config: AiConfig) -> AiConfig {
+    config.local_ai_api_key = mask_api_key(&config.local_ai_api_key);
+    config
+}
+
+fn api_key(key: Option<String>, env: Option<String>) -> ApiResult<Option<ApiKey>> {
+    match (key, env) {
+        (Some(_), Some(_)) => Err(ApiError::invalid(
+            "local_ai_api_key_env",
+            "local_ai_api_key_env: give local_ai_api_key or local_ai_api_key_env, not both",
+        )),
+        (Some(key), None) if key.trim().is_empty() => Ok(Some(ApiKey::None)),
+        (Some(key), None) => Ok(Some(ApiKey::Given(key))),
+        (None, Some(variable)) => Ok(Some(ApiKey::FromEnv(variable))),
+        (None, None) => Ok(None),
+    }
+}
+
+async fn refuse_taken_name(state: &AppState, name: &str, except: Option<&str>) -> ApiResult<()> {
+    if let Some(existing) = state.store.find_ai_config_by_name(name.trim()).await?
+        && Some(existing.config_id.as_str()) != except
+    {
+        return Err(ApiError::conflict(format!(
+            "an AI config named {name:?} exists ({})",
+            existing.config_id
+        )));
+    }
+    Ok(())
+}
+
+#[utoipa::path(
+    get, path = "/api/v1/ai-configs", tag = "ai-configs",
+    params(AiConfigListParams),
+    responses((status = 200, description = "A page of AI configs, keys masked", body = Page<AiConfig>))
+)]
+pub async fn list_ai_configs(
+    State(state): State<AppState>,
+    Params(params): Params<AiConfigListParams>,
+) -> ApiResult<Json<Page<AiConfig>>> {
+    let page = state
+        .store
+        .list_ai_configs(params.limit.unwrap_or(100), params.cursor)
+        .await?;
+    Ok(Json(Page {
+        items: page.items.into_iter().map(masked).collect(),
+        next_cursor: page.next_cursor,
+    }))
+}
+
+#[utoipa::path(
+    post, path = "/api/v1/ai-configs", tag = "ai-configs",
+    request_body = AiConfigCreate,
+    responses(
+        (status = 201, description = "The config, key masked", body = AiConfig),
+        (status = 409, description = "The name is taken", body = ErrorBody),
+        (status = 422, description = "A field is unusable", body = ErrorBody),
+    )
+)]
+pub async fn create_ai_config(
+    State(state): State<AppState>,
+    Body(body): Body<AiConfigCreate>,
+) -> ApiResult<(StatusCode, Json<AiConfig>)> {
+    refuse_taken_name(&state, &body.name, None).await?;
+    let config = build_ai_config(AiConfigSpec {
+        name: body.name,
+        base_url: body.local_ai_base_url,
+        api_key: api_key(body.local_ai_api_key, body.local_ai_api_key_env)?.unwrap_or(ApiKey::None),
+        model: body.local_ai_model_name,
+        temperature: body.temperature,
+        max_tokens: body.max_tokens,
+        timeout_seconds: body.timeout_seconds,
+        response_format: body.response_format,
+        max_concurrency: body.max_concurrency,
+        max_retries: body.max_retries,
+        knowledge_cutoff: body.knowledge_cutoff,
+    })?;
+    state.store.insert_ai_config(&config).await?;
+    Ok((StatusCode::CREATED, Json(masked(config))))
+}
+
+#[utoipa::path(
+    get, path = "/api/v1/ai-configs/{config_id}", tag = "ai-configs",
+    params(("config_id" = String, Path, description = "The config's id")),
+    responses(
+        (status = 200, description = "The config, key masked", body = AiConfig),
+        (status = 404, description = "No such config", body = ErrorBody),
+    )
+)]
+pub async fn get_ai_config(
+    State(state): State<AppState>,
+    Path(config_id): Path<String>,
+) -> ApiResult<Json<AiConfig>> {
+    Ok(Json(masked(state.store.get_ai_config(&config_id).await?)))
+}
+
+#[utoipa::path(
+    patch, path = "/api/v1/ai-configs/{config_id}", tag = "ai-configs",
+    params(("config_id" = String, Path, description = "The config's id")),
+    request_body = AiConfigUpdate,
+    responses(
+        (status = 200, description = "The config as changed, key masked (a resumed task uses the config as it then is)", body = AiConfig),
+        (status = 404, description = "No such config", body = ErrorBody),
+        (status = 409, description = "The new name is taken", body = ErrorBody),
+        (status = 422, description = "A field is unusable", body = ErrorBody),
+    )
+)]
+pub async fn update_ai_config(
+    State(state): State<AppState>,
+    Path(config_id): Path<String>,
+    Body(body): Body<AiConfigUpdate>,
+) -> ApiResult<Json<AiConfig>> {
+    let current = state.store.get_ai_config(&config_id).await?;
+    if let Some(name) = &body.name {
+        refuse_taken_name(&state, name, Some(&config_id)).await?;
+    }
+    let key = api_key(body.local_ai_api_key, body.local_ai_api_key_env)?;
+    // Rebuilt through the same checks as a new config, then given back its identity (and its
+    // stored key, unless a new one was given).
+    let mut config = build_ai_config(AiConfigSpec {
+        name: body.name.unwrap_or_else(|| current.name.clone()),
+        base_url: body
+            .local_ai_base_url
+            .unwrap_or_else(|| current.local_ai_base_url.clone()),
+        api_key: key.clone().unwrap_or(ApiKey::None),
+        model: body
+            .local_ai_model_name
+            .unwrap_or_else(|| current.local_ai_model_name.clone()),
+        temperature: Some(body.temperature.unwrap_or(current.temperature)),
+        max_tokens: Some(body.max_tokens.unwrap_or(current.max_tokens)),
+        timeout_seconds: Some(body.timeout_seconds.unwrap_or(current.timeout_seconds)),
+        response_format: Some(body.response_format.unwrap_or(current.response_format)),
+        max_concurrency: Some(body.max_concurrency.unwrap_or(current.max_concurrency)),
+        max_retries: Some(body.max_retries.unwrap_or(current.max_retries)),
+        knowledge_cutoff: body.knowledge_cutoff.or(current.knowledge_cutoff),
+    })?;
+    config.config_id = current.config_id.clone();
+    config.created_at = current.created_at;
+    if key.is_none() {
+        config.local_ai_api_key = current.local_ai_api_key.clone();
+    }
+    state.store.update_ai_config(&config).await?;
+    Ok(Json(masked(state.store.get_ai_config(&config_id).await?)))
+}
+
+#[utoipa::path(
+    delete, path = "/api/v1/ai-configs/{config_id}", tag = "ai-configs",
+    params(("config_id" = String, Path, description = "The config's id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such config", body = ErrorBody),
+        (status = 409, description = "Tasks use the config", body = ErrorBody),
+    )
+)]
+pub async fn delete_ai_config(
+    State(state): State<AppState>,
+    Path(config_id): Path<String>,
+) -> ApiResult<StatusCode> {
+    state.store.delete_ai_config(&config_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(
+    post, path = "/api/v1/ai-configs/{config_id}/test", tag = "ai-configs",
+    params(("config_id" = String, Path, description = "The config's id")),
+    responses(
+        (status = 200, description = "One real decision call: its latency, the answer, and whether it was usable", body = ConnectionTest),
+        (status = 404, description = "No such config", body = ErrorBody),
+        (status = 422, description = "The config cannot be used (its key's variable is unset, say)", body = ErrorBody),
+    )
+)]
+pub async fn test_config(
+    State(state): State<AppState>,
+    Path(config_id): Path<String>,
+) -> ApiResult<Json<ConnectionTest>> {
+    let config = state.store.get_ai_config(&config_id).await?;
+    Ok(Json(test_ai_config(&config).await?))
+}

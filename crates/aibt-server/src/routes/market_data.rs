@@ -1,0 +1,230 @@
+//! `/api/v1/market-data`: importing OHLCV CSV files, listing the stored series, reading bars.
+
+use aibt_core::{Bar, MarketType, TimeGranularity};
+use aibt_data::parse_csv;
+use aibt_store::{BarRange, ImportMode, ImportOutcome, Page, SeriesInfo, SeriesKey};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Multipart, Request, State};
+use axum::http::{StatusCode, header};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::AppState;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::{Params, body_rejection, parse_query};
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SeriesList {
+    pub series: Vec<SeriesInfo>,
+}
+
+#[utoipa::path(
+    get, path = "/api/v1/market-data", tag = "market-data",
+    responses((status = 200, description = "Every stored series with its bar count and time span", body = SeriesList))
+)]
+pub async fn list_series(State(state): State<AppState>) -> ApiResult<Json<SeriesList>> {
+    Ok(Json(SeriesList {
+        series: state.store.list_series().await?,
+    }))
+}
+
+/// Which series an upload is, given as query parameters or as fields of a multipart form.
+#[derive(Debug, Deserialize, IntoParams, Default)]
+#[into_params(parameter_in = Query)]
+pub struct ImportParams {
+    pub symbol: Option<String>,
+    pub market_type: Option<MarketType>,
+    pub time_granularity: Option<TimeGranularity>,
+    /// Overwrite stored bars that differ from the file (otherwise such a file is refused).
+    #[serde(default)]
+    pub replace: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImportResult {
+    pub series: SeriesKey,
+    #[serde(flatten)]
+    pub outcome: ImportOutcome,
+    pub first: Option<DateTime<Utc>>,
+    pub last: Option<DateTime<Utc>>,
+}
+
+fn required<T>(value: Option<T>, field: &str) -> ApiResult<T> {
+    value.ok_or_else(|| ApiError::invalid(field, format!("{field}: required")))
+}
+
+#[utoipa::path(
+    post, path = "/api/v1/market-data/import", tag = "market-data",
+    params(ImportParams),
+    request_body(
+        description = "The CSV file: as the whole body (`text/csv`), or as the `file` field of a \
+            multipart form whose other fields may carry symbol, market_type, time_granularity and replace",
+        content_type = "text/csv", content = String
+    ),
+    responses(
+        (status = 201, description = "Imported", body = ImportResult),
+        (status = 409, description = "Stored bars differ from the file (use replace=true)", body = ErrorBody),
+        (status = 413, description = "The file is larger than the server accepts", body = ErrorBody),
+        (status = 422, description = "A bad row, with its line and column: nothing of the file was stored", body = ErrorBody),
+    )
+)]
+pub async fn import(
+    State(state): State<AppState>,
+    request: Request,
+) -> ApiResult<(StatusCode, Json<ImportResult>)> {
+    let mut params: ImportParams = parse_query(request.uri().query().unwrap_or_default())?;
+    let is_form = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    let (name, bytes) = if is_form {
+        let mut form = Multipart::from_request(request, &state)
+            .await
+            .map_err(|e| ApiError::bad_request(None, e.body_text()))?;
+        let mut file = None;
+        while let Some(field) = form
+            .next_field()
+            .await
+            .map_err(|e| ApiError::bad_request(None, e.body_text()))?
+        {
+            let field_name = field.name().unwrap_or_default().to_string();
+            let file_name = field.file_name().map(str::to_string);
+            let data = field.bytes().await.map_err(|e| {
+                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "payload_too_large",
+                        "the file is larger than this server accepts",
+                        None,
+                    )
+                } else {
+                    ApiError::bad_request(Some(field_name.clone()), e.body_text())
+                }
+            })?;
+            let text = || String::from_utf8_lossy(&data).trim().to_string();
+            match field_name.as_str() {
+                "file" => file = Some((file_name.unwrap_or_else(|| "upload.csv".into()), data)),
+                "symbol" => params.symbol = Some(text()),
+                "market_type" => {
+                    params.market_type = Some(text().to_ascii_uppercase().parse().map_err(
+                        |e: aibt_core::EnumParseError| {
+                            ApiError::invalid("market_type", format!("market_type: {e}"))
+                        },
+                    )?)
+                }
+                "time_granularity" => {
+                    params.time_granularity = Some(text().to_ascii_lowercase().parse().map_err(
+                        |e: aibt_core::EnumParseError| {
+                            ApiError::invalid("time_granularity", format!("time_granularity: {e}"))
+                        },
+                    )?)
+                }
+                "replace" => params.replace = matches!(text().as_str(), "true" | "1" | "on"),
+                _ => {}
+            }
+        }
+        required(file, "file")?
+    } else {
+        let bytes = Bytes::from_request(request, &state)
+            .await
+            .map_err(body_rejection)?;
+        ("upload.csv".to_string(), bytes)
+    };
+    let symbol = required(params.symbol.filter(|s| !s.trim().is_empty()), "symbol")?;
+    let series = SeriesKey {
+        symbol: symbol.trim().to_string(),
+        market_type: required(params.market_type, "market_type")?,
+        granularity: required(params.time_granularity, "time_granularity")?,
+    };
+    let bars = parse_csv(&name, &bytes).map_err(|e| ApiError::invalid("file", e.to_string()))?;
+    let mode = if params.replace {
+        ImportMode::Replace
+    } else {
+        ImportMode::RefuseChanges
+    };
+    let outcome = state.store.import_bars(&series, &bars, mode).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(ImportResult {
+            series,
+            outcome,
+            first: bars.first().map(|b| b.ts),
+            last: bars.last().map(|b| b.ts),
+        }),
+    ))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct BarParams {
+    pub symbol: String,
+    pub market_type: MarketType,
+    pub time_granularity: TimeGranularity,
+    /// First bar time (inclusive).
+    pub from: Option<DateTime<Utc>>,
+    /// Last bar time (inclusive).
+    pub to: Option<DateTime<Utc>>,
+    /// Page size (default 1000, at most 10,000).
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+#[utoipa::path(
+    get, path = "/api/v1/market-data/bars", tag = "market-data",
+    params(BarParams),
+    responses(
+        (status = 200, description = "A page of bars, oldest first", body = Page<Bar>),
+        (status = 400, description = "A malformed parameter", body = ErrorBody),
+        (status = 404, description = "No such series", body = ErrorBody),
+    )
+)]
+pub async fn bars(
+    State(state): State<AppState>,
+    Params(params): Params<BarParams>,
+) -> ApiResult<Json<Page<Bar>>> {
+    let series = SeriesKey {
+        symbol: params.symbol,
+        market_type: params.market_type,
+        granularity: params.time_granularity,
+    };
+    if state.store.series_bounds(&series).await?.is_none() {
+        return Err(ApiError::not_found(format!("no bars stored for {series}")));
+    }
+    let after = params
+        .cursor
+        .as_deref()
+        .map(|cursor| {
+            aibt_core::time::parse_timestamp(cursor).map_err(|_| {
+                ApiError::bad_request(
+                    Some("cursor".into()),
+                    format!("cursor: {cursor:?} is not a cursor this server issued"),
+                )
+            })
+        })
+        .transpose()?;
+    let limit = aibt_store::clamp_limit(params.limit.unwrap_or(1000));
+    let mut items = state
+        .store
+        .bars(
+            &series,
+            BarRange {
+                from: params.from,
+                to: params.to,
+                after,
+                limit: Some(limit + 1),
+            },
+        )
+        .await?;
+    let next_cursor = (items.len() > limit as usize).then(|| {
+        items.truncate(limit as usize);
+        items
+            .last()
+            .map(|b| aibt_core::time::format_timestamp(b.ts))
+            .unwrap_or_default()
+    });
+    Ok(Json(Page { items, next_cursor }))
+}

@@ -1,0 +1,253 @@
+//! The real server on 127.0.0.1:0 with a worker beside it, over a real SQLite file or a
+//! PostgreSQL database of its own, and a client that speaks to it as any other would.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aibt_engine::worker::{WorkerHandle, WorkerOptions, run_worker};
+use aibt_server::{AppState, Limits};
+use aibt_store::Store;
+use aibt_store_postgres::PostgresStore;
+use aibt_store_sqlite::SqliteStore;
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+pub enum Backend {
+    Sqlite(tempfile::TempDir),
+    Postgres(TestDatabase),
+}
+
+pub struct Server {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub store: Arc<dyn Store>,
+    token: Option<String>,
+    stop: Option<tokio::sync::watch::Sender<bool>>,
+    _backend: Backend,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(true);
+        }
+    }
+}
+
+/// A response: its status and its JSON body (Null when there is none).
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Reply {
+    /// Asserts an error answer: its status, code and field.
+    pub fn error(&self, status: u16, code: &str, field: Option<&str>) -> &Reply {
+        assert_eq!(self.status.as_u16(), status, "{}", self.text);
+        assert_eq!(self.body["error"]["code"], code, "{}", self.text);
+        assert_eq!(self.body["error"]["field"].as_str(), field, "{}", self.text);
+        assert!(
+            self.body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty()),
+            "{}",
+            self.text
+        );
+        self
+    }
+
+    pub fn ok(&self, status: u16) -> &Value {
+        assert_eq!(self.status.as_u16(), status, "{}", self.text);
+        &self.body
+    }
+}
+
+pub async fn sqlite() -> (Arc<dyn Store>, Backend) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = SqliteStore::open(dir.path().join("aibt.db"))
+        .await
+        .expect("open");
+    (Arc::new(store), Backend::Sqlite(dir))
+}
+
+pub async fn postgres() -> (Arc<dyn Store>, Backend) {
+    let db = TestDatabase::new();
+    let store = PostgresStore::connect(&db.url()).await.expect("connect");
+    (Arc::new(store), Backend::Postgres(db))
+}
+
+impl Server {
+    pub async fn start((store, backend): (Arc<dyn Store>, Backend), token: Option<&str>) -> Server {
+        Server::start_with(store, backend, token, Limits::default()).await
+    }
+
+    pub async fn start_with(
+        store: Arc<dyn Store>,
+        backend: Backend,
+        token: Option<&str>,
+        limits: Limits,
+    ) -> Server {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let address = listener.local_addr().expect("address");
+        let handle = WorkerHandle::new();
+        let state = AppState {
+            store: store.clone(),
+            worker: handle.clone(),
+            api_token: token.map(Arc::from),
+        };
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let router = aibt_server::router(state, limits);
+        let mut serve_stop = stopped.clone();
+        tokio::spawn(aibt_server::serve(listener, router, async move {
+            let _ = serve_stop.wait_for(|s| *s).await;
+        }));
+        let mut options = WorkerOptions::new(format!("test-worker-{}", address.port()));
+        options.poll = Duration::from_millis(50);
+        let mut worker_stop = stopped.clone();
+        tokio::spawn(run_worker(store.clone(), options, handle, async move {
+            let _ = worker_stop.wait_for(|s| *s).await;
+        }));
+        Server {
+            base: format!("http://{address}"),
+            client: reqwest::Client::new(),
+            store,
+            token: token.map(str::to_string),
+            stop: Some(stop),
+            _backend: backend,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        let request = self.client.request(method, self.url(path));
+        match &self.token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+    }
+
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> Reply {
+        let response = request.send().await.expect("request");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.expect("body");
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Reply {
+            status,
+            headers,
+            body,
+            text,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.send(self.request(Method::GET, path)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Reply {
+        self.send(self.request(Method::DELETE, path)).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Reply {
+        self.send(self.request(Method::POST, path).json(&body))
+            .await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> Reply {
+        self.send(self.request(Method::PATCH, path).json(&body))
+            .await
+    }
+
+    pub async fn post_raw(&self, path: &str, content_type: &str, body: Vec<u8>) -> Reply {
+        self.send(
+            self.request(Method::POST, path)
+                .header("content-type", content_type)
+                .body(body),
+        )
+        .await
+    }
+
+    /// Polls a task until it reaches one of `statuses`.
+    pub async fn wait_for(&self, task_id: &str, statuses: &[&str]) -> Value {
+        for _ in 0..600 {
+            let task = self.get(&format!("/api/v1/tasks/{task_id}")).await;
+            let status = task.body["status"].as_str().unwrap_or_default().to_string();
+            if statuses.contains(&status.as_str()) {
+                return task.body;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("task {task_id} never reached {statuses:?}");
+    }
+}
+
+pub fn sample_csv(file: &str) -> Vec<u8> {
+    std::fs::read(format!(
+        "{}/../aibt-data/sample/{file}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("sample")
+}
+
+/// The server the PostgreSQL tests use; `AIBT_TEST_POSTGRES` overrides it.
+fn postgres_server() -> String {
+    std::env::var("AIBT_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_string())
+}
+
+/// A uniquely named database (the store creates it), dropped on drop.
+pub struct TestDatabase {
+    name: String,
+}
+
+impl TestDatabase {
+    pub fn new() -> TestDatabase {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        TestDatabase {
+            name: format!(
+                "aibt_api_{}_{}",
+                std::process::id(),
+                COUNTER.fetch_add(1, Ordering::Relaxed)
+            ),
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("{}/{}", postgres_server(), self.name)
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        let url = format!("{}/postgres", postgres_server());
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async move {
+                if let Ok((client, connection)) =
+                    tokio_postgres::connect(&url, tokio_postgres::NoTls).await
+                {
+                    tokio::spawn(connection);
+                    let _ = client
+                        .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
