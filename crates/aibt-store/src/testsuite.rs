@@ -140,7 +140,8 @@ fn sample_decision(task_id: &str, n: u32) -> LocalDecision {
     }
 }
 
-fn sample_trade(task_id: &str, n: u32) -> TradeRecord {
+/// The `n`-th trade of a task, with a distinctive value in every column.
+pub fn sample_trade(task_id: &str, n: u32) -> TradeRecord {
     TradeRecord {
         trade_id: format!("{task_id}-t{n:08}"),
         task_id: Some(task_id.to_string()),

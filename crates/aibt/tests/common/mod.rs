@@ -106,3 +106,56 @@ impl Run {
 pub fn sample_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../aibt-data/sample")
 }
+
+/// A PostgreSQL database of its own (created by aibt on first use), dropped on drop.
+/// `AIBT_TEST_POSTGRES` names the server.
+pub struct PostgresDatabase {
+    name: String,
+}
+
+fn postgres_server() -> String {
+    std::env::var("AIBT_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_string())
+}
+
+impl PostgresDatabase {
+    pub fn new() -> PostgresDatabase {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        PostgresDatabase {
+            name: format!(
+                "aibt_cli_{}_{}",
+                std::process::id(),
+                COUNTER.fetch_add(1, Ordering::Relaxed)
+            ),
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("{}/{}", postgres_server(), self.name)
+    }
+}
+
+impl Drop for PostgresDatabase {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        let url = format!("{}/postgres", postgres_server());
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async move {
+                if let Ok((client, connection)) =
+                    tokio_postgres::connect(&url, tokio_postgres::NoTls).await
+                {
+                    tokio::spawn(connection);
+                    let _ = client
+                        .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
