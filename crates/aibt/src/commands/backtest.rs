@@ -463,8 +463,7 @@ pub async fn run_in_foreground(store: Arc<dyn Store>, task_id: &str) -> Result<T
             now,
             now + config.lease,
         )
-        .await?
-        .ok_or_else(|| anyhow!("task {task_id} is not running or another worker holds it"))?;
+        .await?;
     let bar = if std::io::stderr().is_terminal() {
         indicatif::ProgressBar::new(0)
     } else {
@@ -474,6 +473,11 @@ pub async fn run_in_foreground(store: Arc<dyn Store>, task_id: &str) -> Result<T
         indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} decisions  {msg}")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
+    let Some(claimed) = claimed else {
+        // A worker on the same database (aibt serve, aibt worker) took the task first: it
+        // runs there, and this command follows it.
+        return follow(store, task_id, &bar).await;
+    };
     let mut report = |progress: &aibt_engine::Progress| {
         bar.set_length(progress.total_items);
         bar.set_position(progress.processed_items);
@@ -497,4 +501,40 @@ pub async fn run_in_foreground(store: Arc<dyn Store>, task_id: &str) -> Result<T
         RunOutcome::Finished(task) => *task,
         RunOutcome::Stopped { .. } => store.get_task(task_id).await?,
     })
+}
+
+/// Shows the progress of a task another process runs, until it stops running. Ctrl-C pauses
+/// it there too.
+async fn follow(
+    store: Arc<dyn Store>,
+    task_id: &str,
+    bar: &indicatif::ProgressBar,
+) -> Result<Task> {
+    let task = store.get_task(task_id).await?;
+    if task.status != aibt_core::TaskStatus::Running {
+        bar.finish_and_clear();
+        return Ok(task);
+    }
+    bar.suspend(|| {
+        eprintln!(
+            "task {task_id} is run by worker {}; following it",
+            task.lease_owner.as_deref().unwrap_or("?")
+        )
+    });
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_millis(200)) => {}
+            _ = tokio::signal::ctrl_c() => {
+                bar.suspend(|| eprintln!("interrupted: pausing task {task_id}"));
+                let _ = transition(store.as_ref(), task_id, Transition::Pause).await;
+            }
+        }
+        let task = store.get_task(task_id).await?;
+        bar.set_length(u64::try_from(task.total_items.unwrap_or(0)).unwrap_or(0));
+        bar.set_position(u64::try_from(task.processed_items).unwrap_or(0));
+        if task.status != aibt_core::TaskStatus::Running {
+            bar.finish_and_clear();
+            return Ok(task);
+        }
+    }
 }
