@@ -10,6 +10,7 @@ mod docs;
 mod error;
 mod extract;
 mod routes;
+pub mod ui;
 
 use std::sync::Arc;
 
@@ -157,6 +158,7 @@ pub fn router(state: AppState, limits: Limits) -> Router {
     Router::new()
         .merge(api)
         .merge(docs::routes(openapi))
+        .merge(ui::routes())
         .route("/healthz", axum::routing::get(healthz))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), require_token))

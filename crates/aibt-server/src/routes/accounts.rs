@@ -102,6 +102,17 @@ pub async fn create_account(
     State(state): State<AppState>,
     Body(body): Body<AccountCreate>,
 ) -> ApiResult<(StatusCode, Json<VirtualAccount>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(insert_account(&state, body).await?),
+    ))
+}
+
+/// Checks and stores a new account (the API's and the web UI's).
+pub(crate) async fn insert_account(
+    state: &AppState,
+    body: AccountCreate,
+) -> ApiResult<VirtualAccount> {
     let fractional = body.allow_fractional_shares.unwrap_or(false);
     let defaults = default_settings(body.market_type, fractional);
     let settings = checked(AccountSettings {
@@ -126,7 +137,7 @@ pub async fn create_account(
         fractional,
     );
     state.store.insert_account(&account).await?;
-    Ok((StatusCode::CREATED, Json(account)))
+    Ok(account)
 }
 
 #[utoipa::path(

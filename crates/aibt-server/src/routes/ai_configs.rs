@@ -64,7 +64,7 @@ pub struct AiConfigListParams {
 }
 
 /// A config as the API shows it: the key masked.
-fn masked(mut config: AiConfig) -> AiConfig {
+pub(crate) fn masked(mut config: AiConfig) -> AiConfig {
     config.local_ai_api_key = mask_api_key(&config.local_ai_api_key);
     config
 }
@@ -126,7 +126,19 @@ pub async fn create_ai_config(
     State(state): State<AppState>,
     Body(body): Body<AiConfigCreate>,
 ) -> ApiResult<(StatusCode, Json<AiConfig>)> {
-    refuse_taken_name(&state, &body.name, None).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(insert_ai_config(&state, body).await?),
+    ))
+}
+
+/// Checks and stores a new AI config, its key sealed; returns it masked (the API's and the
+/// web UI's).
+pub(crate) async fn insert_ai_config(
+    state: &AppState,
+    body: AiConfigCreate,
+) -> ApiResult<AiConfig> {
+    refuse_taken_name(state, &body.name, None).await?;
     let config = build_ai_config(AiConfigSpec {
         name: body.name,
         base_url: body.local_ai_base_url,
@@ -141,7 +153,7 @@ pub async fn create_ai_config(
         knowledge_cutoff: body.knowledge_cutoff,
     })?;
     state.store.insert_ai_config(&config).await?;
-    Ok((StatusCode::CREATED, Json(masked(config))))
+    Ok(masked(config))
 }
 
 #[utoipa::path(

@@ -33,6 +33,8 @@ pub struct EventParams {
     pub after: Option<String>,
     /// How often the database is read, in milliseconds (default 250, at least 50).
     pub interval_ms: Option<u64>,
+    /// `false`: progress and the end only, no decision events (a progress bar needs no more).
+    pub decisions: Option<bool>,
 }
 
 /// The data of a `progress` event.
@@ -57,6 +59,7 @@ struct Poller {
     last: Option<ProgressEvent>,
     pending: VecDeque<Event>,
     interval: Duration,
+    decisions: bool,
     first: bool,
     done: bool,
 }
@@ -82,19 +85,25 @@ impl Poller {
         // Decisions first: a client sees each step's decision before the progress that
         // counts it.
         let mut drained = true;
-        match self
-            .store
-            .list_decisions(
-                &self.task_id,
-                &RecordQuery {
-                    limit: DECISIONS_PER_READ,
-                    cursor: self.cursor.clone(),
-                    ..RecordQuery::default()
-                },
+        let page = if self.decisions {
+            Some(
+                self.store
+                    .list_decisions(
+                        &self.task_id,
+                        &RecordQuery {
+                            limit: DECISIONS_PER_READ,
+                            cursor: self.cursor.clone(),
+                            ..RecordQuery::default()
+                        },
+                    )
+                    .await,
             )
-            .await
-        {
-            Ok(page) => {
+        } else {
+            None
+        };
+        match page {
+            None => {}
+            Some(Ok(page)) => {
                 drained = page.next_cursor.is_none();
                 for decision in page.items {
                     let at = decision.analysis_date.unwrap_or(decision.start_time);
@@ -134,7 +143,7 @@ impl Poller {
                     self.cursor = Some(cursor);
                 }
             }
-            Err(error) => {
+            Some(Err(error)) => {
                 tracing::warn!(task_id = %self.task_id, %error, "reading decisions for events");
             }
         }
@@ -210,6 +219,7 @@ pub async fn events(
         last: None,
         pending: VecDeque::new(),
         interval: Duration::from_millis(params.interval_ms.unwrap_or(250).max(50)),
+        decisions: params.decisions.unwrap_or(true),
         first: true,
         done: false,
     };

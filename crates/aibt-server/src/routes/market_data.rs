@@ -133,28 +133,38 @@ pub async fn import(
             .map_err(body_rejection)?;
         ("upload.csv".to_string(), bytes)
     };
+    Ok((
+        StatusCode::CREATED,
+        Json(import_csv(&state, &name, &bytes, params).await?),
+    ))
+}
+
+/// Checks a whole CSV file and stores it as one series (the API's and the web UI's).
+pub(crate) async fn import_csv(
+    state: &AppState,
+    name: &str,
+    bytes: &[u8],
+    params: ImportParams,
+) -> ApiResult<ImportResult> {
     let symbol = required(params.symbol.filter(|s| !s.trim().is_empty()), "symbol")?;
     let series = SeriesKey {
         symbol: symbol.trim().to_string(),
         market_type: required(params.market_type, "market_type")?,
         granularity: required(params.time_granularity, "time_granularity")?,
     };
-    let bars = parse_csv(&name, &bytes).map_err(|e| ApiError::invalid("file", e.to_string()))?;
+    let bars = parse_csv(name, bytes).map_err(|e| ApiError::invalid("file", e.to_string()))?;
     let mode = if params.replace {
         ImportMode::Replace
     } else {
         ImportMode::RefuseChanges
     };
     let outcome = state.store.import_bars(&series, &bars, mode).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(ImportResult {
-            series,
-            outcome,
-            first: bars.first().map(|b| b.ts),
-            last: bars.last().map(|b| b.ts),
-        }),
-    ))
+    Ok(ImportResult {
+        series,
+        outcome,
+        first: bars.first().map(|b| b.ts),
+        last: bars.last().map(|b| b.ts),
+    })
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -164,6 +164,12 @@ pub async fn create(
     State(state): State<AppState>,
     Body(body): Body<TaskCreate>,
 ) -> ApiResult<(StatusCode, Json<TaskDetail>)> {
+    let task = insert_task(&state, body).await?;
+    Ok((StatusCode::CREATED, Json(detail(&state, task).await?)))
+}
+
+/// Checks and creates a task, started if asked (the API's and the web UI's).
+pub(crate) async fn insert_task(state: &AppState, body: TaskCreate) -> ApiResult<Task> {
     if body.options.template_content.is_some() {
         return Err(ApiError::invalid(
             "options.template_content",
@@ -188,14 +194,12 @@ pub async fn create(
         },
     )
     .await?;
-    let task = if body.start {
+    if body.start {
         let started = transition(state.store.as_ref(), &task.task_id, Transition::Start).await?;
         state.worker.wake();
-        started
-    } else {
-        task
-    };
-    Ok((StatusCode::CREATED, Json(detail(&state, task).await?)))
+        return Ok(started);
+    }
+    Ok(task)
 }
 
 #[utoipa::path(

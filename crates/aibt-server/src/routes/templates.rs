@@ -107,6 +107,17 @@ pub async fn create_template(
     State(state): State<AppState>,
     Body(body): Body<TemplateCreate>,
 ) -> ApiResult<(StatusCode, Json<PromptTemplate>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(insert_template(&state, body).await?),
+    ))
+}
+
+/// Checks and stores a new template (the API's and the web UI's).
+pub(crate) async fn insert_template(
+    state: &AppState,
+    body: TemplateCreate,
+) -> ApiResult<PromptTemplate> {
     let status = settable(body.status)?;
     let mut template = new_template(
         aibt_store::new_id(),
@@ -118,7 +129,7 @@ pub async fn create_template(
         template.status = status;
     }
     state.store.insert_template(&template).await?;
-    Ok((StatusCode::CREATED, Json(template)))
+    Ok(template)
 }
 
 #[utoipa::path(
@@ -151,8 +162,17 @@ pub async fn update_template(
     Path(prompt_id): Path<String>,
     Body(body): Body<TemplateUpdate>,
 ) -> ApiResult<Json<PromptTemplate>> {
+    Ok(Json(change_template(&state, &prompt_id, body).await?))
+}
+
+/// Checks and applies changes to a template (the API's and the web UI's).
+pub(crate) async fn change_template(
+    state: &AppState,
+    prompt_id: &str,
+    body: TemplateUpdate,
+) -> ApiResult<PromptTemplate> {
     let status = settable(body.status)?;
-    let current = state.store.get_template(&prompt_id).await?;
+    let current = state.store.get_template(prompt_id).await?;
     let mut template = new_template(
         current.prompt_id.clone(),
         body.content.as_deref().unwrap_or(&current.content),
@@ -162,7 +182,7 @@ pub async fn update_template(
     template.status = status.unwrap_or(current.status);
     template.created_at = current.created_at;
     state.store.update_template(&template).await?;
-    Ok(Json(state.store.get_template(&prompt_id).await?))
+    Ok(state.store.get_template(prompt_id).await?)
 }
 
 #[utoipa::path(
@@ -200,16 +220,25 @@ pub async fn preview_template(
     Body(body): Body<PreviewRequest>,
 ) -> ApiResult<Json<Preview>> {
     let template = state.store.get_template(&prompt_id).await?;
+    Ok(Json(preview(&state, template.content, body).await?))
+}
+
+/// Renders a template's content for one bar (the API's and the web UI's).
+pub(crate) async fn preview(
+    state: &AppState,
+    content: String,
+    body: PreviewRequest,
+) -> ApiResult<Preview> {
     let series = SeriesKey {
         symbol: body.stock_symbol,
         market_type: body.market_type,
         granularity: body.time_granularity,
     };
     let settings = aibt_engine::task::default_settings(series.market_type, false);
-    let preview = preview_prompt(
+    Ok(preview_prompt(
         state.store.as_ref(),
         &PreviewSpec {
-            template: template.content,
+            template: content,
             series,
             start: body.start_date,
             at: body.at,
@@ -218,6 +247,5 @@ pub async fn preview_template(
             settings,
         },
     )
-    .await?;
-    Ok(Json(preview))
+    .await?)
 }

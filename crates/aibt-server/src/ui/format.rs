@@ -1,0 +1,87 @@
+//! How numbers and times read on a page.
+
+use aibt_core::TimeGranularity;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+/// A decimal string (as the store keeps money) rounded to `places` for reading; exact values
+/// stay in the exports and the API.
+pub fn decimal(text: &str, places: u32) -> String {
+    match text.parse::<aibt_core::Decimal>() {
+        Ok(value) => {
+            let rounded = value.round_dp(places);
+            format!("{rounded:.prec$}", prec = places as usize)
+        }
+        Err(_) => text.to_string(),
+    }
+}
+
+/// A statistic as the table shows it.
+pub fn stat(value: &Value) -> String {
+    match value {
+        Value::Null => "—".to_string(),
+        Value::Number(n) => match n.as_f64() {
+            Some(f) if n.is_f64() => format!("{:.2}", f + 0.0),
+            _ => n.to_string(),
+        },
+        Value::String(s) => {
+            if s.parse::<aibt_core::Decimal>().is_ok() {
+                decimal(s, 2)
+            } else {
+                s.clone()
+            }
+        }
+        other => other.to_string(),
+    }
+}
+
+/// A bar time: the date for daily bars, date and minute otherwise.
+pub fn time(ts: DateTime<Utc>, granularity: TimeGranularity) -> String {
+    match granularity {
+        TimeGranularity::Daily => ts.format("%Y-%m-%d").to_string(),
+        _ => ts.format("%Y-%m-%d %H:%M").to_string(),
+    }
+}
+
+/// A task's period.
+pub fn period(start: DateTime<Utc>, end: DateTime<Utc>, granularity: TimeGranularity) -> String {
+    format!("{} → {}", time(start, granularity), time(end, granularity))
+}
+
+/// The first characters of an id, enough to tell tasks apart in a list.
+pub fn short_id(id: &str) -> String {
+    id.chars()
+        .rev()
+        .take(8)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect()
+}
+
+/// A return in percent with its sign, or nothing.
+pub fn percent(value: Option<f64>) -> String {
+    value
+        .map(|v| format!("{:+.2}%", v + 0.0))
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_read_well() {
+        assert_eq!(decimal("10137.98785000", 2), "10137.99");
+        assert_eq!(decimal("0.00100000", 4), "0.0010");
+        assert_eq!(stat(&serde_json::json!(1.23456)), "1.23");
+        assert_eq!(stat(&serde_json::json!(-0.0)), "0.00");
+        assert_eq!(stat(&serde_json::json!(12)), "12");
+        assert_eq!(stat(&Value::Null), "—");
+        assert_eq!(percent(Some(12.3456)), "+12.35%");
+        assert_eq!(
+            short_id("01M88A8T5QET08M4BKAQJFN5W6"),
+            "BKAQJFN5W6".chars().skip(2).collect::<String>()
+        );
+    }
+}

@@ -1,0 +1,280 @@
+// aibt's web UI in real headless Chromium (Debian's /usr/bin/chromium), driven by
+// playwright-core, against a real `aibt serve` that crates/aibt/tests/browser.rs starts.
+//
+// Environment: AIBT_URL (the server), AIBT_BIN and AIBT_DATABASE_URL (to start a worker when
+// the test wants one), SCREENSHOTS (a directory), CHROMIUM (the browser, default
+// /usr/bin/chromium). Each step saves a screenshot; a failure saves one of the page as it was.
+
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import http from "node:http";
+import { chromium } from "playwright-core";
+
+const base = process.env.AIBT_URL;
+const shots = process.env.SCREENSHOTS || "screenshots";
+mkdirSync(shots, { recursive: true });
+
+// A small OpenAI-compatible model: answers every decision after a short wait.
+const fake = http.createServer((request, response) => {
+  let body = "";
+  request.on("data", (chunk) => (body += chunk));
+  request.on("end", () => {
+    const prompt = JSON.parse(body || "{}").messages?.find((m) => m.role === "user")?.content || "";
+    let hash = 0;
+    for (const c of prompt) hash = (hash * 31 + c.charCodeAt(0)) >>> 0;
+    const action = ["BUY", "HOLD", "SELL"][hash % 3];
+    const content = JSON.stringify({ action, confidence: 0.7, reasoning: `fake model says ${action}` });
+    setTimeout(() => {
+      response.writeHead(200, { "content-type": "application/json" });
+      response.end(JSON.stringify({
+        choices: [{ index: 0, message: { role: "assistant", content }, finish_reason: "stop" }],
+        usage: { prompt_tokens: Math.ceil(prompt.length / 4), completion_tokens: 20 },
+      }));
+    }, 30);
+  });
+});
+await new Promise((resolve) => fake.listen(0, "127.0.0.1", resolve));
+const fakeUrl = `http://127.0.0.1:${fake.address().port}/v1`;
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  headless: true,
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--disable-dev-shm-usage"],
+});
+const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+const page = await context.newPage();
+// Nothing may be loaded from anywhere but this server.
+const foreign = [];
+page.on("request", (request) => {
+  const url = request.url();
+  if (!url.startsWith(base) && !url.startsWith("data:")) foreign.push(url);
+});
+const consoleErrors = [];
+page.on("console", (message) => {
+  // A form sent back with its errors answers 422, which the browser logs: that is expected.
+  if (message.type() === "error" && !/status of 422/.test(message.text())) {
+    consoleErrors.push(message.text());
+  }
+});
+page.on("pageerror", (error) => consoleErrors.push(String(error)));
+
+let worker = null;
+const results = [];
+async function step(name, body) {
+  const started = Date.now();
+  try {
+    await body();
+    await page.screenshot({ path: `${shots}/${name}.png`, fullPage: true });
+    results.push(`ok   ${name} (${Date.now() - started} ms)`);
+  } catch (error) {
+    await page.screenshot({ path: `${shots}/${name}-FAILED.png`, fullPage: true }).catch(() => {});
+    results.push(`FAIL ${name}: ${error.stack || error}`);
+    throw error;
+  }
+}
+
+async function chooseByText(selector, text) {
+  const value = await page.$eval(selector, (select, wanted) => {
+    const option = [...select.options].find((o) => o.textContent.includes(wanted));
+    return option ? option.value : null;
+  }, text);
+  assert.ok(value !== null, `no option containing ${text} in ${selector}`);
+  await page.selectOption(selector, value);
+}
+
+try {
+  await step("01-account", async () => {
+    await page.goto(`${base}/accounts`);
+    await page.fill('#new-account input[name="initial_balance"]', "25000");
+    await page.fill('#new-account input[name="commission_rate_buy"]', "0.0005");
+    await page.click("#create-account");
+    await page.waitForSelector("#account-created");
+    assert.match(await page.textContent("#accounts"), /25000/);
+    // A bad value is named next to its field.
+    await page.fill('#new-account input[name="initial_balance"]', "-1");
+    await page.click("#create-account");
+    await page.waitForSelector('[data-error="initial_balance"]');
+  });
+
+  let templateUrl;
+  await step("02-template", async () => {
+    await page.goto(`${base}/templates`);
+    // A template with a mistake is refused with its line.
+    await page.fill('#new-template textarea[name="content"]', "Close {{ bars[-1].close }}\n{{ rsi }}");
+    await page.click("#create-template");
+    await page.waitForSelector('[data-error="content"]');
+    assert.match(await page.textContent('[data-error="content"]'), /line 2/);
+    await page.fill('#new-template textarea[name="content"]',
+      "{{ symbol }} at {{ now }}: close {{ bars[-1].close }}, RSI {{ indicators.rsi_14 }}.\nPosition {{ position.side }}, cash {{ cash }}.\nDecide.");
+    await page.fill('#new-template input[name="description"]', "browser test");
+    await page.click("#create-template");
+    await page.waitForURL(/\/templates\/[0-9A-Z]+/);
+    templateUrl = page.url();
+    await chooseByText('#preview-form select[name="series"]', "GOOG");
+    await page.fill('#preview-form input[name="at"]', "2012-03-01");
+    await page.click("#preview-button");
+    await page.waitForSelector("#preview-prompt");
+    assert.match(await page.textContent("#preview-prompt"), /^GOOG at 2012-03-01/);
+  });
+
+  let ruleTask;
+  await step("03-backtest-live-progress", async () => {
+    await page.goto(`${base}/backtests/new`);
+    await chooseByText('select[name="series"]', "INDEX2006");
+    await chooseByText('select[name="account_id"]', "25000");
+    await page.selectOption('select[name="strategy"]', "builtin:sma-cross");
+    await page.fill('input[name="params"]', "fast=10 slow=30 short=true");
+    await page.click("#start-backtest");
+    await page.waitForURL(/\/tasks\/[0-9A-Z]+$/);
+    ruleTask = page.url().split("/").pop();
+    // No worker runs yet: the list shows the task at 0%, and follows it live once one does.
+    await page.goto(`${base}/`);
+    const row = `tr[data-task="${ruleTask}"]`;
+    await page.waitForSelector(row);
+    assert.equal((await page.textContent(`${row} [data-role="progress"] span`)).trim(), "0%");
+    await page.evaluate(() => { window.__notReloaded = true; });
+    worker = spawn(process.env.AIBT_BIN, ["worker", "--worker-id", "browser-test", "--poll-ms", "100"], {
+      env: { ...process.env, RUST_LOG: "warn" }, stdio: "ignore",
+    });
+    await page.waitForFunction((selector) =>
+      document.querySelector(`${selector} [data-role="progress"] span`)?.textContent.trim() === "100%",
+      row, { timeout: 120000 });
+    await page.waitForFunction((selector) =>
+      document.querySelector(`${selector} [data-role="status"]`)?.className.includes("COMPLETED"),
+      row, { timeout: 30000 });
+    assert.equal(await page.evaluate(() => window.__notReloaded), true, "the page reloaded");
+  });
+
+  await step("04-task-page", async () => {
+    await page.goto(`${base}/tasks/${ruleTask}`);
+    await page.waitForSelector("#price-chart canvas");
+    await page.waitForFunction(() => Number(document.querySelector("#price-chart").dataset.markers) > 0);
+    const markers = Number(await page.getAttribute("#price-chart", "data-markers"));
+    assert.ok(markers > 5, `${markers} markers`);
+    await page.waitForSelector("#equity-chart canvas");
+    await page.waitForSelector("#drawdown-chart canvas");
+    assert.match(await page.textContent("#stats"), /Sharpe ratio/);
+    assert.match(await page.textContent("#key-stats"), /Return/);
+    assert.ok((await page.$$("#trades tbody tr")).length > 5);
+    assert.ok((await page.$$("#decisions tbody tr")).length > 5);
+  });
+
+  let aiTask;
+  await step("05-ai-config", async () => {
+    await page.goto(`${base}/ai-configs`);
+    await page.fill('#new-ai-config input[name="name"]', "fake model");
+    await page.fill('#new-ai-config input[name="local_ai_base_url"]', fakeUrl);
+    await page.fill('#new-ai-config input[name="local_ai_model_name"]', "fake");
+    await page.fill('#new-ai-config input[name="local_ai_api_key"]', "sk-browser-secret-9876");
+    await page.fill('#new-ai-config input[name="knowledge_cutoff"]', "2024-06-30");
+    await page.click('#new-ai-config button[type="submit"]');
+    await page.waitForSelector("#ai-configs td[data-role=key]");
+    assert.equal((await page.textContent("#ai-configs td[data-role=key]")).trim(), "****9876");
+    assert.ok(!(await page.content()).includes("sk-browser-secret"), "the key is shown");
+    await page.click("#ai-configs button");
+    await page.waitForSelector("#ai-configs .test-result .alert.ok");
+  });
+
+  await step("06-ai-backtest-prompt", async () => {
+    await page.goto(`${base}/backtests/new`);
+    await chooseByText('select[name="series"]', "GOOG");
+    await page.fill('input[name="start_date"]', "2012-03-01");
+    await page.fill('input[name="end_date"]', "2012-03-30");
+    await page.selectOption('select[name="strategy"]', "template");
+    await chooseByText('select[name="user_prompt_id"]', "browser test");
+    await chooseByText('select[name="ai_config_id"]', "fake model");
+    await page.click("#start-backtest");
+    await page.waitForURL(/\/tasks\/[0-9A-Z]+$/);
+    aiTask = page.url().split("/").pop();
+    // The page follows the run and reloads itself when it has finished.
+    await page.waitForFunction(() => document.querySelector("#task-head")?.dataset.status === "COMPLETED",
+      null, { timeout: 120000 });
+    await page.waitForSelector("#memorisation");
+    assert.match(await page.textContent("#model-stats"), /LLM calls/);
+    await page.click("#decisions tbody tr button");
+    await page.waitForSelector("#decision-dialog[open] #decision-prompt");
+    assert.match(await page.textContent("#decision-prompt"), /^GOOG at 2012-03-/);
+    assert.match(await page.textContent("#decision-answer"), /fake model says/);
+  });
+
+  await step("07-chinese", async () => {
+    await page.keyboard.press("Escape");
+    await page.click("#lang-zh");
+    await page.waitForURL(new RegExp(`/tasks/${aiTask}$`));
+    assert.equal(await page.getAttribute("html", "lang"), "zh-CN");
+    const text = await page.textContent("body");
+    for (const label of ["回测", "统计指标", "决策记录", "交易记录", "收益率"]) {
+      assert.ok(text.includes(label), `no ${label}`);
+    }
+    for (const label of ["Statistics", "Decisions", "Trades", "Sharpe ratio", "Export"]) {
+      assert.ok(!text.includes(label), `English left: ${label}`);
+    }
+    await page.screenshot({ path: `${shots}/07-chinese-task.png` });
+    await page.goto(`${base}/backtests/new`);
+    const form = await page.textContent("#new-backtest");
+    assert.ok(form.includes("初始资金") && !form.includes("Initial cash"));
+    await page.click("#lang-en");
+    await page.waitForURL(/\/backtests\/new$/);
+    assert.equal(await page.getAttribute("html", "lang"), "en");
+  });
+
+  await step("08-broken-csv", async () => {
+    await page.goto(`${base}/market-data`);
+    await page.setInputFiles('#upload input[name="file"]', {
+      name: "broken.csv",
+      mimeType: "text/csv",
+      buffer: Buffer.from("date,open,high,low,close,volume\n2024-01-02,10,11,9,10.5,100\n2024-01-03,10,9,11,10,100\n"),
+    });
+    await page.fill('#upload input[name="symbol"]', "BROKEN");
+    await page.click("#upload-button");
+    await page.waitForSelector("#upload-error");
+    const error = await page.textContent("#upload-error");
+    assert.match(error, /broken\.csv:3/);
+    assert.match(error, /high/);
+  });
+
+  await step("09-compare", async () => {
+    await page.goto(`${base}/compare?task_ids=${ruleTask}&task_ids=${aiTask}`);
+    await page.waitForSelector("#compare-chart canvas");
+    assert.equal(await page.getAttribute("#compare-chart", "data-lines"), "2");
+    assert.ok((await page.$$("#compare-stats tbody tr")).length > 10);
+  });
+
+  await step("10-phone", async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    for (const path of [`/tasks/${ruleTask}`, "/", "/backtests/new", "/market-data"]) {
+      await page.goto(`${base}${path}`);
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert.ok(overflow <= 1, `${path} is ${overflow}px wider than a phone`);
+    }
+    await page.goto(`${base}/tasks/${ruleTask}`);
+    await page.waitForSelector("#price-chart canvas");
+    await page.screenshot({ path: `${shots}/10-phone-task.png` });
+    await page.setViewportSize({ width: 1280, height: 800 });
+  });
+
+  assert.deepEqual(foreign, [], "requests to other hosts");
+  assert.deepEqual(consoleErrors, [], "errors in the browser console");
+  // The README's picture of the task page: two years of GOOG with a short-selling SMA cross.
+  await page.goto(`${base}/backtests/new`);
+  await chooseByText('select[name="series"]', "GOOG");
+  await page.fill('input[name="start_date"]', "2011-01-01");
+  await page.fill('input[name="end_date"]', "2012-12-31");
+  await page.selectOption('select[name="strategy"]', "builtin:sma-cross");
+  await page.fill('input[name="params"]', "fast=10 slow=30 short=true");
+  await page.click("#start-backtest");
+  await page.waitForURL(/\/tasks\/[0-9A-Z]+$/);
+  await page.waitForFunction(() => document.querySelector("#task-head")?.dataset.status === "COMPLETED",
+    null, { timeout: 60000 });
+  await page.waitForFunction(() => Number(document.querySelector("#price-chart")?.dataset.markers) > 0);
+  await page.waitForTimeout(300);
+  await page.screenshot({ path: `${shots}/task-page.png` });
+} finally {
+  console.log(results.join("\n"));
+  worker?.kill("SIGKILL");
+  await browser.close();
+  fake.close();
+}
