@@ -209,26 +209,60 @@ async fn not_found(request: Request) -> ApiError {
 }
 
 /// Compares without leaking, through timing, how much of a guess was right.
-fn same(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The cookie a browser keeps the token in after `/login` (the web UI cannot send headers).
+pub const TOKEN_COOKIE: &str = "aibt_token";
+
+/// The token a request carries: `Authorization: Bearer`, or the login cookie.
+fn given_token(request: &Request) -> Option<&str> {
+    let bearer = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    bearer.or_else(|| {
+        request
+            .headers()
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|pair| pair.trim().split_once('='))
+            .find(|(name, _)| *name == TOKEN_COOKIE)
+            .map(|(_, value)| value)
+    })
+}
+
+/// Routes open without a token: health, the login page, and the pages' static files.
+fn open_route(path: &str) -> bool {
+    path == "/healthz" || path == "/login" || path.starts_with("/static/")
 }
 
 async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let Some(token) = &state.api_token else {
         return next.run(request).await;
     };
-    if request.uri().path() == "/healthz" {
+    if open_route(request.uri().path()) {
         return next.run(request).await;
     }
-    let given = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    match given {
+    match given_token(&request) {
         Some(given) if same(given.as_bytes(), token.as_bytes()) => next.run(request).await,
         _ => {
+            // A person at a browser goes to the login page; a program gets the JSON error.
+            let wants_page = request.method() == axum::http::Method::GET
+                && !request.uri().path().starts_with("/api/")
+                && request
+                    .headers()
+                    .get(header::ACCEPT)
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|v| v.contains("text/html"));
+            if wants_page {
+                return axum::response::Redirect::to("/login").into_response();
+            }
             let mut response = ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "unauthorized",

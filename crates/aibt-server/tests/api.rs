@@ -1134,4 +1134,52 @@ async fn a_token_guards_every_route_but_health() {
     assert_eq!(body["error"]["code"], "unauthorized");
     // The server's own client sends the token.
     assert_eq!(guarded.get("/api/v1/tasks").await.status, 200);
+
+    // A browser is sent to the login page, and signs in to a cookie.
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let page = no_redirects
+        .get(guarded.url("/"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(page.status().as_u16(), 303);
+    assert_eq!(page.headers()["location"], "/login");
+    assert_eq!(status("/login").await, 200);
+    assert_eq!(status("/static/app.css").await, 200);
+    let wrong = no_redirects
+        .post(guarded.url("/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("token=guess")
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(wrong.status().as_u16(), 401);
+    let right = no_redirects
+        .post(guarded.url("/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("token=s3cret-token")
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(right.status().as_u16(), 303);
+    let cookie = right.headers()["set-cookie"]
+        .to_str()
+        .expect("cookie")
+        .to_string();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let pair = cookie.split(';').next().expect("pair").to_string();
+    let with_cookie = no_redirects
+        .get(guarded.url("/api/v1/tasks"))
+        .header("cookie", pair)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(with_cookie.status().as_u16(), 200);
 }

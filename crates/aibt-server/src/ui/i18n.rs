@@ -201,6 +201,14 @@ pub const WORDS: &[(&str, &str, &str)] = &[
     ("field.cash", "Cash", "现金"),
     ("field.fees_rates", "Fees", "费率"),
     // Page titles and texts.
+    ("login.title", "Sign in", "登录"),
+    (
+        "login.help",
+        "This server needs its API token (AIBT_API_TOKEN).",
+        "此服务器需要 API 令牌（AIBT_API_TOKEN）。",
+    ),
+    ("login.token", "API token", "API 令牌"),
+    ("login.wrong", "That is not the token.", "令牌不正确。"),
     ("backtests.title", "Backtests", "回测列表"),
     ("backtests.empty", "No backtests yet.", "还没有回测。"),
     ("backtests.any_status", "Any status", "全部状态"),

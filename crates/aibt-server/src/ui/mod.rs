@@ -115,6 +115,7 @@ pub fn routes() -> Router<AppState> {
         .route("/compare/chart.json", get(charts::compare_chart))
         .route("/ui/events", get(charts::task_events))
         .route("/lang/{code}", get(pages::switch_language))
+        .route("/login", get(pages::login_page).post(pages::login))
         .route(
             "/static/app.js",
             get(|| async { asset("text/javascript; charset=utf-8", APP_JS) }),

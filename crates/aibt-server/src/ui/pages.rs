@@ -1802,3 +1802,49 @@ pub async fn switch_language(Path(code): Path<String>, headers: HeaderMap) -> Re
     }
     response
 }
+
+// ----- Login (only when the server has an API token) -----
+
+#[derive(Template)]
+#[template(path = "login.html")]
+pub struct LoginPage {
+    tr: Tr,
+    nav: &'static str,
+    failed: bool,
+}
+
+pub async fn login_page(UiLang(tr): UiLang) -> Response {
+    render(&LoginPage {
+        tr,
+        nav: "",
+        failed: false,
+    })
+}
+
+/// Checks the token a person typed and keeps it in a cookie the browser sends to this site
+/// only (SameSite=Strict, so another site's form cannot act with it).
+pub async fn login(State(state): State<AppState>, UiLang(tr): UiLang, body: Bytes) -> Response {
+    let form = FormState::parse(&body);
+    let given = form.v("token").trim();
+    let right = match &state.api_token {
+        Some(token) => crate::same(token.as_bytes(), given.as_bytes()),
+        None => true,
+    };
+    if !right {
+        let mut page = render(&LoginPage {
+            tr,
+            nav: "",
+            failed: true,
+        });
+        *page.status_mut() = StatusCode::UNAUTHORIZED;
+        return page;
+    }
+    let mut response = Redirect::to("/").into_response();
+    if let Ok(cookie) = HeaderValue::from_str(&format!(
+        "{}={given}; Path=/; HttpOnly; SameSite=Strict; Max-Age=2592000",
+        crate::TOKEN_COOKIE
+    )) {
+        response.headers_mut().insert(header::SET_COOKIE, cookie);
+    }
+    response
+}
