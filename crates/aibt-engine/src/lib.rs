@@ -6,6 +6,7 @@ pub mod error;
 pub mod export;
 pub mod llm_run;
 pub mod recorder;
+pub mod records;
 pub mod replay;
 pub mod runner;
 pub mod secrets;

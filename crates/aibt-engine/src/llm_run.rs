@@ -23,7 +23,7 @@ use aibt_core::Money;
 use aibt_core::broker::{Account, AccountSettings};
 use aibt_core::decision::PositionView;
 use aibt_core::{Bar, PointInTime, TaskStatus};
-use aibt_store::{AiConfig, BarRange, CachedAnswer, RecordQuery, SeriesKey, Store, Task};
+use aibt_store::{AiConfig, CachedAnswer, SeriesKey, Store, Task};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -249,26 +249,8 @@ async fn load_bars(
         .bars_before(series, start, u32::try_from(before).unwrap_or(u32::MAX))
         .await?;
     let offset = bars.len();
-    let mut after = None;
-    loop {
-        let chunk = store
-            .bars(
-                series,
-                BarRange {
-                    from: Some(start),
-                    to: Some(end),
-                    after,
-                    limit: Some(50_000),
-                },
-            )
-            .await?;
-        let full = chunk.len() == 50_000;
-        after = chunk.last().map(|b| b.ts);
-        bars.extend(chunk);
-        if !full {
-            return Ok((bars, offset));
-        }
-    }
+    bars.extend(crate::records::read_bars(store, series, Some(start), Some(end)).await?);
+    Ok((bars, offset))
 }
 
 /// What `aibt template render` and the template preview show: the prompt of one decision.
@@ -388,37 +370,21 @@ async fn past_decisions(
     blind: bool,
 ) -> Result<VecDeque<PastDecision>> {
     let mut out = VecDeque::new();
-    let mut cursor = None;
-    loop {
-        let page = store
-            .list_decisions(
-                task_id,
-                &RecordQuery {
-                    limit: 1000,
-                    cursor: cursor.clone(),
-                    ..RecordQuery::default()
-                },
-            )
-            .await?;
-        for row in &page.items {
-            let Some(time) = row.analysis_date else {
-                continue;
-            };
-            out.push_back(past_decision(
-                decision_time(bars, time, blind),
-                row.decision_result,
-                row.confidence_score,
-                &row.reasoning,
-            ));
-            if out.len() > PAST_DECISIONS {
-                out.pop_front();
-            }
-        }
-        match page.next_cursor {
-            Some(next) => cursor = Some(next),
-            None => return Ok(out),
+    for row in crate::records::all_decisions(store, task_id).await? {
+        let Some(time) = row.analysis_date else {
+            continue;
+        };
+        out.push_back(past_decision(
+            decision_time(bars, time, blind),
+            row.decision_result,
+            row.confidence_score,
+            &row.reasoning,
+        ));
+        if out.len() > PAST_DECISIONS {
+            out.pop_front();
         }
     }
+    Ok(out)
 }
 
 /// How a prompt names the bar of an earlier decision.
@@ -772,32 +738,15 @@ pub async fn ai_stats(store: &dyn Store, task_id: &str) -> Result<Value> {
     let (mut decisions, mut failed, mut calls, mut hits) = (0u64, 0u64, 0i64, 0u64);
     let (mut prompt_tokens, mut completion_tokens) = (0i64, 0i64);
     let mut latencies: Vec<i64> = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = store
-            .list_decisions(
-                task_id,
-                &RecordQuery {
-                    limit: 1000,
-                    cursor: cursor.clone(),
-                    ..RecordQuery::default()
-                },
-            )
-            .await?;
-        for row in &page.items {
-            decisions += 1;
-            failed += u64::from(row.failed());
-            calls += row.llm_calls;
-            hits += u64::from(row.from_cache);
-            prompt_tokens += row.prompt_tokens.unwrap_or(0);
-            completion_tokens += row.completion_tokens.unwrap_or(0);
-            if row.llm_calls > 0 {
-                latencies.push(row.execution_time_ms.unwrap_or(0));
-            }
-        }
-        match page.next_cursor {
-            Some(next) => cursor = Some(next),
-            None => break,
+    for row in crate::records::all_decisions(store, task_id).await? {
+        decisions += 1;
+        failed += u64::from(row.failed());
+        calls += row.llm_calls;
+        hits += u64::from(row.from_cache);
+        prompt_tokens += row.prompt_tokens.unwrap_or(0);
+        completion_tokens += row.completion_tokens.unwrap_or(0);
+        if row.llm_calls > 0 {
+            latencies.push(row.execution_time_ms.unwrap_or(0));
         }
     }
     latencies.sort_unstable();

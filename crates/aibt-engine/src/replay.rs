@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use aibt_core::decision::DecisionContext;
 use aibt_core::{Bar, Decision, Strategy};
-use aibt_store::{RecordQuery, Store};
+use aibt_store::Store;
 
 use crate::error::Result;
 
@@ -23,40 +23,24 @@ impl ReplayStrategy {
     /// holds are not recorded unless asked, and a failed decision was a hold.
     pub async fn load(store: &dyn Store, task_id: &str) -> Result<ReplayStrategy> {
         let mut decisions = HashMap::new();
-        let mut cursor = None;
-        loop {
-            let page = store
-                .list_decisions(
-                    task_id,
-                    &RecordQuery {
-                        limit: 1000,
-                        cursor: cursor.clone(),
-                        ..RecordQuery::default()
-                    },
-                )
-                .await?;
-            for row in page.items {
-                let Some(time) = row.analysis_date else {
-                    continue;
-                };
-                let decision = row
-                    .parsed_decision
-                    .as_ref()
-                    .and_then(aibt_ai::answer::decision_from_json)
-                    .filter(|_| row.error.is_none())
-                    .unwrap_or_else(|| Decision {
-                        action: row.decision_result,
-                        size: aibt_core::OrderSize::All,
-                        confidence: row.confidence_score,
-                        reasoning: row.reasoning.clone().into(),
-                    });
-                decisions.insert(time.timestamp_micros(), decision);
-            }
-            match page.next_cursor {
-                Some(next) => cursor = Some(next),
-                None => return Ok(ReplayStrategy { decisions }),
-            }
+        for row in crate::records::all_decisions(store, task_id).await? {
+            let Some(time) = row.analysis_date else {
+                continue;
+            };
+            let decision = row
+                .parsed_decision
+                .as_ref()
+                .and_then(aibt_ai::answer::decision_from_json)
+                .filter(|_| row.error.is_none())
+                .unwrap_or_else(|| Decision {
+                    action: row.decision_result,
+                    size: aibt_core::OrderSize::All,
+                    confidence: row.confidence_score,
+                    reasoning: row.reasoning.clone().into(),
+                });
+            decisions.insert(time.timestamp_micros(), decision);
         }
+        Ok(ReplayStrategy { decisions })
     }
 }
 

@@ -4,75 +4,15 @@
 use aibt_store::testsuite::{self, SeedDefaultIds};
 use aibt_store::{Store, StoreError};
 use aibt_store_postgres::{LATEST_VERSION, PostgresStore};
+use aibt_testkit::postgres::TestDatabase;
 
-/// The server the tests use; `AIBT_TEST_POSTGRES` overrides it.
-fn server() -> String {
-    std::env::var("AIBT_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_string())
-}
-
-/// A uniquely named database, created by the store itself and dropped on drop.
-struct TestDatabase {
-    name: String,
-}
-
-impl TestDatabase {
-    fn new() -> TestDatabase {
-        let name = format!("aibt_test_{}_{}", std::process::id(), uuid_like());
-        TestDatabase { name }
-    }
-
-    fn url(&self) -> String {
-        format!("{}/{}", server(), self.name)
-    }
-
-    async fn raw(&self) -> tokio_postgres::Client {
-        let (client, connection) = tokio_postgres::connect(&self.url(), tokio_postgres::NoTls)
-            .await
-            .expect("raw connection");
-        tokio::spawn(connection);
-        client
-    }
-}
-
-impl Drop for TestDatabase {
-    fn drop(&mut self) {
-        let name = self.name.clone();
-        let url = format!("{}/postgres", server());
-        // Dropping needs its own runtime: the test's runtime may be shutting down.
-        let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            runtime.block_on(async move {
-                if let Ok((client, connection)) =
-                    tokio_postgres::connect(&url, tokio_postgres::NoTls).await
-                {
-                    tokio::spawn(connection);
-                    let _ = client
-                        .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                        .await;
-                }
-            });
-        })
-        .join();
-    }
-}
-
-fn uuid_like() -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!("{nanos:x}{}", COUNTER.fetch_add(1, Ordering::Relaxed))
+fn test_database() -> TestDatabase {
+    TestDatabase::new("aibt_test")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_passes_the_store_suite() {
-    let db = TestDatabase::new();
+    let db = test_database();
     let store = PostgresStore::connect(&db.url()).await.expect("connect");
     testsuite::run_all(&store).await;
     testsuite::catalog_lists_every_seed_index(&store, true).await;
@@ -85,7 +25,7 @@ fn any_eight_place_decimal_survives_postgres() {
         .enable_all()
         .build()
         .expect("runtime");
-    let db = TestDatabase::new();
+    let db = test_database();
     let store = runtime
         .block_on(PostgresStore::connect(&db.url()))
         .expect("connect");
@@ -94,7 +34,7 @@ fn any_eight_place_decimal_survives_postgres() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn defaults_match_the_seed_in_postgres() {
-    let db = TestDatabase::new();
+    let db = test_database();
     let store = PostgresStore::connect(&db.url()).await.expect("connect");
     db.raw()
         .await
@@ -131,7 +71,7 @@ async fn defaults_match_the_seed_in_postgres() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn columns_have_the_seed_types() {
-    let db = TestDatabase::new();
+    let db = test_database();
     let _store = PostgresStore::connect(&db.url()).await.expect("connect");
     let rows = db
         .raw()
@@ -182,7 +122,7 @@ async fn columns_have_the_seed_types() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconnecting_migrates_once_and_a_newer_schema_is_refused() {
-    let db = TestDatabase::new();
+    let db = test_database();
     let store = PostgresStore::connect(&db.url()).await.expect("connect");
     store
         .insert_account(&testsuite::sample_account("kept"))
@@ -208,7 +148,7 @@ async fn reconnecting_migrates_once_and_a_newer_schema_is_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn values_beyond_numeric_38_8_are_refused_by_the_column() {
-    let db = TestDatabase::new();
+    let db = test_database();
     let _store = PostgresStore::connect(&db.url()).await.expect("connect");
     let err = db
         .raw()
@@ -228,7 +168,7 @@ async fn values_beyond_numeric_38_8_are_refused_by_the_column() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_version_1_database_is_upgraded_in_place() {
-    let db = TestDatabase::new();
+    let db = test_database();
     {
         // Create the database, then rebuild it as aibt's first release left it.
         drop(PostgresStore::connect(&db.url()).await.expect("create"));

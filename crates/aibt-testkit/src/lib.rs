@@ -3,6 +3,8 @@
 //! (rate limits, server errors, hangs, dropped connections). It is written on a raw socket so
 //! that it can drop a connection mid-request, which a framework would not let it do.
 
+pub mod postgres;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

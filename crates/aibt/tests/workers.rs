@@ -400,7 +400,7 @@ fn workers_killed_at_random_steps_leave_the_uninterrupted_result() {
 fn three_workers_on_postgres_run_thirty_tasks_exactly_once() {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let dir = tempfile::tempdir().expect("temp dir");
-    let database = common::PostgresDatabase::new();
+    let database = aibt_testkit::postgres::TestDatabase::new("aibt_cli");
     let api = Api::start(&database.url(), dir.path());
     let ids: Vec<String> = runtime.block_on(async {
         api.import("GOOG_1d.csv", "GOOG", "US", "daily").await;

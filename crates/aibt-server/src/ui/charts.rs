@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use aibt_core::{Bar, TaskStatus, TradeStatus};
 use aibt_engine::export::equity_curve;
-use aibt_store::{BarRange, RecordQuery, SeriesKey, Store, Task};
+use aibt_store::{RecordQuery, SeriesKey, Task};
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -58,36 +58,6 @@ pub struct ChartData {
     buy_hold: Vec<Point>,
 }
 
-/// Every bar of a range, read in chunks.
-async fn all_bars(
-    store: &dyn Store,
-    series: &SeriesKey,
-    from: Option<chrono::DateTime<chrono::Utc>>,
-    to: Option<chrono::DateTime<chrono::Utc>>,
-) -> ApiResult<Vec<Bar>> {
-    let mut bars = Vec::new();
-    let mut after = None;
-    loop {
-        let chunk = store
-            .bars(
-                series,
-                BarRange {
-                    from,
-                    to,
-                    after,
-                    limit: Some(50_000),
-                },
-            )
-            .await?;
-        let full = chunk.len() == 50_000;
-        after = chunk.last().map(|b| b.ts);
-        bars.extend(chunk);
-        if !full {
-            return Ok(bars);
-        }
-    }
-}
-
 /// Candles of `bars`, each at most `MAX_CANDLES`-th of them wide; and for each bar time, the
 /// time of the candle it fell into.
 fn candles(bars: &[Bar]) -> (Vec<Candle>, usize) {
@@ -127,7 +97,7 @@ pub async fn task_chart(
 ) -> ApiResult<Json<ChartData>> {
     let task = state.store.get_task(&task_id).await?;
     let series = series_of(&task)?;
-    let bars = all_bars(
+    let bars = aibt_engine::records::read_bars(
         state.store.as_ref(),
         &series,
         Some(task.start_date),
@@ -214,7 +184,7 @@ pub async fn series_candles(
         market_type: query.market_type,
         granularity: query.time_granularity,
     };
-    let bars = all_bars(state.store.as_ref(), &series, None, None).await?;
+    let bars = aibt_engine::records::read_bars(state.store.as_ref(), &series, None, None).await?;
     if bars.is_empty() {
         return Err(ApiError::not_found(format!("no bars stored for {series}")));
     }

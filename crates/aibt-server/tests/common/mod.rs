@@ -16,7 +16,7 @@ use serde_json::Value;
 
 pub enum Backend {
     Sqlite(tempfile::TempDir),
-    Postgres(TestDatabase),
+    Postgres(aibt_testkit::postgres::TestDatabase),
 }
 
 pub struct Server {
@@ -76,7 +76,7 @@ pub async fn sqlite() -> (Arc<dyn Store>, Backend) {
 }
 
 pub async fn postgres() -> (Arc<dyn Store>, Backend) {
-    let db = TestDatabase::new();
+    let db = aibt_testkit::postgres::TestDatabase::new("aibt_api");
     let store = PostgresStore::connect(&db.url()).await.expect("connect");
     (Arc::new(store), Backend::Postgres(db))
 }
@@ -197,57 +197,4 @@ pub fn sample_csv(file: &str) -> Vec<u8> {
         env!("CARGO_MANIFEST_DIR")
     ))
     .expect("sample")
-}
-
-/// The server the PostgreSQL tests use; `AIBT_TEST_POSTGRES` overrides it.
-fn postgres_server() -> String {
-    std::env::var("AIBT_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_string())
-}
-
-/// A uniquely named database (the store creates it), dropped on drop.
-pub struct TestDatabase {
-    name: String,
-}
-
-impl TestDatabase {
-    pub fn new() -> TestDatabase {
-        use std::sync::atomic::{AtomicU64, Ordering};
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        TestDatabase {
-            name: format!(
-                "aibt_api_{}_{}",
-                std::process::id(),
-                COUNTER.fetch_add(1, Ordering::Relaxed)
-            ),
-        }
-    }
-
-    pub fn url(&self) -> String {
-        format!("{}/{}", postgres_server(), self.name)
-    }
-}
-
-impl Drop for TestDatabase {
-    fn drop(&mut self) {
-        let name = self.name.clone();
-        let url = format!("{}/postgres", postgres_server());
-        let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            runtime.block_on(async move {
-                if let Ok((client, connection)) =
-                    tokio_postgres::connect(&url, tokio_postgres::NoTls).await
-                {
-                    tokio::spawn(connection);
-                    let _ = client
-                        .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                        .await;
-                }
-            });
-        })
-        .join();
-    }
 }
