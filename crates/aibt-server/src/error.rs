@@ -74,8 +74,9 @@ impl ApiError {
         ApiError::new(StatusCode::CONFLICT, "conflict", message, None)
     }
 
-    fn internal(message: String) -> ApiError {
-        tracing::error!(error = %message, "request failed");
+    /// A server fault: logged in full, answered without its detail.
+    pub(crate) fn internal(error: impl std::fmt::Display) -> ApiError {
+        tracing::error!(%error, "request failed");
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
@@ -99,7 +100,7 @@ impl From<StoreError> for ApiError {
             StoreError::Invalid { field, reason } => {
                 ApiError::bad_request(Some(field.to_string()), format!("{field}: {reason}"))
             }
-            other => ApiError::internal(other.to_string()),
+            other => ApiError::internal(other),
         }
     }
 }
@@ -120,7 +121,7 @@ impl From<EngineError> for ApiError {
             ),
             EngineError::Store(store) => store.into(),
             EngineError::Broker(broker) => ApiError::invalid("account", broker.to_string()),
-            other => ApiError::internal(other.to_string()),
+            other => ApiError::internal(other),
         }
     }
 }

@@ -919,14 +919,7 @@ async fn decisions_partial(
         next: page.next_cursor.map(|c| url_encode(&c)),
     }
     .render()
-    .map_err(|e| {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            e.to_string(),
-            None,
-        )
-    })
+    .map_err(ApiError::internal)
 }
 
 #[derive(Deserialize)]
@@ -1027,14 +1020,7 @@ async fn trades_partial(
         next: page.next_cursor.map(|c| url_encode(&c)),
     }
     .render()
-    .map_err(|e| {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            e.to_string(),
-            None,
-        )
-    })
+    .map_err(ApiError::internal)
 }
 
 pub async fn trade_rows(
