@@ -527,7 +527,7 @@ impl EncodedBatch {
                 ])
                 .map_err(insert_error("snapshot", v(0)))?;
         }
-        tx.prepare_cached(&ACCOUNT_UPDATE)
+        tx.prepare_cached(&ACCOUNT_SQL.update)
             .map_err(db_error)?
             .execute(params_from_iter(self.account.iter()))
             .map_err(db_error)?;
@@ -712,7 +712,7 @@ impl Store for SqliteStore {
         let id = account.account_id.clone();
         self.write(move |tx| {
             let changed = tx
-                .prepare_cached(&ACCOUNT_UPDATE)
+                .prepare_cached(&ACCOUNT_SQL.update)
                 .map_err(db_error)?
                 .execute(params_from_iter(values.iter()))
                 .map_err(db_error)?;
@@ -805,7 +805,7 @@ impl Store for SqliteStore {
         let id = template.prompt_id.clone();
         self.write(move |tx| {
             let changed = tx
-                .prepare_cached(&TEMPLATE_UPDATE)
+                .prepare_cached(&TEMPLATE_SQL.update)
                 .map_err(db_error)?
                 .execute(params_from_iter(values.iter()))
                 .map_err(db_error)?;
@@ -913,7 +913,7 @@ impl Store for SqliteStore {
                 )));
             }
             let changed = tx
-                .prepare_cached(&AI_CONFIG_UPDATE)
+                .prepare_cached(&AI_CONFIG_SQL.update)
                 .map_err(db_error)?
                 .execute(params_from_iter(values.iter()))
                 .map_err(db_error)?;

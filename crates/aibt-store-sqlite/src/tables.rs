@@ -1,7 +1,9 @@
-//! The column lists of each table and the conversion of rows to and from them. Each list is
-//! written once and drives both the INSERT and the SELECT, so the two cannot drift apart.
+//! The conversion of each table's rows to and from SQLite values, in the column order of
+//! `aibt_store::sql`, whose lists drive both the INSERT and the SELECT.
 
 use std::sync::LazyLock;
+
+pub use aibt_store::sql::*;
 
 use aibt_core::Bar;
 use aibt_store::{
@@ -32,7 +34,6 @@ fn opt_json(value: Option<&serde_json::Value>) -> Value {
     value.map_or(Value::Null, |v| Value::Text(codec::json(v)))
 }
 
-/// `INSERT INTO table (c1, …) VALUES (?1, …)` and `SELECT c1, … FROM table`.
 /// Everything a query needs to read one table's rows and to name them in errors.
 pub struct TableDef<T: 'static> {
     pub table: &'static str,
@@ -41,72 +42,8 @@ pub struct TableDef<T: 'static> {
     pub read: fn(&Reader) -> Result<T>,
 }
 
-pub struct TableSql {
-    pub insert: String,
-    pub select: String,
-}
-
-impl TableSql {
-    fn new(table: &str, columns: &[&str]) -> TableSql {
-        let placeholders: Vec<String> = (1..=columns.len()).map(|i| format!("?{i}")).collect();
-        TableSql {
-            insert: format!(
-                "INSERT INTO {table} ({}) VALUES ({})",
-                columns.join(", "),
-                placeholders.join(", ")
-            ),
-            select: format!("SELECT {} FROM {table}", columns.join(", ")),
-        }
-    }
-
-    /// `UPDATE table SET c2 = ?2, … WHERE c1 = ?1`: the first column is the key.
-    pub fn update(table: &str, columns: &[&str]) -> String {
-        let sets: Vec<String> = columns
-            .iter()
-            .enumerate()
-            .skip(1)
-            .map(|(i, c)| format!("{c} = ?{}", i + 1))
-            .collect();
-        format!(
-            "UPDATE {table} SET {} WHERE {} = ?1",
-            sets.join(", "),
-            columns[0]
-        )
-    }
-}
-
-pub const ACCOUNT_COLUMNS: &[&str] = &[
-    "account_id",
-    "market_type",
-    "initial_balance",
-    "current_balance",
-    "stock_symbol",
-    "stock_price",
-    "stock_quantity",
-    "stock_market_value",
-    "total_value",
-    "created_at",
-    "updated_at",
-    "position_side",
-    "margin_used",
-    "short_avg_price",
-    "short_total_cost",
-    "short_positions",
-    "long_positions",
-    "available_balance",
-    "commission_rate_buy",
-    "commission_rate_sell",
-    "tax_rate",
-    "min_commission",
-    "total_fees",
-    "task_id",
-    "short_margin_ratio",
-    "allow_fractional_shares",
-];
 pub static ACCOUNT_SQL: LazyLock<TableSql> =
-    LazyLock::new(|| TableSql::new("virtual_accounts", ACCOUNT_COLUMNS));
-pub static ACCOUNT_UPDATE: LazyLock<String> =
-    LazyLock::new(|| TableSql::update("virtual_accounts", ACCOUNT_COLUMNS));
+    LazyLock::new(|| TableSql::new("virtual_accounts", ACCOUNT_COLUMNS, '?'));
 
 pub fn account_values(a: &VirtualAccount) -> Result<Vec<Value>> {
     Ok(vec![
@@ -170,33 +107,8 @@ pub fn read_account(r: &Reader) -> Result<VirtualAccount> {
     })
 }
 
-pub const SNAPSHOT_COLUMNS: &[&str] = &[
-    "snapshot_id",
-    "task_id",
-    "account_id",
-    "balance",
-    "stock_quantity",
-    "stock_price",
-    "stock_market_value",
-    "total_value",
-    "profit_loss",
-    "profit_loss_percent",
-    "timestamp",
-    "margin_used",
-    "market_type",
-    "initial_balance",
-    "stock_symbol",
-    "current_balance",
-    "position_side",
-    "short_avg_price",
-    "short_total_cost",
-    "short_positions",
-    "long_positions",
-    "available_balance",
-    "total_fees",
-];
 pub static SNAPSHOT_SQL: LazyLock<TableSql> =
-    LazyLock::new(|| TableSql::new("account_snapshots", SNAPSHOT_COLUMNS));
+    LazyLock::new(|| TableSql::new("account_snapshots", SNAPSHOT_COLUMNS, '?'));
 
 pub fn read_snapshot(r: &Reader) -> Result<AccountSnapshot> {
     Ok(AccountSnapshot {
@@ -226,31 +138,8 @@ pub fn read_snapshot(r: &Reader) -> Result<AccountSnapshot> {
     })
 }
 
-pub const DECISION_COLUMNS: &[&str] = &[
-    "decision_id",
-    "task_id",
-    "account_id",
-    "stock_symbol",
-    "decision_result",
-    "confidence_score",
-    "reasoning",
-    "market_data",
-    "start_time",
-    "end_time",
-    "execution_time_ms",
-    "analysis_date",
-    "prompt",
-    "prompt_hash",
-    "raw_answer",
-    "parsed_decision",
-    "error",
-    "prompt_tokens",
-    "completion_tokens",
-    "from_cache",
-    "llm_calls",
-];
 pub static DECISION_SQL: LazyLock<TableSql> =
-    LazyLock::new(|| TableSql::new("local_decisions", DECISION_COLUMNS));
+    LazyLock::new(|| TableSql::new("local_decisions", DECISION_COLUMNS, '?'));
 
 pub fn decision_values(d: &LocalDecision) -> Vec<Value> {
     vec![
@@ -304,35 +193,8 @@ pub fn read_decision(r: &Reader) -> Result<LocalDecision> {
     })
 }
 
-pub const TASK_COLUMNS: &[&str] = &[
-    "task_id",
-    "account_id",
-    "stock_symbol",
-    "market_type",
-    "user_prompt_id",
-    "ai_config_id",
-    "start_date",
-    "end_date",
-    "status",
-    "created_at",
-    "started_at",
-    "paused_at",
-    "resumed_at",
-    "completed_at",
-    "error_message",
-    "total_items",
-    "processed_items",
-    "time_granularity",
-    "decision_interval",
-    "stats",
-    "strategy",
-    "options",
-    "lease_owner",
-    "lease_expires_at",
-    "checkpoint",
-    "updated_at",
-];
-pub static TASK_SQL: LazyLock<TableSql> = LazyLock::new(|| TableSql::new("tasks", TASK_COLUMNS));
+pub static TASK_SQL: LazyLock<TableSql> =
+    LazyLock::new(|| TableSql::new("tasks", TASK_COLUMNS, '?'));
 
 pub fn task_values(t: &Task) -> Vec<Value> {
     vec![
@@ -396,33 +258,8 @@ pub fn read_task(r: &Reader) -> Result<Task> {
     })
 }
 
-pub const TRADE_COLUMNS: &[&str] = &[
-    "trade_id",
-    "task_id",
-    "account_id",
-    "stock_symbol",
-    "trade_action",
-    "quantity",
-    "price",
-    "total_amount",
-    "status",
-    "trade_time",
-    "decision_id",
-    "commission",
-    "tax",
-    "total_fees",
-    "position_side",
-    "open_id",
-    "stock_market_value_after",
-    "total_value_after",
-    "margin_used_after",
-    "remaining_quantity_after",
-    "avg_price_after",
-    "reject_reason",
-    "realized_pnl",
-];
 pub static TRADE_SQL: LazyLock<TableSql> =
-    LazyLock::new(|| TableSql::new("trade_records", TRADE_COLUMNS));
+    LazyLock::new(|| TableSql::new("trade_records", TRADE_COLUMNS, '?'));
 
 pub fn trade_values(t: &TradeRecord) -> Vec<Value> {
     vec![
@@ -480,19 +317,8 @@ pub fn read_trade(r: &Reader) -> Result<TradeRecord> {
     })
 }
 
-pub const TEMPLATE_COLUMNS: &[&str] = &[
-    "prompt_id",
-    "content",
-    "description",
-    "status",
-    "tags",
-    "created_at",
-    "updated_at",
-];
 pub static TEMPLATE_SQL: LazyLock<TableSql> =
-    LazyLock::new(|| TableSql::new("prompt_templates", TEMPLATE_COLUMNS));
-pub static TEMPLATE_UPDATE: LazyLock<String> =
-    LazyLock::new(|| TableSql::update("prompt_templates", TEMPLATE_COLUMNS));
+    LazyLock::new(|| TableSql::new("prompt_templates", TEMPLATE_COLUMNS, '?'));
 
 pub fn template_values(t: &PromptTemplate) -> Vec<Value> {
     vec![
@@ -518,26 +344,8 @@ pub fn read_template(r: &Reader) -> Result<PromptTemplate> {
     })
 }
 
-pub const AI_CONFIG_COLUMNS: &[&str] = &[
-    "config_id",
-    "name",
-    "local_ai_base_url",
-    "local_ai_api_key",
-    "local_ai_model_name",
-    "created_at",
-    "updated_at",
-    "temperature",
-    "max_tokens",
-    "timeout_seconds",
-    "response_format",
-    "max_concurrency",
-    "max_retries",
-    "knowledge_cutoff",
-];
 pub static AI_CONFIG_SQL: LazyLock<TableSql> =
-    LazyLock::new(|| TableSql::new("ai_configs", AI_CONFIG_COLUMNS));
-pub static AI_CONFIG_UPDATE: LazyLock<String> =
-    LazyLock::new(|| TableSql::update("ai_configs", AI_CONFIG_COLUMNS));
+    LazyLock::new(|| TableSql::new("ai_configs", AI_CONFIG_COLUMNS, '?'));
 
 pub fn ai_config_values(c: &AiConfig) -> Vec<Value> {
     vec![
@@ -576,8 +384,6 @@ pub fn read_ai_config(r: &Reader) -> Result<AiConfig> {
         knowledge_cutoff: r.opt_parsed(13)?,
     })
 }
-
-pub const BAR_COLUMNS: &[&str] = &["ts", "open", "high", "low", "close", "volume"];
 
 pub fn read_bar(r: &Reader) -> Result<Bar> {
     let bar = Bar {

@@ -6,6 +6,7 @@
 
 pub mod ids;
 pub mod rows;
+pub mod sql;
 #[cfg(feature = "testsuite")]
 pub mod testsuite;
 
