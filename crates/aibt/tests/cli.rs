@@ -480,82 +480,52 @@ fn backtest_imports_its_data_file_and_refuses_bad_flags() {
     assert_eq!(out["status"], "COMPLETED");
     assert_eq!(out["stats"]["num_bars"], 60);
 
-    let bad = env
-        .aibt(&[
-            "backtest", "--symbol", "MINE", "--param", "fast=30", "--param", "slow=7",
-        ])
-        .failure();
-    assert!(
-        bad.stderr()
-            .contains("params.fast: fast (30) must be shorter than slow (7)"),
-        "{}",
-        bad.stderr()
-    );
-    let bad = env
-        .aibt(&["backtest", "--symbol", "MINE", "--strategy", "builtin:nope"])
-        .failure();
-    assert!(
-        bad.stderr().contains("unknown strategy \"builtin:nope\""),
-        "{}",
-        bad.stderr()
-    );
-    let bad = env
-        .aibt(&["backtest", "--symbol", "MINE", "--cash=-5"])
-        .failure();
-    assert!(
-        bad.stderr().contains("--cash: must be greater than 0"),
-        "{}",
-        bad.stderr()
-    );
-    let bad = env
-        .aibt(&["backtest", "--symbol", "MINE", "--commission", "1.5"])
-        .failure();
-    assert!(
-        bad.stderr()
-            .contains("--commission-buy: must be at least 0 and below 1"),
-        "{}",
-        bad.stderr()
-    );
-    let bad = env
-        .aibt(&["backtest", "--symbol", "MINE", "--commission", "abc"])
-        .failure();
-    assert!(
-        bad.stderr()
-            .contains("--commission: rate \"abc\" is not a decimal number"),
-        "{}",
-        bad.stderr()
-    );
-    let bad = env
-        .aibt(&["backtest", "--symbol", "MINE", "--fill", "later"])
-        .failure();
-    assert!(
-        bad.stderr().contains("fill: \"later\" is not a fill rule"),
-        "{}",
-        bad.stderr()
-    );
-    let bad = env
-        .aibt(&["backtest", "--symbol", "MINE", "--start", "2030-01-01"])
-        .failure();
-    assert!(bad.stderr().contains("start_date:"), "{}", bad.stderr());
-    let bad = env.aibt(&["backtest", "--symbol", "NOPE"]).failure();
-    assert!(
-        bad.stderr().contains("no bars stored for NOPE US daily"),
-        "{}",
-        bad.stderr()
-    );
-    let bad = env
-        .aibt(&["backtest", "--symbol", "MINE", "--interval", "0"])
-        .failure();
-    assert!(
-        bad.stderr()
-            .contains("decision_interval: must be at least 1"),
-        "{}",
-        bad.stderr()
-    );
-    let bad = env.aibt(&["task", "show", "no-such-task"]).failure();
-    assert!(
-        bad.stderr().contains("task \"no-such-task\" not found"),
-        "{}",
-        bad.stderr()
-    );
+    let refusals: [(&[&str], &str); 10] = [
+        (
+            &[
+                "backtest", "--symbol", "MINE", "--param", "fast=30", "--param", "slow=7",
+            ],
+            "params.fast: fast (30) must be shorter than slow (7)",
+        ),
+        (
+            &["backtest", "--symbol", "MINE", "--strategy", "builtin:nope"],
+            "unknown strategy \"builtin:nope\"",
+        ),
+        (
+            &["backtest", "--symbol", "MINE", "--cash=-5"],
+            "--cash: must be greater than 0",
+        ),
+        (
+            &["backtest", "--symbol", "MINE", "--commission", "1.5"],
+            "--commission-buy: must be at least 0 and below 1",
+        ),
+        (
+            &["backtest", "--symbol", "MINE", "--commission", "abc"],
+            "--commission: rate \"abc\" is not a decimal number",
+        ),
+        (
+            &["backtest", "--symbol", "MINE", "--fill", "later"],
+            "fill: \"later\" is not a fill rule",
+        ),
+        (
+            &["backtest", "--symbol", "MINE", "--start", "2030-01-01"],
+            "start_date:",
+        ),
+        (
+            &["backtest", "--symbol", "NOPE"],
+            "no bars stored for NOPE US daily",
+        ),
+        (
+            &["backtest", "--symbol", "MINE", "--interval", "0"],
+            "decision_interval: must be at least 1",
+        ),
+        (
+            &["task", "show", "no-such-task"],
+            "task \"no-such-task\" not found",
+        ),
+    ];
+    for (args, reason) in refusals {
+        let bad = env.aibt(args).failure();
+        assert!(bad.stderr().contains(reason), "{args:?}: {}", bad.stderr());
+    }
 }
