@@ -187,6 +187,12 @@ impl TaskStatus {
         )
     }
 
+    /// PENDING or RUNNING: the states whose progress a page keeps watching, because a worker
+    /// has the task or is about to.
+    pub fn is_live(self) -> bool {
+        matches!(self, Self::Pending | Self::Running)
+    }
+
     /// The lifecycle of the seed, as one table: PENDING → RUNNING ⇄ PAUSED → a final state.
     /// A FAILED task may run again; it resumes from its last committed step.
     pub fn can_become(self, next: TaskStatus) -> bool {

@@ -412,7 +412,7 @@ impl Transition {
 
     /// Whether the transition applies from `status`: start only from PENDING, resume only from
     /// PAUSED or FAILED, and the rest as the lifecycle table allows.
-    fn allowed_from(&self, status: TaskStatus) -> bool {
+    pub fn allowed_from(&self, status: TaskStatus) -> bool {
         let by_table = status.can_become(self.target());
         match self {
             Transition::Start => status == TaskStatus::Pending,

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::time::Duration;
 
-use aibt_core::{Bar, TaskStatus, TradeStatus};
+use aibt_core::{Bar, TradeStatus};
 use aibt_engine::export::equity_curve;
 use aibt_store::{RecordQuery, SeriesKey, Task};
 use axum::Json;
@@ -293,7 +293,7 @@ fn live(
                     events.push(Event::default().event("progress").data(data.clone()));
                     seen.insert(id.clone(), data);
                 }
-                active |= matches!(task.status, TaskStatus::Pending | TaskStatus::Running);
+                active |= task.status.is_live();
             }
             if !active {
                 events.push(Event::default().event("end").data("{}"));

@@ -273,7 +273,7 @@ pub async fn backtests(
     let live_ids = page
         .items
         .iter()
-        .filter(|t| matches!(t.status, TaskStatus::Pending | TaskStatus::Running))
+        .filter(|t| t.status.is_live())
         .map(|t| t.task_id.as_str())
         .collect::<Vec<_>>()
         .join(",");
@@ -803,12 +803,9 @@ pub async fn task(
         period: period(task.start_date, task.end_date, task.time_granularity),
         progress,
         progress_text,
-        can_pause: task.status == TaskStatus::Running,
-        can_resume: matches!(task.status, TaskStatus::Paused | TaskStatus::Failed),
-        can_cancel: matches!(
-            task.status,
-            TaskStatus::Pending | TaskStatus::Running | TaskStatus::Paused | TaskStatus::Failed
-        ),
+        can_pause: Transition::Pause.allowed_from(task.status),
+        can_resume: Transition::Resume.allowed_from(task.status),
+        can_cancel: Transition::Cancel.allowed_from(task.status),
         memorisation_warning: memorisation_text(&state, tr, &task).await,
         cards,
         stats: stat_rows(&stats, STATS),
