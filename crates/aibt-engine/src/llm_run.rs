@@ -31,7 +31,7 @@ use serde_json::{Value, json};
 use crate::error::{EngineError, Result};
 use crate::recorder::{DecisionFacts, Recorder};
 use crate::runner::{
-    Flusher, Progress, RunConfig, RunOutcome, account_of, load_checkpoint, series_of,
+    Flusher, Progress, RunConfig, RunOutcome, account_of, complete, load_checkpoint, series_of,
 };
 use crate::simulation::{BarFills, Simulation, decision_count, first_decision_bar};
 use crate::task::{TaskOptions, Transition, transition};
@@ -659,23 +659,7 @@ pub(crate) async fn execute_llm(
     if let Some(warning) = memorisation_warning(&ai_config, &task) {
         stats["memorisation_warning"] = json!(warning);
     }
-    match transition(
-        store.as_ref(),
-        &task.task_id,
-        Transition::Complete {
-            with_errors: failed > 0,
-            stats,
-        },
-    )
-    .await
-    {
-        Ok(finished) => Ok(RunOutcome::Finished(Box::new(finished))),
-        Err(EngineError::WrongState { status, .. }) => Ok(RunOutcome::Stopped {
-            status,
-            lease_owner: None,
-        }),
-        Err(other) => Err(other),
-    }
+    complete(store.as_ref(), &task.task_id, failed > 0, stats).await
 }
 
 /// In blind mode the model sees quantities in units of the rebased price; the decision that

@@ -345,16 +345,18 @@ async fn execute(
     }
 
     let stats = stats_json(&task, &simulation, &options)?;
-    match transition(
-        store.as_ref(),
-        &task.task_id,
-        Transition::Complete {
-            with_errors: false,
-            stats,
-        },
-    )
-    .await
-    {
+    complete(store.as_ref(), &task.task_id, false, stats).await
+}
+
+/// Ends a run whose every step is committed. A pause or cancel that landed after the last
+/// step wins: the task is then reported stopped, not finished.
+pub(crate) async fn complete(
+    store: &dyn Store,
+    task_id: &str,
+    with_errors: bool,
+    stats: serde_json::Value,
+) -> Result<RunOutcome> {
+    match transition(store, task_id, Transition::Complete { with_errors, stats }).await {
         Ok(finished) => Ok(RunOutcome::Finished(Box::new(finished))),
         Err(EngineError::WrongState { status, .. }) => Ok(RunOutcome::Stopped {
             status,
