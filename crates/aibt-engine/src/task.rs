@@ -97,6 +97,21 @@ impl TaskOptions {
     }
 }
 
+/// A task's strategy parameters as `name=value`, space-separated in name order, for people
+/// to read (empty when it has none).
+pub fn params_text(task: &Task) -> String {
+    task.options["params"]
+        .as_object()
+        .map(|params| {
+            params
+                .iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_default()
+}
+
 /// What a user asks for when creating a task.
 #[derive(Debug, Clone)]
 pub struct TaskSpec {

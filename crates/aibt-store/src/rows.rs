@@ -162,6 +162,21 @@ pub struct Task {
     pub updated_at: DateTime<Utc>,
 }
 
+impl Task {
+    /// Percent of the task's steps committed, 0 to 100. A finished task with no count (it
+    /// had nothing to run) shows as done.
+    pub fn progress_pct(&self) -> f64 {
+        let total = self.total_items.unwrap_or(0);
+        if total > 0 {
+            (self.processed_items as f64 / total as f64 * 100.0).min(100.0)
+        } else if self.status.is_terminal() {
+            100.0
+        } else {
+            0.0
+        }
+    }
+}
+
 /// `trade_records`: one fill against one lot, or one refused order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

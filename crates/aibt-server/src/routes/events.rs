@@ -147,19 +147,12 @@ impl Poller {
                 tracing::warn!(task_id = %self.task_id, %error, "reading decisions for events");
             }
         }
-        let total = task.total_items.unwrap_or(0);
         let progress = ProgressEvent {
             task_id: task.task_id.clone(),
             status: task.status,
             processed_items: task.processed_items,
             total_items: task.total_items,
-            progress_pct: if total > 0 {
-                (task.processed_items as f64 / total as f64 * 100.0).min(100.0)
-            } else if task.status.is_terminal() {
-                100.0
-            } else {
-                0.0
-            },
+            progress_pct: task.progress_pct(),
             equity,
             error_message: task.error_message.clone(),
         };

@@ -102,14 +102,6 @@ impl RecordParams {
 
 pub(crate) async fn detail(state: &AppState, task: Task) -> ApiResult<TaskDetail> {
     let account = state.store.get_task_account(&task.task_id).await?;
-    let total = task.total_items.unwrap_or(0);
-    let progress_pct = if total > 0 {
-        (task.processed_items as f64 / total as f64 * 100.0).min(100.0)
-    } else if task.status.is_terminal() {
-        100.0
-    } else {
-        0.0
-    };
     let memorisation_warning = match &task.ai_config_id {
         Some(config_id) => match state.store.get_ai_config(config_id).await {
             Ok(config) => aibt_engine::llm_run::memorisation_warning(&config, &task),
@@ -118,7 +110,7 @@ pub(crate) async fn detail(state: &AppState, task: Task) -> ApiResult<TaskDetail
         None => None,
     };
     Ok(TaskDetail {
-        progress_pct,
+        progress_pct: task.progress_pct(),
         equity: account.total_value,
         memorisation_warning,
         task,

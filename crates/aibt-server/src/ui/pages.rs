@@ -178,15 +178,7 @@ pub struct TaskRow {
 }
 
 fn strategy_label(task: &Task) -> String {
-    let params = task.options["params"]
-        .as_object()
-        .map(|p| {
-            p.iter()
-                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .unwrap_or_default();
+    let params = aibt_engine::task::params_text(task);
     if params.is_empty() {
         task.strategy.clone()
     } else {
@@ -195,14 +187,7 @@ fn strategy_label(task: &Task) -> String {
 }
 
 pub fn progress_of(task: &Task) -> (f64, String) {
-    let total = task.total_items.unwrap_or(0);
-    let pct = if total > 0 {
-        (task.processed_items as f64 / total as f64 * 100.0).min(100.0)
-    } else if task.status.is_terminal() {
-        100.0
-    } else {
-        0.0
-    };
+    let pct = task.progress_pct();
     (pct, format!("{pct:.0}%"))
 }
 

@@ -147,15 +147,7 @@ pub fn print_task(task: &Task, format: Format) -> Result<()> {
             if let Some(error) = &task.error_message {
                 println!("{:<26}{}", "Error", error);
             }
-            let params = task.options["params"]
-                .as_object()
-                .map(|p| {
-                    p.iter()
-                        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                })
-                .unwrap_or_default();
+            let params = aibt_engine::task::params_text(task);
             let strategy = [task.strategy.as_str(), params.as_str()]
                 .iter()
                 .filter(|part| !part.is_empty())
