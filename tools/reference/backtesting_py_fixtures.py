@@ -7,7 +7,8 @@ Paths are computed relative to this file, so it works from any clone.
 
     python tools/reference/backtesting_py_fixtures.py
 
-See tools/reference/README.md for the virtualenv set-up.
+See tools/reference/README.md for the virtualenv set-up. backtesting_py_orders.py (brackets,
+limit entries, spread) imports this module's helpers; keep them stable.
 """
 from __future__ import annotations
 
@@ -160,20 +161,27 @@ def jvalue(v):
     raise TypeError(f"unexpected stats value {v!r} ({type(v)})")
 
 
-# ---------------------------------------------------------------- scenarios
+# ---------------------------------------------------------------- pieces shared with
+# backtesting_py_orders.py (which imports them)
 
-def run_scenario(name, file, cash, fast, slow, mode):
-    df = load_ohlcv(SAMPLE_DIR / file)
-    strat = SmaLong if mode == "long" else SmaReverse
-    bt = Backtest(df, strat, cash=cash, **COMMON)
+def run_backtest(df, strat, cash, settings, **params):
+    """Run backtesting.py; return (stats, backtesting.py's own UserWarnings)."""
+    bt = Backtest(df, strat, cash=cash, **settings)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        stats = bt.run(fast=fast, slow=slow)
+        stats = bt.run(**params)
     # Keep backtesting.py's own UserWarnings (e.g. trades left open, canceled orders);
     # drop library deprecation noise that depends on the pandas version.
     warn_msgs = [str(w.message) for w in caught if issubclass(w.category, UserWarning)
                  and not issubclass(w.category, (DeprecationWarning, FutureWarning))]
+    return stats, warn_msgs
 
+
+def sma_signals(df, stats, fast, slow):
+    """Check the strategy's SMAs against pandas; list the crossovers next() saw.
+
+    Returns (sma_fast, sma_slow, warmup, first_next_bar, signals, min_relative_sma_gap).
+    """
     strategy = stats._strategy
     sma1 = np.asarray(strategy.sma1, dtype=float)
     sma2 = np.asarray(strategy.sma2, dtype=float)
@@ -197,12 +205,15 @@ def run_scenario(name, file, cash, fast, slow, mode):
             signals.append({"bar": i, "time": jtime(df.index[i]), "kind": "death"})
         if not (np.isnan(a1) or np.isnan(b1)):
             min_gap = min(min_gap, abs(a1 - b1) / abs(df.Close.iat[i]))
+    return sma1_full, sma2_full, warmup, first_next_bar, signals, min_gap
 
-    # Inputs of compute_stats' annualisation, as backtesting/_stats.py derives them.
+
+def stats_context_of(df, warmup, first_next_bar):
+    """Inputs of compute_stats' annualisation, as backtesting/_stats.py derives them."""
     period = pd.Series(df.index[-100:]).diff().dropna().median()  # backtesting._util._data_period
     freq_days = period.days
     have_weekends = bool(df.index.day_of_week.to_series().between(5, 6).mean() > 2 / 7 * .6)
-    stats_context = {
+    return {
         "data_period_seconds": period.total_seconds(),
         "annual_trading_days": (52 if freq_days == 7 else 12 if freq_days == 31 else
                                 1 if freq_days == 365 else (365 if have_weekends else 252)),
@@ -213,44 +224,66 @@ def run_scenario(name, file, cash, fast, slow, mode):
         "first_next_bar": first_next_bar,
     }
 
-    stats_out = {}
-    for key, val in stats.items():
-        if key.startswith("_"):
-            continue
-        stats_out[key] = jvalue(val)
 
-    trades_df = stats._trades
-    trades = []
-    for row in trades_df.itertuples(index=False):
-        trades.append({
-            "Size": int(row.Size),
-            "EntryBar": int(row.EntryBar),
-            "ExitBar": int(row.ExitBar),
-            "EntryPrice": jfloat(row.EntryPrice),
-            "ExitPrice": jfloat(row.ExitPrice),
-            "PnL": jfloat(row.PnL),
-            "Commission": jfloat(row.Commission),
-            "ReturnPct": jfloat(row.ReturnPct),
-            "EntryTime": jtime(row.EntryTime),
-            "ExitTime": jtime(row.ExitTime),
-            "Duration": pd.Timedelta(row.Duration).total_seconds(),
-        })
+def stats_dict(stats):
+    """Every non-underscore entry of the stats Series, JSON-ready."""
+    return {key: jvalue(val) for key, val in stats.items() if not key.startswith("_")}
 
-    # Trades still open at the end (finalize_trades=False keeps them out of stats).
-    open_trades = []
+
+def trade_row(row):
+    """One row of stats._trades (an itertuples row), JSON-ready."""
+    return {
+        "Size": int(row.Size),
+        "EntryBar": int(row.EntryBar),
+        "ExitBar": int(row.ExitBar),
+        "EntryPrice": jfloat(row.EntryPrice),
+        "ExitPrice": jfloat(row.ExitPrice),
+        "PnL": jfloat(row.PnL),
+        "Commission": jfloat(row.Commission),
+        "ReturnPct": jfloat(row.ReturnPct),
+        "EntryTime": jtime(row.EntryTime),
+        "ExitTime": jtime(row.ExitTime),
+        "Duration": pd.Timedelta(row.Duration).total_seconds(),
+    }
+
+
+def open_trade_row(df, broker, t):
+    """A trade still open at the end (finalize_trades=False keeps it out of stats)."""
+    entry_commission = broker._commission(t.size, t.entry_price)
+    return {
+        "Size": int(t.size),
+        "EntryBar": int(t.entry_bar),
+        "EntryPrice": jfloat(t.entry_price),
+        "EntryTime": jtime(t.entry_time),
+        "EntryCommission": jfloat(entry_commission),
+        "MarkPrice": jfloat(df.Close.iat[-1]),
+        "UnrealizedPnLGross": jfloat(t.size * (df.Close.iat[-1] - t.entry_price)),
+    }
+
+
+def write_fixture(name, out):
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    path = OUT_DIR / f"{name}.json"
+    with open(path, "w") as f:
+        json.dump(out, f, indent=1, allow_nan=False)
+        f.write("\n")
+    return path
+
+
+# ---------------------------------------------------------------- scenarios
+
+def run_scenario(name, file, cash, fast, slow, mode):
+    df = load_ohlcv(SAMPLE_DIR / file)
+    strat = SmaLong if mode == "long" else SmaReverse
+    stats, warn_msgs = run_backtest(df, strat, cash, COMMON, fast=fast, slow=slow)
+    strategy = stats._strategy
+    sma1_full, sma2_full, warmup, first_next_bar, signals, min_gap = \
+        sma_signals(df, stats, fast, slow)
+    stats_context = stats_context_of(df, warmup, first_next_bar)
+    stats_out = stats_dict(stats)
+    trades = [trade_row(row) for row in stats._trades.itertuples(index=False)]
     broker = strategy._broker  # same object the strategy traded through
-    for t in strategy.trades:
-        entry_commission = broker._commission(t.size, t.entry_price)
-        open_trades.append({
-            "Size": int(t.size),
-            "EntryBar": int(t.entry_bar),
-            "EntryPrice": jfloat(t.entry_price),
-            "EntryTime": jtime(t.entry_time),
-            "EntryCommission": jfloat(entry_commission),
-            "MarkPrice": jfloat(df.Close.iat[-1]),
-            "UnrealizedPnLGross": jfloat(t.size * (df.Close.iat[-1] - t.entry_price)),
-        })
-
+    open_trades = [open_trade_row(df, broker, t) for t in strategy.trades]
     equity = [jfloat(x) for x in stats._equity_curve["Equity"].to_numpy()]
 
     out = {
@@ -290,11 +323,7 @@ def run_scenario(name, file, cash, fast, slow, mode):
         },
         "warnings": warn_msgs,
     }
-    OUT_DIR.mkdir(parents=True, exist_ok=True)
-    path = OUT_DIR / f"{name}.json"
-    with open(path, "w") as f:
-        json.dump(out, f, indent=1, allow_nan=False)
-        f.write("\n")
+    path = write_fixture(name, out)
     print(f"{name:22s} bars={len(df):5d} final_equity={float(stats['Equity Final [$]'])!r} "
           f"trades={stats['# Trades']} open={len(open_trades)} "
           f"signals={len(signals)} -> {path.relative_to(REPO)}")
