@@ -187,6 +187,12 @@ impl TaskStatus {
         )
     }
 
+    /// COMPLETED or COMPLETED_WITH_ERRORS: a run that reached its last bar, whose records are
+    /// whole (what a replay or an experiment's leaderboard reads).
+    pub fn is_completed(self) -> bool {
+        matches!(self, Self::Completed | Self::CompletedWithErrors)
+    }
+
     /// PENDING or RUNNING: the states whose progress a page keeps watching, because a worker
     /// has the task or is about to.
     pub fn is_live(self) -> bool {

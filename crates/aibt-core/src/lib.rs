@@ -1,6 +1,7 @@
-//! The domain of aibt: exact money, the seed's enums, market bars, and (in later modules) the
-//! broker, statistics and indicators. Nothing here performs IO, so every accounting rule can be
-//! tested without a database or a network.
+//! The domain of aibt: exact money, the seed's enums, market bars, the broker (accounts, lots,
+//! fees, margin, fills), the bar-by-bar simulation of one task, statistics and indicators.
+//! Nothing here performs IO, so every accounting rule can be tested without a database or a
+//! network.
 
 pub mod bar;
 pub mod broker;
@@ -8,6 +9,7 @@ pub mod decimal;
 pub mod decision;
 pub mod enums;
 pub mod indicators;
+pub mod simulation;
 pub mod stats;
 pub mod time;
 
@@ -20,4 +22,5 @@ pub use enums::{
     TimeGranularity, TradeAction, TradeStatus,
 };
 pub use rust_decimal::Decimal;
+pub use simulation::{Checkpoint, FillRule, Simulation};
 pub use stats::{Stats, StatsAccumulator};

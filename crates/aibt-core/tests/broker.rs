@@ -1,6 +1,8 @@
 //! The broker's rules, shown on hand-computed ledgers (golden tests) and checked on random
 //! order sequences (property tests).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use aibt_core::broker::{Account, AccountSettings, Order, OrderSize};
 use aibt_core::{MarketType, Money, PositionSide, Quantity, Rate, TradeAction, TradeStatus};
 use chrono::{DateTime, TimeZone, Utc};

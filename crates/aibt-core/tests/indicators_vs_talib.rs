@@ -1,6 +1,8 @@
 //! aibt's indicators against TA-Lib 0.8.2 on GOOG's first 300 daily bars (an independent C
 //! implementation; `tools/reference/talib_fixtures.py` made the fixture).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use aibt_core::indicators::{atr, bollinger, ema, macd, rsi, sma};
 use serde_json::Value;
 

@@ -5,12 +5,14 @@
 //!
 //!     cargo bench -p aibt-engine --bench engine -- [--bars 300000] [--runs 3] [--json]
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::time::Instant;
 
+use aibt_core::FillRule;
 use aibt_core::broker::{Account, AccountSettings};
+use aibt_core::simulation::{BarFills, Simulation, first_decision_bar};
 use aibt_core::{Bar, DecisionContext, MarketType, Money, PointInTime, Rate, TradeStatus};
-use aibt_engine::FillRule;
-use aibt_engine::simulation::{BarFills, Simulation, first_decision_bar};
 use chrono::Duration;
 
 struct Args {

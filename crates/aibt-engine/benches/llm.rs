@@ -9,17 +9,20 @@
 //!
 //!     cargo bench -p aibt-engine --bench llm -- [--decisions 25] [--delay-ms 50] [--limit 8]
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aibt_ai::llm::CacheMode;
 use aibt_core::broker::AccountSettings;
 use aibt_core::{MarketType, Money, Rate, ResponseFormat, TaskStatus, TimeGranularity};
+use aibt_engine::accounts::new_account;
 use aibt_engine::ai_config::{AiConfigSpec, ApiKey, build_ai_config};
-use aibt_engine::task::{TEMPLATE_STRATEGY, new_account};
 use aibt_engine::templates::template_for_content;
 use aibt_engine::{
-    RunConfig, RunOutcome, TaskOptions, TaskSpec, Transition, create_task, run_task, transition,
+    RunConfig, RunOutcome, StrategyRef, TaskOptions, TaskSpec, Transition, claim_and_run,
+    create_task, transition,
 };
 use aibt_store::{AiConfig, ImportMode, SeriesKey, Store};
 use aibt_store_sqlite::SqliteStore;
@@ -161,9 +164,10 @@ impl Bench {
                 start: Some(start),
                 end: bars.last().map(|b| b.ts),
                 decision_interval: 1,
-                strategy: TEMPLATE_STRATEGY.into(),
-                user_prompt_id: Some(self.prompt_id.clone()),
-                ai_config_id: Some(config.config_id.clone()),
+                strategy: StrategyRef::Template {
+                    prompt_id: self.prompt_id.clone(),
+                    ai_config_id: config.config_id.clone(),
+                },
                 options: TaskOptions {
                     cache: CacheMode::Off,
                     ..TaskOptions::default()
@@ -188,20 +192,15 @@ impl Bench {
                 let store = self.store.clone();
                 tokio::spawn(async move {
                     let config = RunConfig::new(format!("bench-{i}"));
-                    let now = aibt_core::time::now();
-                    let claimed = store
-                        .claim_task(
-                            &config.worker_id,
-                            aibt_store::ClaimFilter::task(&id),
-                            now,
-                            now + config.lease,
-                        )
-                        .await
-                        .expect("claim")
-                        .expect("claimable");
-                    match run_task(store, claimed, &config, &mut |_| {})
-                        .await
-                        .expect("run")
+                    match claim_and_run(
+                        &store,
+                        &config,
+                        aibt_store::ClaimFilter::task(&id),
+                        &mut |_| {},
+                    )
+                    .await
+                    .expect("run")
+                    .expect("claimable")
                     {
                         RunOutcome::Finished(task) => {
                             assert_eq!(
@@ -255,8 +254,11 @@ fn main() {
         // The calls alone, made by the same client one after another: what a decision costs
         // the model's side (server, HTTP, localhost) and not the engine.
         let client = aibt_ai::client::ChatClient::new(
-            aibt_engine::llm_run::client_settings(&bench.config(&instant, args.limit).await, None)
-                .expect("settings"),
+            aibt_engine::ai_config::client_settings(
+                &bench.config(&instant, args.limit).await,
+                None,
+            )
+            .expect("settings"),
             aibt_ai::client::limiter_for("bench-client", 1),
         )
         .expect("client");

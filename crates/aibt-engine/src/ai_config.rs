@@ -4,10 +4,10 @@
 use std::time::Duration;
 
 use aibt_ai::answer::parse_answer;
-use aibt_ai::client::{ChatClient, limiter_for};
+use aibt_ai::client::{ChatClient, ClientSettings, limiter_for};
 use aibt_ai::llm::LlmDecider;
 use aibt_core::{Rate, ResponseFormat};
-use aibt_store::AiConfig;
+use aibt_store::{AiConfig, Task};
 use chrono::NaiveDate;
 use serde::Serialize;
 
@@ -184,10 +184,31 @@ pub struct ConnectionTest {
 const TEST_PROMPT: &str = "Connection test. The last close was 100.00, up 1.2% on the day. \
 Answer with a decision as the rules say.";
 
+/// The client settings of an AI config.
+pub fn client_settings(config: &AiConfig, seed: Option<u64>) -> Result<ClientSettings> {
+    let api_key = crate::secrets::open_api_key(&config.local_ai_api_key).map_err(|e| {
+        EngineError::invalid(
+            "local_ai_api_key",
+            format!("AI config {}: {e}", config.name),
+        )
+    })?;
+    Ok(ClientSettings {
+        base_url: config.local_ai_base_url.clone(),
+        api_key,
+        model: config.local_ai_model_name.clone(),
+        temperature: config.temperature.to_f64(),
+        max_tokens: u32::try_from(config.max_tokens).unwrap_or(400),
+        timeout: Duration::from_secs(u64::try_from(config.timeout_seconds).unwrap_or(60)),
+        response_format: config.response_format,
+        max_retries: u32::try_from(config.max_retries).unwrap_or(3),
+        seed,
+    })
+}
+
 /// Makes one real decision call with the config's settings (no cache, no retries of the
 /// answer) and reports what came back.
 pub async fn test_ai_config(config: &AiConfig) -> Result<ConnectionTest> {
-    let mut settings = crate::llm_run::client_settings(config, None)?;
+    let mut settings = client_settings(config, None)?;
     // A test should answer quickly either way: one retry at most, a bounded wait.
     settings.max_retries = settings.max_retries.min(1);
     settings.timeout = settings.timeout.min(Duration::from_secs(60));
@@ -227,6 +248,20 @@ pub async fn test_ai_config(config: &AiConfig) -> Result<ConnectionTest> {
             completion_tokens: None,
             error: Some(error.to_string()),
         },
+    })
+}
+
+/// A warning when the task's period ends before the model's training cutoff: the model may
+/// have read about what happened next.
+pub fn memorisation_warning(config: &AiConfig, task: &Task) -> Option<String> {
+    let cutoff = config.knowledge_cutoff?;
+    (task.end_date.date_naive() < cutoff).then(|| {
+        format!(
+            "the period ends {} but {}'s training data runs to {cutoff}: it may remember what happened \
+             (consider blind mode)",
+            task.end_date.date_naive(),
+            config.local_ai_model_name
+        )
     })
 }
 

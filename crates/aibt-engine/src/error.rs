@@ -19,6 +19,10 @@ pub enum EngineError {
         status: TaskStatus,
         reason: String,
     },
+    /// The request contradicts what is stored (a task's run account changed from outside its
+    /// run, say).
+    #[error("{0}")]
+    Conflict(String),
     #[error(transparent)]
     Store(StoreError),
     #[error(transparent)]

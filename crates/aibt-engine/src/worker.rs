@@ -13,11 +13,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use aibt_store::{ClaimFilter, Store, StrategyFilter};
+use aibt_store::Store;
 use tokio::sync::{Notify, Semaphore};
 
-use crate::runner::{RunConfig, RunOutcome, run_task};
-use crate::task::TEMPLATE_STRATEGY;
+use crate::run::{RunConfig, RunOutcome, claim};
+use crate::strategy::claim_filter;
 
 /// How a worker runs.
 #[derive(Debug, Clone)]
@@ -83,48 +83,30 @@ pub async fn run_worker(
     );
     loop {
         // Claim while there are free slots and claimable tasks.
-        loop {
-            let filter = match (cpu.available_permits() > 0, model.available_permits() > 0) {
-                (true, true) => ClaimFilter::any(),
-                (true, false) => ClaimFilter {
-                    task_id: None,
-                    strategy: Some(StrategyFilter::Except(TEMPLATE_STRATEGY)),
-                },
-                (false, true) => ClaimFilter {
-                    task_id: None,
-                    strategy: Some(StrategyFilter::Only(TEMPLATE_STRATEGY)),
-                },
-                (false, false) => break,
-            };
-            let now = aibt_core::time::now();
-            let claimed = match store
-                .claim_task(&options.run.worker_id, filter, now, now + options.run.lease)
-                .await
-            {
-                Ok(Some(task)) => task,
+        while let Some(filter) =
+            claim_filter(model.available_permits() > 0, cpu.available_permits() > 0)
+        {
+            let claimed = match claim(&store, &options.run, filter).await {
+                Ok(Some(claimed)) => claimed,
                 Ok(None) => break,
                 Err(error) => {
                     tracing::warn!(%error, "claiming a task failed; trying again later");
                     break;
                 }
             };
-            let slots = if claimed.strategy == TEMPLATE_STRATEGY {
-                &model
-            } else {
-                &cpu
-            };
+            let slots = if claimed.uses_model() { &model } else { &cpu };
             let Ok(permit) = slots.clone().try_acquire_owned() else {
                 // Cannot happen: the filter only admits tasks of a kind with a free slot.
                 break;
             };
-            let task_id = claimed.task_id.clone();
+            let task_id = claimed.task().task_id.clone();
             if let Ok(mut held) = held.lock() {
                 held.insert(task_id.clone());
             }
-            let (store, config, held) = (store.clone(), options.run.clone(), held.clone());
-            tracing::info!(task_id = %task_id, strategy = %claimed.strategy, "claimed task");
+            let held = held.clone();
+            tracing::info!(task_id = %task_id, strategy = %claimed.task().strategy, "claimed task");
             running.spawn(async move {
-                let outcome = run_task(store, claimed, &config, &mut |_| {}).await;
+                let outcome = claimed.run(&mut |_| {}).await;
                 match outcome {
                     Ok(RunOutcome::Finished(task)) => {
                         tracing::info!(task_id = %task_id, status = %task.status, "task finished")

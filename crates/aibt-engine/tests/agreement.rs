@@ -2,6 +2,8 @@
 //! cent, every statistic of the same name to 1e-6 relative, and every round trip (entry, exit,
 //! size, P&L). The fixtures come from `tools/reference/backtesting_py_fixtures.py`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use aibt_core::{MarketType, TimeGranularity, TradeAction, TradeStatus};

@@ -2,6 +2,8 @@
 //! commissions, the minimum commission, the sell-side tax, fractional crypto quantities on
 //! real data, and refused orders.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::sync::Arc;
@@ -357,7 +359,7 @@ async fn decisions_follow_the_interval_and_warm_up_uses_earlier_bars() {
     let start = chrono::DateTime::parse_from_rfc3339("2010-01-04T00:00:00Z")
         .unwrap()
         .with_timezone(&chrono::Utc);
-    let account = aibt_engine::task::new_account("acct-late", "GOOG", &account_settings, false);
+    let account = aibt_engine::accounts::new_account("acct-late", "GOOG", &account_settings, false);
     store.insert_account(&account).await.unwrap();
     let late = aibt_engine::create_task(
         store.as_ref(),
@@ -369,9 +371,7 @@ async fn decisions_follow_the_interval_and_warm_up_uses_earlier_bars() {
             start: Some(start),
             end: None,
             decision_interval: 1,
-            strategy: "builtin:sma-cross".into(),
-            user_prompt_id: None,
-            ai_config_id: None,
+            strategy: aibt_engine::StrategyRef::builtin("sma-cross", Default::default()),
             options: Default::default(),
         },
     )

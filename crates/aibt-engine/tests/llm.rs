@@ -2,6 +2,8 @@
 //! of answer and failure ends, the decision cache, replays, prefetching, the point-in-time
 //! window and blind mode.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::sync::Arc;
@@ -478,7 +480,7 @@ async fn a_replay_takes_the_same_decisions_under_other_fees_without_calls() {
     let expensive = settings(MarketType::Us, "10000", "0.01");
     let account_id = aibt_store::new_id();
     store
-        .insert_account(&aibt_engine::task::new_account(
+        .insert_account(&aibt_engine::accounts::new_account(
             &account_id,
             "GOOG",
             &expensive,
@@ -496,9 +498,9 @@ async fn a_replay_takes_the_same_decisions_under_other_fees_without_calls() {
             start: Some(source.task.start_date),
             end: Some(source.task.end_date),
             decision_interval: 1,
-            strategy: format!("{}{}", aibt_engine::replay::PREFIX, source.task.task_id),
-            user_prompt_id: None,
-            ai_config_id: None,
+            strategy: aibt_engine::StrategyRef::Replay {
+                task_id: source.task.task_id.clone(),
+            },
             options: TaskOptions::default(),
         },
     )
@@ -736,18 +738,14 @@ async fn a_paused_ai_task_resumes_to_the_uninterrupted_result() {
         let id = id.clone();
         tokio::spawn(async move {
             let config = aibt_engine::RunConfig::new("pausing-worker");
-            let now = aibt_core::time::now();
-            let claimed = store
-                .claim_task(
-                    &config.worker_id,
-                    aibt_store::ClaimFilter::task(&id),
-                    now,
-                    now + config.lease,
-                )
-                .await
-                .expect("claim")
-                .expect("claimable");
-            aibt_engine::run_task(store, claimed, &config, &mut |_| {}).await
+            aibt_engine::claim_and_run(
+                &store,
+                &config,
+                aibt_store::ClaimFilter::task(&id),
+                &mut |_| {},
+            )
+            .await
+            .map(|outcome| outcome.expect("claimable"))
         })
     };
     loop {

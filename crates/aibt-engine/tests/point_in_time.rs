@@ -2,6 +2,8 @@
 //! leaves every prompt up to t byte-identical, whatever the template reads (bars, indicators,
 //! the account, earlier decisions).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::sync::Arc;

@@ -2,12 +2,13 @@
 //! would stop it) and resumed by other workers ends with exactly the trades, snapshots, run
 //! account and statistics of an uninterrupted run.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
-use std::sync::Arc;
-
 use aibt_core::{MarketType, TimeGranularity};
-use aibt_engine::{FillRule, RunConfig, run_task};
+use aibt_engine::run::claim_at;
+use aibt_engine::{FillRule, RunConfig};
 use aibt_store::{AccountSnapshot, RecordQuery, Store, TradeRecord};
 use common::*;
 
@@ -116,25 +117,23 @@ async fn an_interrupted_run_resumes_to_exactly_the_same_result() {
         worker.worker_id = format!("worker-{attempt}");
         // Each new worker finds the previous one's lease expired.
         clock += chrono::Duration::seconds(31);
-        let Some(claimed) = store
-            .claim_task(
-                &worker.worker_id,
-                aibt_store::ClaimFilter::task(&task.task_id),
-                clock,
-                clock + worker.lease,
-            )
-            .await
-            .unwrap()
-        else {
+        let Some(claimed) = claim_at(
+            &store,
+            &worker,
+            aibt_store::ClaimFilter::task(&task.task_id),
+            clock,
+        )
+        .await
+        .unwrap() else {
             break;
         };
         let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();
-        let store_for_run: Arc<dyn Store> = store.clone();
         let handle = tokio::spawn(async move {
-            run_task(store_for_run, claimed, &worker, &mut |p| {
-                let _ = sender.send(p.bars_done);
-            })
-            .await
+            claimed
+                .run(&mut |p| {
+                    let _ = sender.send(p.bars_done);
+                })
+                .await
         });
         let mut seen = 0;
         while seen < stop_after && receiver.recv().await.is_some() {
@@ -154,19 +153,16 @@ async fn an_interrupted_run_resumes_to_exactly_the_same_result() {
     clock += chrono::Duration::seconds(31);
     let mut last = config.clone();
     last.worker_id = "finisher".into();
-    if let Some(claimed) = store
-        .claim_task(
-            &last.worker_id,
-            aibt_store::ClaimFilter::task(&task.task_id),
-            clock,
-            clock + last.lease,
-        )
-        .await
-        .unwrap()
+    if let Some(claimed) = claim_at(
+        &store,
+        &last,
+        aibt_store::ClaimFilter::task(&task.task_id),
+        clock,
+    )
+    .await
+    .unwrap()
     {
-        run_task(store.clone(), claimed, &last, &mut |_| {})
-            .await
-            .unwrap();
+        claimed.run(&mut |_| {}).await.unwrap();
     }
     let resumed = store.get_task(&task.task_id).await.unwrap();
     assert_eq!(

@@ -9,6 +9,8 @@
 //!
 //!     cargo bench -p aibt-server --bench api -- [--trades 1000000] [--clients 4,8,16] [--seconds 10]
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

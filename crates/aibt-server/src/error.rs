@@ -119,6 +119,7 @@ impl From<EngineError> for ApiError {
                 error.to_string(),
                 Some("status".into()),
             ),
+            EngineError::Conflict(message) => ApiError::conflict(message),
             EngineError::Store(store) => store.into(),
             EngineError::Broker(broker) => ApiError::invalid("account", broker.to_string()),
             other => ApiError::internal(other),

@@ -2,6 +2,8 @@
 //! 127.0.0.1 with a worker beside it: once over a SQLite file and once over PostgreSQL, the
 //! same suite. The error cases are part of it: each names its status, code and field.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::time::Duration;

@@ -1034,18 +1034,22 @@ impl Store for PostgresStore {
         Ok(changed == 1)
     }
 
-    async fn delete_task(&self, task_id: &str) -> Result<()> {
+    async fn delete_task(&self, task_id: &str, refuse: &[TaskStatus]) -> Result<DeleteOutcome> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db_error)?;
+        let refused: Vec<&str> = refuse.iter().map(|s| s.as_str()).collect();
+        // Under READ COMMITTED a concurrent status change holds the row lock; this statement
+        // waits for it and tests the status it committed.
         let deleted = tx
-            .execute("DELETE FROM tasks WHERE task_id = $1", &[&task_id])
+            .execute(
+                "DELETE FROM tasks WHERE task_id = $1 AND NOT (status = ANY($2))",
+                &[&task_id, &refused],
+            )
             .await
             .map_err(db_error)?;
         if deleted == 0 {
-            return Err(StoreError::NotFound {
-                entity: "task",
-                id: task_id.to_string(),
-            });
+            let task = task_in(&tx, task_id).await?;
+            return Ok(DeleteOutcome::Refused(task.status));
         }
         for table in [
             "account_snapshots",
@@ -1060,7 +1064,8 @@ impl Store for PostgresStore {
             .await
             .map_err(db_error)?;
         }
-        tx.commit().await.map_err(db_error)
+        tx.commit().await.map_err(db_error)?;
+        Ok(DeleteOutcome::Deleted)
     }
 
     async fn commit_steps_after(

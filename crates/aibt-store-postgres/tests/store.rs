@@ -1,6 +1,8 @@
 //! The shared store suite and PostgreSQL's own guarantees, on a real server: each test gets a
 //! database of its own, dropped at the end.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use aibt_store::testsuite::{self, SeedDefaultIds};
 use aibt_store::{Store, StoreError};
 use aibt_store_postgres::{LATEST_VERSION, PostgresStore};

@@ -1395,14 +1395,28 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn delete_task(&self, task_id: &str) -> Result<()> {
+    async fn delete_task(&self, task_id: &str, refuse: &[TaskStatus]) -> Result<DeleteOutcome> {
         let id = task_id.to_string();
+        let refused: Vec<Value> = refuse.iter().map(|s| text(s.as_str())).collect();
         self.write(move |tx| {
+            // The writer's BEGIN IMMEDIATE serialises this with any status change.
+            let placeholders: Vec<String> =
+                (0..refused.len()).map(|i| format!("?{}", i + 2)).collect();
+            let sql = if refused.is_empty() {
+                "DELETE FROM tasks WHERE task_id = ?1".to_string()
+            } else {
+                format!(
+                    "DELETE FROM tasks WHERE task_id = ?1 AND status NOT IN ({})",
+                    placeholders.join(", ")
+                )
+            };
+            let mut values = vec![text(&id)];
+            values.extend(refused);
             let deleted = tx
-                .execute("DELETE FROM tasks WHERE task_id = ?1", params![id])
+                .execute(&sql, params_from_iter(values.iter()))
                 .map_err(db_error)?;
             if deleted == 0 {
-                return Err(StoreError::NotFound { entity: "task", id });
+                return Ok(DeleteOutcome::Refused(get_task_in(tx, &id)?.status));
             }
             for table in [
                 "account_snapshots",
@@ -1416,7 +1430,7 @@ impl Store for SqliteStore {
                 )
                 .map_err(db_error)?;
             }
-            Ok(())
+            Ok(DeleteOutcome::Deleted)
         })
         .await
     }

@@ -1,5 +1,7 @@
 //! The shared store suite and SQLite's own guarantees, on real database files.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use aibt_store::testsuite::{self, SeedDefaultIds};
 use aibt_store::{Store, StoreError};
 use aibt_store_sqlite::{LATEST_VERSION, SqliteStore};

@@ -1,6 +1,8 @@
 //! One test suite for every backend: each backend's tests open a real, empty database and run
 //! these functions against it, so SQLite and PostgreSQL are held to the same behaviour.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use aibt_core::{
     Bar, Lot, MarketType, Money, Percent, PositionSide, Quantity, Rate, TaskStatus, TemplateStatus,
     TimeGranularity, TradeAction, TradeStatus,
@@ -902,7 +904,10 @@ pub async fn deletes_keep_references_whole(store: &dyn Store) {
         .expect("create");
     let err = store.delete_account("acct-del").await.expect_err("in use");
     assert!(matches!(err, StoreError::Conflict(_)), "{err}");
-    store.delete_task("task-del").await.expect("delete task");
+    store
+        .delete_task("task-del", &[])
+        .await
+        .expect("delete task");
     assert!(matches!(
         store.get_task_account("task-del").await,
         Err(StoreError::NotFound { .. })
@@ -916,7 +921,7 @@ pub async fn deletes_keep_references_whole(store: &dyn Store) {
         Err(StoreError::NotFound { .. })
     ));
     assert!(matches!(
-        store.delete_task("task-del").await,
+        store.delete_task("task-del", &[]).await,
         Err(StoreError::NotFound { .. })
     ));
 }

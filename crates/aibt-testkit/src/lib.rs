@@ -3,6 +3,9 @@
 //! (rate limits, server errors, hangs, dropped connections). It is written on a raw socket so
 //! that it can drop a connection mid-request, which a framework would not let it do.
 
+// Test support: a failed expectation here is a failed test, so it may panic.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 pub mod postgres;
 
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -371,6 +371,12 @@ pub enum TaskCommand {
     Pause { id: String },
     /// Cancel a task.
     Cancel { id: String },
+    /// Delete tasks with their run accounts, decisions, trades and snapshots (a RUNNING task
+    /// is refused: pause or cancel it first).
+    Delete {
+        #[arg(required = true)]
+        ids: Vec<String>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -4,6 +4,9 @@
 mod cli;
 mod commands;
 mod db;
+mod flags;
+mod foreground;
+mod print;
 
 use std::process::ExitCode;
 

@@ -2,6 +2,8 @@
 //! rendered, AI configs stored and tested, backtests against a fake OpenAI-compatible server,
 //! the decision cache and replays.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::time::Duration;

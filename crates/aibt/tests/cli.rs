@@ -1,5 +1,7 @@
 //! The `aibt` command line, driven as a user drives it.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{Env, sample_dir};

@@ -7,6 +7,8 @@
 //! - The multi-worker test on PostgreSQL: three workers and thirty tasks; every task runs
 //!   exactly once (one claim) to completion.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::io::{BufRead, BufReader};

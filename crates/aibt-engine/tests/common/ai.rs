@@ -4,11 +4,12 @@ use std::sync::Arc;
 
 use aibt_core::broker::AccountSettings;
 use aibt_core::{MarketType, ResponseFormat, TaskStatus, TimeGranularity};
+use aibt_engine::accounts::new_account;
 use aibt_engine::ai_config::{AiConfigSpec, ApiKey, build_ai_config};
-use aibt_engine::task::{TEMPLATE_STRATEGY, new_account};
 use aibt_engine::templates::template_for_content;
 use aibt_engine::{
-    RunConfig, RunOutcome, TaskOptions, TaskSpec, Transition, create_task, run_task, transition,
+    RunConfig, RunOutcome, StrategyRef, TaskOptions, TaskSpec, Transition, claim_and_run,
+    create_task, transition,
 };
 use aibt_store::{
     AccountSnapshot, AiConfig, LocalDecision, RecordQuery, SeriesKey, Store, Task, TradeRecord,
@@ -110,9 +111,10 @@ impl AiTask<'_> {
                 start: Some(self.period.0),
                 end: Some(self.period.1),
                 decision_interval: self.interval,
-                strategy: TEMPLATE_STRATEGY.into(),
-                user_prompt_id: Some(template.prompt_id),
-                ai_config_id: Some(self.config.config_id.clone()),
+                strategy: StrategyRef::Template {
+                    prompt_id: template.prompt_id,
+                    ai_config_id: self.config.config_id.clone(),
+                },
                 options: self.options.clone(),
             },
         )
@@ -210,20 +212,15 @@ pub async fn run_ai(store: &Arc<dyn Store>, task_id: &str) -> Finished {
             .expect("start");
     }
     let config = RunConfig::new(format!("test-{}", aibt_store::new_id()));
-    let now = aibt_core::time::now();
-    let claimed = store
-        .claim_task(
-            &config.worker_id,
-            aibt_store::ClaimFilter::task(task_id),
-            now,
-            now + config.lease,
-        )
-        .await
-        .expect("claim")
-        .expect("claimable");
-    match run_task(store.clone(), claimed, &config, &mut |_| {})
-        .await
-        .expect("run")
+    match claim_and_run(
+        store,
+        &config,
+        aibt_store::ClaimFilter::task(task_id),
+        &mut |_| {},
+    )
+    .await
+    .expect("run")
+    .expect("claimable")
     {
         RunOutcome::Finished(_) => {}
         other => panic!("run did not finish: {other:?}"),

@@ -9,10 +9,10 @@ use std::sync::Arc;
 
 use aibt_core::broker::AccountSettings;
 use aibt_core::{MarketType, Money, Rate, TaskStatus, TimeGranularity};
-use aibt_engine::task::new_account;
+use aibt_engine::accounts::new_account;
 use aibt_engine::{
-    FillRule, RunConfig, RunOutcome, TaskOptions, TaskSpec, Transition, create_task, run_task,
-    transition,
+    FillRule, RunConfig, RunOutcome, StrategyRef, TaskOptions, TaskSpec, Transition, claim_and_run,
+    create_task, transition,
 };
 use aibt_store::{ImportMode, RecordQuery, SeriesKey, Store, Task, TradeRecord};
 use aibt_store_sqlite::SqliteStore;
@@ -136,11 +136,8 @@ pub async fn create(
             start: None,
             end: None,
             decision_interval: interval,
-            strategy: strategy.into(),
-            user_prompt_id: None,
-            ai_config_id: None,
+            strategy: StrategyRef::builtin(strategy, strategy_params),
             options: TaskOptions {
-                params: strategy_params,
                 fill,
                 ..TaskOptions::default()
             },
@@ -157,20 +154,15 @@ pub async fn run_to_end(store: &Arc<dyn Store>, task_id: &str, config: &RunConfi
             .await
             .expect("start");
     }
-    let now = aibt_core::time::now();
-    let claimed = store
-        .claim_task(
-            &config.worker_id,
-            aibt_store::ClaimFilter::task(task_id),
-            now,
-            now + config.lease,
-        )
-        .await
-        .expect("claim")
-        .expect("claimable");
-    let outcome = run_task(store.clone(), claimed, config, &mut |_| {})
-        .await
-        .expect("run");
+    let outcome = claim_and_run(
+        store,
+        config,
+        aibt_store::ClaimFilter::task(task_id),
+        &mut |_| {},
+    )
+    .await
+    .expect("run")
+    .expect("claimable");
     let task = match outcome {
         RunOutcome::Finished(task) => *task,
         other => panic!("run did not finish: {other:?}"),

@@ -1,9 +1,8 @@
 //! `/api/v1/accounts`: the user's accounts, whose cash and fees a task copies when it starts.
 //! A task's own run account is shown (it holds the run's positions) but cannot be changed here.
 
-use aibt_core::broker::AccountSettings;
 use aibt_core::{MarketType, Money, Rate};
-use aibt_engine::task::{account_settings, default_settings, new_account};
+use aibt_engine::accounts::{AccountChanges, default_settings};
 use aibt_store::{AccountQuery, Page, VirtualAccount};
 use axum::Json;
 use axum::extract::{Path, State};
@@ -12,7 +11,7 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{Body, Params};
 
 /// A new account. Omitted fees take the design's defaults (0.001 commission on both sides,
@@ -58,13 +57,6 @@ pub struct AccountListParams {
     /// Also list the run accounts of tasks.
     #[serde(default)]
     pub include_task_accounts: bool,
-}
-
-fn checked(settings: AccountSettings) -> ApiResult<AccountSettings> {
-    settings
-        .validate()
-        .map_err(|e| ApiError::invalid(e.field, format!("{}: {}", e.field, e.reason)))?;
-    Ok(settings)
 }
 
 #[utoipa::path(
@@ -114,30 +106,18 @@ pub(crate) async fn insert_account(
     body: AccountCreate,
 ) -> ApiResult<VirtualAccount> {
     let fractional = body.allow_fractional_shares.unwrap_or(false);
-    let defaults = default_settings(body.market_type, fractional);
-    let settings = checked(AccountSettings {
-        initial_balance: body.initial_balance,
-        commission_rate_buy: body
-            .commission_rate_buy
-            .unwrap_or(defaults.commission_rate_buy),
-        commission_rate_sell: body
-            .commission_rate_sell
-            .unwrap_or(defaults.commission_rate_sell),
-        tax_rate: body.tax_rate.unwrap_or(defaults.tax_rate),
-        min_commission: body.min_commission.unwrap_or(defaults.min_commission),
-        short_margin_ratio: body
-            .short_margin_ratio
-            .unwrap_or(defaults.short_margin_ratio),
-        ..defaults
-    })?;
-    let account = new_account(
-        &aibt_store::new_id(),
-        body.stock_symbol.as_deref().unwrap_or("").trim(),
-        &settings,
-        fractional,
-    );
-    state.store.insert_account(&account).await?;
-    Ok(account)
+    let changes = AccountChanges {
+        initial_balance: Some(body.initial_balance),
+        commission_rate_buy: body.commission_rate_buy,
+        commission_rate_sell: body.commission_rate_sell,
+        tax_rate: body.tax_rate,
+        min_commission: body.min_commission,
+        short_margin_ratio: body.short_margin_ratio,
+        allow_fractional_shares: Some(fractional),
+        stock_symbol: body.stock_symbol,
+    };
+    let base = default_settings(body.market_type, fractional);
+    Ok(aibt_engine::accounts::create_account(state.store.as_ref(), base, &changes).await?)
 }
 
 #[utoipa::path(
@@ -153,17 +133,6 @@ pub async fn get_account(
     Path(account_id): Path<String>,
 ) -> ApiResult<Json<VirtualAccount>> {
     Ok(Json(state.store.get_account(&account_id).await?))
-}
-
-/// A user account can be changed; a task's run account belongs to its run.
-async fn user_account(state: &AppState, account_id: &str) -> ApiResult<VirtualAccount> {
-    let account = state.store.get_account(account_id).await?;
-    if let Some(task_id) = &account.task_id {
-        return Err(ApiError::conflict(format!(
-            "account {account_id} is the run account of task {task_id}; it changes only with its run"
-        )));
-    }
-    Ok(account)
 }
 
 #[utoipa::path(
@@ -182,40 +151,19 @@ pub async fn update_account(
     Path(account_id): Path<String>,
     Body(body): Body<AccountUpdate>,
 ) -> ApiResult<Json<VirtualAccount>> {
-    let account = user_account(&state, &account_id).await?;
-    let fractional = body
-        .allow_fractional_shares
-        .unwrap_or(account.allow_fractional_shares);
-    let current = account_settings(&account);
-    let settings = checked(AccountSettings {
-        initial_balance: body.initial_balance.unwrap_or(current.initial_balance),
-        commission_rate_buy: body
-            .commission_rate_buy
-            .unwrap_or(current.commission_rate_buy),
-        commission_rate_sell: body
-            .commission_rate_sell
-            .unwrap_or(current.commission_rate_sell),
-        tax_rate: body.tax_rate.unwrap_or(current.tax_rate),
-        min_commission: body.min_commission.unwrap_or(current.min_commission),
-        short_margin_ratio: body
-            .short_margin_ratio
-            .unwrap_or(current.short_margin_ratio),
-        whole_units: account.market_type.whole_units_by_default() && !fractional,
-        ..current
-    })?;
-    // A user account holds no positions: its balances are its initial cash.
-    let mut updated = new_account(
-        &account.account_id,
-        body.stock_symbol
-            .as_deref()
-            .unwrap_or(&account.stock_symbol)
-            .trim(),
-        &settings,
-        fractional,
-    );
-    updated.created_at = account.created_at;
-    state.store.update_account(&updated).await?;
-    Ok(Json(state.store.get_account(&account_id).await?))
+    let changes = AccountChanges {
+        initial_balance: body.initial_balance,
+        commission_rate_buy: body.commission_rate_buy,
+        commission_rate_sell: body.commission_rate_sell,
+        tax_rate: body.tax_rate,
+        min_commission: body.min_commission,
+        short_margin_ratio: body.short_margin_ratio,
+        allow_fractional_shares: body.allow_fractional_shares,
+        stock_symbol: body.stock_symbol,
+    };
+    Ok(Json(
+        aibt_engine::accounts::update_account(state.store.as_ref(), &account_id, &changes).await?,
+    ))
 }
 
 #[utoipa::path(
@@ -231,7 +179,6 @@ pub async fn delete_account(
     State(state): State<AppState>,
     Path(account_id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    user_account(&state, &account_id).await?;
-    state.store.delete_account(&account_id).await?;
+    aibt_engine::accounts::delete_account(state.store.as_ref(), &account_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

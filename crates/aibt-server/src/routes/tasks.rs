@@ -2,9 +2,11 @@
 //! it hands it to the workers (of this process, or any other on the same database); its
 //! records are read while it runs, page by page.
 
-use aibt_core::{Money, TaskStatus, TimeGranularity, TradeAction};
+use aibt_core::{TaskStatus, TimeGranularity, TradeAction};
+use aibt_engine::compare::{Comparison, compare_tasks, compared_ids};
 use aibt_engine::export::{EquityPoint, Records, Sink, equity_curve, export_csv, export_json};
-use aibt_engine::{TaskOptions, TaskSpec, Transition, create_task, transition};
+use aibt_engine::task::{TaskDetail, delete_task, task_detail};
+use aibt_engine::{StrategyRef, TaskOptions, TaskSpec, Transition, create_task, transition};
 use aibt_store::{AccountSnapshot, LocalDecision, Page, RecordQuery, Task, TaskQuery, TradeRecord};
 use axum::Json;
 use axum::body::Body as HttpBody;
@@ -48,20 +50,6 @@ pub struct TaskCreate {
     pub start: bool,
 }
 
-/// A task with its progress and where its account stands.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TaskDetail {
-    #[serde(flatten)]
-    pub task: Task,
-    /// processed_items / total_items, in percent.
-    pub progress_pct: f64,
-    /// The run account's total value at the last committed step.
-    pub equity: Money,
-    /// The model may have seen this period (set when the AI config's knowledge cutoff is
-    /// after the period's end).
-    pub memorisation_warning: Option<String>,
-}
-
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct TaskListParams {
@@ -101,20 +89,7 @@ impl RecordParams {
 }
 
 pub(crate) async fn detail(state: &AppState, task: Task) -> ApiResult<TaskDetail> {
-    let account = state.store.get_task_account(&task.task_id).await?;
-    let memorisation_warning = match &task.ai_config_id {
-        Some(config_id) => match state.store.get_ai_config(config_id).await {
-            Ok(config) => aibt_engine::llm_run::memorisation_warning(&config, &task),
-            Err(_) => None,
-        },
-        None => None,
-    };
-    Ok(TaskDetail {
-        progress_pct: task.progress_pct(),
-        equity: account.total_value,
-        memorisation_warning,
-        task,
-    })
+    Ok(task_detail(state.store.as_ref(), task).await?)
 }
 
 #[utoipa::path(
@@ -169,6 +144,12 @@ pub(crate) async fn insert_task(state: &AppState, body: TaskCreate) -> ApiResult
         ));
     }
     let account = state.store.get_account(&body.account_id).await?;
+    let strategy = StrategyRef::parse(
+        &body.strategy,
+        body.user_prompt_id.as_deref(),
+        body.ai_config_id.as_deref(),
+        body.options.params.clone(),
+    )?;
     let task = create_task(
         state.store.as_ref(),
         TaskSpec {
@@ -179,9 +160,7 @@ pub(crate) async fn insert_task(state: &AppState, body: TaskCreate) -> ApiResult
             start: body.start_date,
             end: body.end_date,
             decision_interval: body.decision_interval.unwrap_or(1),
-            strategy: body.strategy,
-            user_prompt_id: body.user_prompt_id,
-            ai_config_id: body.ai_config_id,
+            strategy,
             options: body.options,
         },
     )
@@ -223,16 +202,7 @@ pub async fn delete(
     State(state): State<AppState>,
     Path(task_id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let task = state.store.get_task(&task_id).await?;
-    if task.status == TaskStatus::Running {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "wrong_state",
-            format!("task {task_id} is RUNNING: pause or cancel it before deleting it"),
-            Some("status".into()),
-        ));
-    }
-    state.store.delete_task(&task_id).await?;
+    delete_task(state.store.as_ref(), &task_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -532,18 +502,6 @@ pub struct CompareParams {
     pub points: Option<usize>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ComparedTask {
-    #[serde(flatten)]
-    pub task: TaskDetail,
-    pub equity: Vec<EquityPoint>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Comparison {
-    pub tasks: Vec<ComparedTask>,
-}
-
 #[utoipa::path(
     get, path = "/api/v1/compare", tag = "tasks",
     params(CompareParams),
@@ -557,29 +515,11 @@ pub async fn compare(
     State(state): State<AppState>,
     Params(params): Params<CompareParams>,
 ) -> ApiResult<Json<Comparison>> {
-    let ids: Vec<&str> = params
-        .task_ids
-        .split(',')
-        .map(str::trim)
-        .filter(|id| !id.is_empty())
-        .collect();
-    if !(2..=4).contains(&ids.len()) {
-        return Err(ApiError::invalid(
-            "task_ids",
-            format!("task_ids: compare two to four tasks, got {}", ids.len()),
-        ));
-    }
+    let ids = compared_ids(&params.task_ids)?;
     let points = params.points.unwrap_or(500).clamp(2, 10_000);
-    let mut tasks = Vec::new();
-    for id in ids {
-        let task = existing(&state, id).await?;
-        let equity = equity_curve(state.store.as_ref(), id, points).await?;
-        tasks.push(ComparedTask {
-            task: detail(&state, task).await?,
-            equity,
-        });
-    }
-    Ok(Json(Comparison { tasks }))
+    Ok(Json(
+        compare_tasks(state.store.as_ref(), &ids, points).await?,
+    ))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

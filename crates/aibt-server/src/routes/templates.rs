@@ -2,7 +2,7 @@
 //! saved; deleting one is a soft delete (status `DELETED`, hidden from lists unless asked).
 
 use aibt_core::{MarketType, TemplateStatus, TimeGranularity};
-use aibt_engine::llm_run::{Preview, PreviewSpec, preview_prompt};
+use aibt_engine::model::{Preview, PreviewSpec, preview_prompt};
 use aibt_engine::templates::new_template;
 use aibt_store::{Page, PromptTemplate, SeriesKey};
 use axum::Json;
@@ -234,7 +234,7 @@ pub(crate) async fn preview(
         market_type: body.market_type,
         granularity: body.time_granularity,
     };
-    let settings = aibt_engine::task::default_settings(series.market_type, false);
+    let settings = aibt_engine::accounts::default_settings(series.market_type, false);
     Ok(preview_prompt(
         state.store.as_ref(),
         &PreviewSpec {

@@ -88,7 +88,7 @@ fn bucket(bars: &[Bar], width: usize, ts: chrono::DateTime<chrono::Utc>) -> Opti
 }
 
 fn series_of(task: &Task) -> ApiResult<SeriesKey> {
-    Ok(aibt_engine::runner::series_of(task)?)
+    Ok(aibt_engine::series::series_of(task)?)
 }
 
 pub async fn task_chart(

@@ -6,8 +6,8 @@ use aibt_core::{MarketType, Money, Rate, TaskStatus, TimeGranularity};
 use aibt_engine::ai_config::ConnectionTest;
 use aibt_engine::{TaskOptions, Transition, transition};
 use aibt_store::{
-    AccountQuery, AiConfig, ImportMode, PromptTemplate, RecordQuery, SeriesInfo, SeriesKey, Task,
-    TaskQuery, VirtualAccount,
+    AccountQuery, AiConfig, PromptTemplate, RecordQuery, SeriesInfo, SeriesKey, Task, TaskQuery,
+    VirtualAccount,
 };
 use askama::Template;
 use axum::body::Bytes;
@@ -178,11 +178,12 @@ pub struct TaskRow {
 }
 
 fn strategy_label(task: &Task) -> String {
-    let params = aibt_engine::task::params_text(task);
-    if params.is_empty() {
-        task.strategy.clone()
-    } else {
-        format!("{} ({params})", task.strategy)
+    let Ok(strategy) = aibt_engine::StrategyRef::of_task(task) else {
+        return task.strategy.clone();
+    };
+    match strategy.params().map(aibt_engine::strategy::params_text) {
+        Some(params) if !params.is_empty() => format!("{} ({params})", strategy.column()),
+        _ => strategy.column(),
     }
 }
 
@@ -370,23 +371,14 @@ async fn series_choices(state: &AppState, tr: Tr) -> Result<Vec<Choice>, ApiErro
 
 /// Imports a bundled sample the first time it is chosen.
 async fn ensure_series(state: &AppState, key: &SeriesKey) -> Result<(), ApiError> {
-    if state.store.series_bounds(key).await?.is_some() {
-        return Ok(());
-    }
-    let Some(sample) = aibt_data::find_sample(&key.symbol, Some(key.market_type), key.granularity)
-    else {
-        return Err(ApiError::invalid(
-            "series",
-            format!("no bars stored for {key}"),
-        ));
-    };
-    let bars = sample
-        .bars()
-        .map_err(|e| ApiError::invalid("series", e.to_string()))?;
-    state
-        .store
-        .import_bars(key, &bars, ImportMode::RefuseChanges)
-        .await?;
+    aibt_engine::series::ensure_series(
+        state.store.as_ref(),
+        &key.symbol,
+        Some(key.market_type),
+        key.granularity,
+        None,
+    )
+    .await?;
     Ok(())
 }
 
@@ -808,7 +800,7 @@ async fn memorisation_text(state: &AppState, tr: Tr, task: &Task) -> Option<Stri
         .get_ai_config(task.ai_config_id.as_deref()?)
         .await
         .ok()?;
-    aibt_engine::llm_run::memorisation_warning(&config, task)?;
+    aibt_engine::ai_config::memorisation_warning(&config, task)?;
     let cutoff = config.knowledge_cutoff?;
     Some(
         tr.t("task.memorisation_text")
@@ -1699,11 +1691,10 @@ pub async fn compare(
     let mut columns = Vec::new();
     let mut rows = Vec::new();
     let mut error = None;
-    if !chosen.is_empty() && !(2..=4).contains(&chosen.len()) {
-        error = Some(format!(
-            "task_ids: choose two to four backtests, not {}",
-            chosen.len()
-        ));
+    let compared =
+        (!chosen.is_empty()).then(|| aibt_engine::compare::compared_ids(&chosen.join(",")));
+    if let Some(Err(refused)) = &compared {
+        error = Some(refused.to_string());
     } else if !chosen.is_empty() {
         let mut tasks = Vec::new();
         for id in &chosen {

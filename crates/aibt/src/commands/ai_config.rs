@@ -8,7 +8,7 @@ use anyhow::{Context, Result, bail};
 use serde_json::json;
 
 use crate::cli::{AiConfigCommand, Format};
-use crate::commands::backtest::{ai_config_spec, find_ai_config, flag_error};
+use crate::flags::{ai_config_spec, find_ai_config, flag_error};
 
 pub async fn run(store: Arc<dyn Store>, command: AiConfigCommand) -> Result<()> {
     match command {

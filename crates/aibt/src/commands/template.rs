@@ -1,16 +1,15 @@
 use std::sync::Arc;
 
 use aibt_ai::template::check_template;
-use aibt_engine::llm_run::{PreviewSpec, preview_prompt};
+use aibt_engine::accounts::{apply_changes, default_settings};
+use aibt_engine::model::{PreviewSpec, preview_prompt};
 use aibt_engine::templates::{content_id, new_template};
 use aibt_store::{Store, StoreError};
 use anyhow::{Context, Result, anyhow, bail};
 use serde_json::json;
 
 use crate::cli::{Format, RenderArgs, RenderFormat, TemplateCommand};
-use aibt_engine::task::default_settings;
-
-use crate::commands::backtest::{account_settings_from, ensure_series, flag_error, parse_date};
+use crate::flags::{account_changes, flag_error, parse_date, reason_of, series};
 
 pub async fn run(store: Arc<dyn Store>, command: TemplateCommand) -> Result<()> {
     match command {
@@ -62,7 +61,7 @@ pub async fn run(store: Arc<dyn Store>, command: TemplateCommand) -> Result<()> 
                 description.or_else(|| Some(file.display().to_string())),
                 tags,
             )
-            .map_err(|e| anyhow!("{}: {}", file.display(), reason(e)))?;
+            .map_err(|e| anyhow!("{}: {}", file.display(), reason_of(e)))?;
             store.insert_template(&template).await?;
             println!("{}", template.prompt_id);
             Ok(())
@@ -105,27 +104,21 @@ fn read(file: &std::path::Path) -> Result<String> {
     std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))
 }
 
-fn reason(error: aibt_engine::EngineError) -> String {
-    match error {
-        aibt_engine::EngineError::Invalid { reason, .. } => reason,
-        other => other.to_string(),
-    }
-}
-
 async fn render(store: &dyn Store, args: RenderArgs) -> Result<()> {
     let content = read(&args.file)?;
     check_template(&content).map_err(|e| anyhow!("{}: {e}", args.file.display()))?;
-    let series = ensure_series(store, &args.symbol, args.market, args.granularity, None).await?;
+    let series = series(store, &args.symbol, args.market, args.granularity, None).await?;
     if args.account.account_id.is_some() {
         bail!(
             "--account: render takes the account's settings from --cash, --commission and the other flags"
         );
     }
-    let settings = account_settings_from(
-        &args.account,
+    let settings = apply_changes(
         default_settings(series.market_type, args.account.fractional),
         args.account.fractional,
-    )?;
+        &account_changes(&args.account, args.account.fractional)?,
+    )
+    .map_err(flag_error)?;
     let spec = PreviewSpec {
         template: content,
         series,

@@ -5,13 +5,14 @@
 
 use aibt_core::broker::Account;
 use aibt_core::broker::BrokerError;
+use aibt_core::simulation::BarFills;
 use aibt_core::{Bar, Decision, Fill, MarketType, Money, Percent};
 use aibt_core::{Decimal, DecimalError};
 use aibt_store::{AccountSnapshot, LocalDecision, TradeRecord, VirtualAccount};
 use chrono::{DateTime, Utc};
 
+use crate::decide::DecisionFacts;
 use crate::error::Result;
-use crate::simulation::BarFills;
 
 /// Rows waiting for the next commit.
 #[derive(Debug, Default)]
@@ -19,12 +20,6 @@ pub struct Rows {
     pub decisions: Vec<LocalDecision>,
     pub trades: Vec<TradeRecord>,
     pub snapshots: Vec<AccountSnapshot>,
-}
-
-impl Rows {
-    pub fn is_empty(&self) -> bool {
-        self.decisions.is_empty() && self.trades.is_empty() && self.snapshots.is_empty()
-    }
 }
 
 /// What is needed to write one task's rows.
@@ -35,24 +30,6 @@ pub struct Recorder {
     pub market_type: MarketType,
     pub initial_balance: Money,
     pub rows: Rows,
-}
-
-/// Extra facts of a decision beyond the strategy's answer: its timing, the data it saw, and
-/// for a model's decision the prompt, the answer and what the answer cost.
-#[derive(Debug, Clone, Default)]
-pub struct DecisionFacts {
-    pub start_time: DateTime<Utc>,
-    pub end_time: DateTime<Utc>,
-    pub market_data: Option<serde_json::Value>,
-    pub prompt: Option<String>,
-    pub prompt_hash: Option<String>,
-    pub raw_answer: Option<String>,
-    pub parsed_decision: Option<serde_json::Value>,
-    pub error: Option<String>,
-    pub prompt_tokens: Option<i64>,
-    pub completion_tokens: Option<i64>,
-    pub from_cache: bool,
-    pub llm_calls: i64,
 }
 
 impl Recorder {

@@ -1,19 +1,50 @@
 //! One task's simulation, bar by bar, with no IO: fills at the open, a decision at the close,
-//! marking, statistics. The runner feeds it stored bars and persists what it produces; the
-//! benchmark feeds it bars in memory.
+//! marking, statistics. The engine's run loop feeds it stored bars and persists what it
+//! produces; the benchmark feeds it bars in memory.
 //!
 //! The order of events on a bar is the order a trader lives it: an order decided at the
 //! previous decision bar fills at this bar's open; the strategy sees the bar; at a decision
 //! bar it decides (filled at this close with `fill=close`, else queued for the next open);
 //! the account is marked at the close and the bar enters the statistics.
 
-use aibt_core::broker::{Account, Execution, Order, OrderSize};
-use aibt_core::stats::{Stats, StatsAccumulator};
-use aibt_core::{Bar, Decision, Money, TradeAction};
 use serde::{Deserialize, Serialize};
 
-use crate::error::Result;
-use crate::task::FillRule;
+use crate::bar::Bar;
+use crate::broker::{Account, BrokerError, Execution, Order, OrderSize};
+use crate::decimal::Money;
+use crate::decision::Decision;
+use crate::enums::{TradeAction, TradeStatus};
+use crate::stats::{Stats, StatsAccumulator};
+
+type Result<T> = std::result::Result<T, BrokerError>;
+
+/// When an order decided at a bar is filled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum FillRule {
+    /// At the next bar's open: the decision saw this bar's close, so it cannot trade at it.
+    #[default]
+    NextOpen,
+    /// At the decision bar's close, as the original system did.
+    Close,
+}
+
+/// A fill rule that is neither `next_open` nor `close`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a fill rule: expected next_open or close")]
+pub struct FillRuleError(pub String);
+
+impl std::str::FromStr for FillRule {
+    type Err = FillRuleError;
+    fn from_str(text: &str) -> std::result::Result<FillRule, FillRuleError> {
+        match text {
+            "next_open" => Ok(FillRule::NextOpen),
+            "close" => Ok(FillRule::Close),
+            other => Err(FillRuleError(other.to_string())),
+        }
+    }
+}
 
 /// An order waiting for the next bar's open.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -172,7 +203,7 @@ impl Simulation {
         self.rejected_orders += execution
             .fills
             .iter()
-            .filter(|f| f.status == aibt_core::TradeStatus::Failed)
+            .filter(|f| f.status == TradeStatus::Failed)
             .count() as u64;
     }
 

@@ -1,0 +1,73 @@
+//! A task's way to its model: the AI config's client, its shared call limiter, and the
+//! decision cache in the `llm_cache` table.
+
+use std::sync::Arc;
+
+use aibt_ai::client::{ChatClient, limiter_for};
+use aibt_ai::llm::{AnswerCache, LlmDecider};
+use aibt_store::{AiConfig, CachedAnswer, Store};
+use async_trait::async_trait;
+use serde_json::Value;
+
+use crate::ai_config::client_settings;
+use crate::error::{EngineError, Result};
+use crate::task::TaskOptions;
+
+/// The `llm_cache` table as the decider's cache.
+struct StoreCache {
+    store: Arc<dyn Store>,
+    base_url: String,
+    model: String,
+}
+
+#[async_trait]
+impl AnswerCache for StoreCache {
+    async fn get(&self, key: &str) -> Option<Value> {
+        self.store
+            .get_cached_answer(key)
+            .await
+            .ok()
+            .flatten()
+            .map(|answer| answer.response)
+    }
+
+    async fn put(&self, key: &str, answer: Value) {
+        // A failed cache write costs a later call, never a result: it is not an error.
+        let _ = self
+            .store
+            .put_cached_answer(&CachedAnswer {
+                cache_key: key.to_string(),
+                base_url: self.base_url.clone(),
+                model: self.model.clone(),
+                response: answer,
+                created_at: aibt_core::time::now(),
+            })
+            .await;
+    }
+}
+
+/// A decider for a task: the AI config's client, its shared call limiter, the cache.
+pub fn decider_for(
+    store: &Arc<dyn Store>,
+    config: &AiConfig,
+    options: &TaskOptions,
+) -> Result<LlmDecider> {
+    let settings = client_settings(config, options.seed)?;
+    let limiter = limiter_for(
+        &config.config_id,
+        usize::try_from(config.max_concurrency).unwrap_or(4),
+    );
+    let client = ChatClient::new(settings, limiter)
+        .map_err(|e| EngineError::invalid("local_ai_base_url", e.to_string()))?;
+    let cache = Arc::new(StoreCache {
+        store: store.clone(),
+        base_url: config.local_ai_base_url.clone(),
+        model: config.local_ai_model_name.clone(),
+    });
+    Ok(LlmDecider::new(
+        client,
+        Some(cache),
+        options.cache,
+        options.answer_retries.unwrap_or(2),
+    ))
+}

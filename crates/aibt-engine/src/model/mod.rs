@@ -1,0 +1,331 @@
+//! Decisions from a model: a prompt template rendered for each decision bar, asked of the AI
+//! config's endpoint (through the cache), the answer read into a decision.
+//!
+//! A model task holds its bars in memory (a model call costs far more than a bar), and when
+//! the template reads nothing of the account, the prompt of every later decision is known in
+//! advance, so up to `prefetch` of them are asked at once; the answers are applied in order,
+//! so the result is the sequential run's.
+
+mod client;
+mod prompt;
+mod stats;
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aibt_ai::llm::{DecisionOutcome, LlmDecider};
+use aibt_ai::template::{Blind, PastDecision, PromptTemplate, past_decision};
+use aibt_core::Bar;
+use aibt_core::broker::AccountSettings;
+use aibt_store::{Store, Task};
+use serde_json::Value;
+
+pub use client::decider_for;
+pub use prompt::{DEFAULT_WINDOW, Preview, PreviewSpec, preview_prompt};
+pub use stats::ai_stats;
+
+use crate::ai_config::memorisation_warning;
+use crate::decide::{Decided, DecisionFacts, DecisionPoint, DecisionSource, SourceSummary};
+use crate::error::{EngineError, Result};
+use crate::series::series_of;
+use crate::task::TaskOptions;
+use prompt::{
+    INDICATOR_HISTORY, PAST_DECISIONS, PromptMaker, account_view, blind_of, decision_time,
+    load_bars, past_decisions,
+};
+
+/// What a decision asked ahead of its bar yields: the rendered prompt (or why it could not be
+/// rendered), the model's outcome, and the market data shown.
+type Answered = (std::result::Result<String, String>, DecisionOutcome, Value);
+/// A decision asked ahead: its period index, its step, and the call in flight.
+type Asked = (usize, u64, tokio::task::JoinHandle<Answered>);
+
+/// The decisions asked ahead of their bar. A run that stops (paused, cancelled, failed) drops
+/// them, and with them their calls: a detached call would go on holding a slot of the AI
+/// config's concurrency limit for an answer nobody reads.
+#[derive(Default)]
+struct AskedAhead(VecDeque<Asked>);
+
+impl Drop for AskedAhead {
+    fn drop(&mut self) {
+        for (_, _, call) in &self.0 {
+            call.abort();
+        }
+    }
+}
+
+/// The decision source of a task whose strategy is a prompt template.
+pub struct ModelSource {
+    task_id: String,
+    decider: Arc<LlmDecider>,
+    maker: Arc<PromptMaker>,
+    /// History for the prompts, then every bar of the period.
+    bars: Arc<Vec<Bar>>,
+    /// Index in `bars` of the period's first bar.
+    offset: usize,
+    interval: usize,
+    prefetch: usize,
+    blind: bool,
+    past: VecDeque<PastDecision>,
+    ahead: AskedAhead,
+    /// Set when the period ends before the model's training cutoff.
+    memorisation_warning: Option<String>,
+}
+
+impl ModelSource {
+    /// Opens the model side of a task: its template (as stored with the task), its AI
+    /// config's client and cache, every bar of its period with the history its prompts show,
+    /// and the decisions it already made (a resumed run's prompts show them).
+    pub async fn open(
+        store: Arc<dyn Store>,
+        task: &Task,
+        options: &TaskOptions,
+        (prompt_id, ai_config_id): (&str, &str),
+        settings: AccountSettings,
+    ) -> Result<ModelSource> {
+        let content = match &options.template_content {
+            Some(content) => content.clone(),
+            None => store.get_template(prompt_id).await?.content,
+        };
+        let template =
+            Arc::new(PromptTemplate::new(&content).map_err(|e| {
+                EngineError::invalid("content", format!("template {prompt_id}: {e}"))
+            })?);
+        let ai_config = store.get_ai_config(ai_config_id).await?;
+        let decider = Arc::new(decider_for(&store, &ai_config, options)?);
+        let window = if options.window == 0 {
+            DEFAULT_WINDOW
+        } else {
+            options.window as usize
+        };
+        let series = series_of(task)?;
+        let (bars, offset) = load_bars(
+            store.as_ref(),
+            &series,
+            task.start_date,
+            task.end_date,
+            window + INDICATOR_HISTORY,
+        )
+        .await?;
+        let blind = options.blind.then(|| blind_of(&bars));
+        let maker = Arc::new(PromptMaker {
+            template: template.clone(),
+            symbol: task.stock_symbol.clone(),
+            market: series.market_type.to_string(),
+            granularity: series.granularity.to_string(),
+            window,
+            blind,
+            options: settings,
+        });
+        let past = past_decisions(store.as_ref(), &task.task_id, &bars, options.blind).await?;
+        let prefetch = if template.info().account_dependent {
+            1
+        } else {
+            options.prefetch.max(1) as usize
+        };
+        Ok(ModelSource {
+            task_id: task.task_id.clone(),
+            decider,
+            maker,
+            bars: Arc::new(bars),
+            offset,
+            interval: usize::try_from(task.decision_interval).unwrap_or(1).max(1),
+            prefetch,
+            blind: options.blind,
+            past,
+            ahead: AskedAhead::default(),
+            memorisation_warning: memorisation_warning(&ai_config, task),
+        })
+    }
+
+    /// Every bar the source holds, and the index of the period's first.
+    pub fn bars(&self) -> (Arc<Vec<Bar>>, usize) {
+        (self.bars.clone(), self.offset)
+    }
+
+    fn period(&self) -> usize {
+        self.bars.len() - self.offset
+    }
+
+    /// The prompt, the outcome and the market data of the decision at `point`: asked now, or
+    /// taken from the calls in flight with up to `prefetch` later decisions asked beside it.
+    async fn ask(&mut self, point: &DecisionPoint<'_>) -> Result<Answered> {
+        let index = usize::try_from(point.index).unwrap_or(usize::MAX);
+        let view = account_view(point.account, point.bar)?;
+        if self.prefetch <= 1 {
+            let past: Vec<PastDecision> = self.past.iter().cloned().collect();
+            let at = self.offset + index;
+            return Ok(
+                match self.maker.render(&self.bars, at, &view, &past, point.step) {
+                    Ok((prompt, data)) => {
+                        let outcome = self.decider.decide(&prompt).await;
+                        (Ok(prompt), outcome, data)
+                    }
+                    Err(error) => (Err(error), failed_render(), Value::Null),
+                },
+            );
+        }
+        // Keep `prefetch` decisions in flight, this one first.
+        let mut next_index = self
+            .ahead
+            .0
+            .back()
+            .map_or(index, |(i, _, _)| i + self.interval);
+        let mut next_step = self.ahead.0.back().map_or(point.step, |(_, s, _)| s + 1);
+        while self.ahead.0.len() < self.prefetch && next_index < self.period() {
+            let (maker, decider, bars, view, past) = (
+                self.maker.clone(),
+                self.decider.clone(),
+                self.bars.clone(),
+                view.clone(),
+                self.past.iter().cloned().collect::<Vec<_>>(),
+            );
+            let at = self.offset + next_index;
+            let at_step = next_step;
+            self.ahead.0.push_back((
+                next_index,
+                next_step,
+                tokio::spawn(async move {
+                    match maker.render(&bars, at, &view, &past, at_step) {
+                        Ok((prompt, data)) => {
+                            let outcome = decider.decide(&prompt).await;
+                            (Ok(prompt), outcome, data)
+                        }
+                        Err(error) => (Err(error), failed_render(), Value::Null),
+                    }
+                }),
+            ));
+            next_index += self.interval;
+            next_step += 1;
+        }
+        let Some((at, at_step, handle)) = self.ahead.0.pop_front() else {
+            return Err(EngineError::Run {
+                task_id: self.task_id.clone(),
+                reason: "no decision was asked for this bar".into(),
+            });
+        };
+        debug_assert_eq!((at, at_step), (index, point.step));
+        handle.await.map_err(|e| EngineError::Run {
+            task_id: self.task_id.clone(),
+            reason: format!("a decision call failed: {e}"),
+        })
+    }
+}
+
+impl DecisionSource for ModelSource {
+    fn warmup_bars(&self) -> usize {
+        0
+    }
+
+    fn observe(&mut self, _bar: &Bar) {}
+
+    async fn decide(&mut self, point: DecisionPoint<'_>) -> Result<Decided> {
+        let started = aibt_core::time::now();
+        let (prompt, mut outcome, market_data) = self.ask(&point).await?;
+        let prompt = match prompt {
+            Ok(prompt) => prompt,
+            // A template that passed its check can still fail on data (a filter applied
+            // to a missing value): the task cannot run.
+            Err(error) => {
+                return Err(EngineError::invalid(
+                    "content",
+                    format!(
+                        "the template failed to render at {}: {error}",
+                        aibt_core::time::format_timestamp(point.bar.ts)
+                    ),
+                ));
+            }
+        };
+        if let Some(blind) = &self.maker.blind {
+            to_real_units(&mut outcome, blind);
+        }
+        let time = decision_time(&self.bars, point.bar.ts, self.blind);
+        self.past.push_back(past_decision(
+            time,
+            outcome.decision.action,
+            outcome.decision.confidence,
+            &outcome.decision.reasoning,
+        ));
+        if self.past.len() > PAST_DECISIONS {
+            self.past.pop_front();
+        }
+        let facts = DecisionFacts {
+            start_time: started,
+            end_time: started + chrono::Duration::from_std(outcome.latency).unwrap_or_default(),
+            market_data: Some(market_data),
+            prompt: Some(prompt),
+            prompt_hash: Some(outcome.prompt_hash.clone()),
+            raw_answer: outcome.raw_answer.clone(),
+            parsed_decision: outcome.parsed.clone(),
+            error: outcome.error.clone(),
+            prompt_tokens: outcome.prompt_tokens,
+            completion_tokens: outcome.completion_tokens,
+            from_cache: outcome.from_cache && outcome.calls == 0,
+            llm_calls: i64::from(outcome.calls),
+        };
+        Ok(Decided {
+            failure: outcome.error.clone(),
+            decision: outcome.decision,
+            facts: Some(facts),
+        })
+    }
+
+    fn commits_each_decision(&self) -> bool {
+        true
+    }
+
+    async fn finish(&self, store: &dyn Store, task_id: &str) -> Result<SourceSummary> {
+        let Value::Object(mut stats) = ai_stats(store, task_id).await? else {
+            return Ok(SourceSummary::default());
+        };
+        let failed = stats
+            .get("failed_decisions")
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
+        if let Some(warning) = self.memorisation_warning.clone() {
+            stats.insert("memorisation_warning".into(), Value::String(warning));
+        }
+        Ok(SourceSummary {
+            stats,
+            with_errors: failed > 0,
+        })
+    }
+}
+
+/// In blind mode the model sees quantities in units of the rebased price; the decision that
+/// is recorded (and replayed) and executed is in real units.
+fn to_real_units(outcome: &mut DecisionOutcome, blind: &Blind) {
+    if let aibt_core::OrderSize::Quantity(shown) = outcome.decision.size {
+        match blind.real_quantity(shown) {
+            Some(real) => {
+                outcome.decision.size = aibt_core::OrderSize::Quantity(real);
+                outcome.parsed = Some(aibt_ai::answer::decision_json(&outcome.decision));
+            }
+            None => {
+                let error = format!("quantity {shown} cannot be converted to real units");
+                outcome.decision = aibt_core::Decision {
+                    confidence: aibt_core::Rate::ZERO,
+                    ..aibt_core::Decision::hold(format!("failed decision: {error}"))
+                };
+                outcome.parsed = None;
+                outcome.error = Some(error);
+            }
+        }
+    }
+}
+
+fn failed_render() -> DecisionOutcome {
+    DecisionOutcome {
+        decision: aibt_core::Decision::hold(""),
+        error: None,
+        raw_answer: None,
+        parsed: None,
+        prompt_hash: String::new(),
+        prompt_tokens: None,
+        completion_tokens: None,
+        from_cache: false,
+        calls: 0,
+        latency: Duration::ZERO,
+    }
+}

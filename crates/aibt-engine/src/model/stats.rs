@@ -1,0 +1,43 @@
+//! The model's side of a finished task: calls, cache hits, failures, tokens and latency.
+
+use aibt_store::Store;
+use serde_json::{Value, json};
+
+use crate::error::Result;
+
+/// The model's side of a task, from its stored decisions: calls, cache hits, failures, tokens
+/// and latency (mean and 95th percentile of the decisions that called the model).
+pub async fn ai_stats(store: &dyn Store, task_id: &str) -> Result<Value> {
+    let (mut decisions, mut failed, mut calls, mut hits) = (0u64, 0u64, 0i64, 0u64);
+    let (mut prompt_tokens, mut completion_tokens) = (0i64, 0i64);
+    let mut latencies: Vec<i64> = Vec::new();
+    for row in crate::records::all_decisions(store, task_id).await? {
+        decisions += 1;
+        failed += u64::from(row.failed());
+        calls += row.llm_calls;
+        hits += u64::from(row.from_cache);
+        prompt_tokens += row.prompt_tokens.unwrap_or(0);
+        completion_tokens += row.completion_tokens.unwrap_or(0);
+        if row.llm_calls > 0 {
+            latencies.push(row.execution_time_ms.unwrap_or(0));
+        }
+    }
+    latencies.sort_unstable();
+    let mean = (!latencies.is_empty())
+        .then(|| latencies.iter().sum::<i64>() as f64 / latencies.len() as f64);
+    // Nearest-rank percentile: the smallest latency with at least 95% of the calls at or below.
+    let p95 = (!latencies.is_empty()).then(|| {
+        let rank = ((latencies.len() as f64) * 0.95).ceil() as usize;
+        latencies[rank.clamp(1, latencies.len()) - 1]
+    });
+    Ok(json!({
+        "llm_decisions": decisions,
+        "failed_decisions": failed,
+        "llm_calls": calls,
+        "cache_hits": hits,
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "latency_mean_ms": mean,
+        "latency_p95_ms": p95,
+    }))
+}

@@ -1,0 +1,226 @@
+//! Creating a task: everything it needs is checked before it is stored PENDING with its run
+//! account, a fresh copy of the user's account.
+
+use aibt_core::{MarketType, TaskStatus, TimeGranularity};
+use aibt_store::{BarRange, SeriesKey, Store, Task};
+use chrono::{DateTime, Utc};
+
+use super::options::TaskOptions;
+use crate::accounts::{account_settings, new_account, run_account_id};
+use crate::error::{EngineError, Result};
+use crate::strategy::StrategyRef;
+
+/// What a user asks for when creating a task.
+#[derive(Debug, Clone)]
+pub struct TaskSpec {
+    /// The user's account whose cash and fees the task copies.
+    pub account_id: String,
+    pub symbol: String,
+    pub market_type: MarketType,
+    pub granularity: TimeGranularity,
+    /// First and last bar time of the period; the whole stored series when absent.
+    pub start: Option<DateTime<Utc>>,
+    pub end: Option<DateTime<Utc>>,
+    pub decision_interval: i64,
+    pub strategy: StrategyRef,
+    /// How it runs. A built-in rule's parameters are the strategy's, not these `params`.
+    pub options: TaskOptions,
+}
+
+/// Checks a spec against the stored account and series and creates the task (PENDING) with
+/// its run account.
+pub async fn create_task(store: &dyn Store, spec: TaskSpec) -> Result<Task> {
+    if spec.decision_interval < 1 {
+        return Err(EngineError::invalid(
+            "decision_interval",
+            format!("must be at least 1, got {}", spec.decision_interval),
+        ));
+    }
+    let symbol = spec.symbol.trim().to_string();
+    if symbol.is_empty() {
+        return Err(EngineError::invalid("stock_symbol", "must not be empty"));
+    }
+    let account = store.get_account(&spec.account_id).await?;
+    if account.task_id.is_some() {
+        return Err(EngineError::invalid(
+            "account_id",
+            format!(
+                "{} is the run account of a task; choose a user account",
+                account.account_id
+            ),
+        ));
+    }
+    if account.market_type != spec.market_type {
+        return Err(EngineError::invalid(
+            "account_id",
+            format!(
+                "account {} trades {} but the task's market is {}",
+                account.account_id, account.market_type, spec.market_type
+            ),
+        ));
+    }
+    account_settings(&account).validate()?;
+    let mut options = spec.options;
+    options.params = spec.strategy.params().cloned().unwrap_or_default();
+    let checked = check_strategy(store, &spec.strategy).await?;
+    options.template_content = checked.template_content;
+
+    let series = SeriesKey {
+        symbol: symbol.clone(),
+        market_type: spec.market_type,
+        granularity: spec.granularity,
+    };
+    let (start, end) = period(store, &series, spec.start, spec.end).await?;
+
+    let now = aibt_core::time::now();
+    let task_id = aibt_store::new_id();
+    let task = Task {
+        task_id: task_id.clone(),
+        account_id: account.account_id.clone(),
+        stock_symbol: symbol.clone(),
+        market_type: Some(spec.market_type),
+        user_prompt_id: checked.user_prompt_id,
+        ai_config_id: checked.ai_config_id,
+        start_date: start,
+        end_date: end,
+        status: TaskStatus::Pending,
+        created_at: now,
+        started_at: None,
+        paused_at: None,
+        resumed_at: None,
+        completed_at: None,
+        error_message: None,
+        total_items: None,
+        processed_items: 0,
+        time_granularity: spec.granularity,
+        decision_interval: spec.decision_interval,
+        stats: None,
+        strategy: spec.strategy.column(),
+        options: serde_json::to_value(&options)
+            .map_err(|e| EngineError::invalid("options", e.to_string()))?,
+        lease_owner: None,
+        lease_expires_at: None,
+        checkpoint: None,
+        updated_at: now,
+    };
+    let mut run_account = new_account(
+        &run_account_id(&task_id),
+        &symbol,
+        &account_settings(&account),
+        account.allow_fractional_shares,
+    );
+    run_account.task_id = Some(task_id);
+    store.create_task(&task, &run_account).await?;
+    Ok(task)
+}
+
+/// The period of a task within its stored series: the given bounds, or the series' own, with
+/// at least one bar between them.
+async fn period(
+    store: &dyn Store,
+    series: &SeriesKey,
+    start: Option<DateTime<Utc>>,
+    end: Option<DateTime<Utc>>,
+) -> Result<(DateTime<Utc>, DateTime<Utc>)> {
+    let (first, last) = store.series_bounds(series).await?.ok_or_else(|| {
+        EngineError::invalid(
+            "stock_symbol",
+            format!("no bars stored for {series}; import them first (aibt data import)"),
+        )
+    })?;
+    let start = start.unwrap_or(first);
+    let end = end.unwrap_or(last);
+    if start > end {
+        return Err(EngineError::invalid(
+            "start_date",
+            format!("{start} is after end_date {end}"),
+        ));
+    }
+    let any = store
+        .bars(
+            series,
+            BarRange {
+                from: Some(start),
+                to: Some(end),
+                after: None,
+                limit: Some(1),
+            },
+        )
+        .await?;
+    if any.is_empty() {
+        let time = aibt_core::time::format_timestamp;
+        return Err(EngineError::invalid(
+            "start_date",
+            format!(
+                "no bars of {series} between {} and {} (stored: {} .. {})",
+                time(start),
+                time(end),
+                time(first),
+                time(last)
+            ),
+        ));
+    }
+    Ok((start, end))
+}
+
+/// What a checked strategy puts in the task's columns.
+struct CheckedStrategy {
+    user_prompt_id: Option<String>,
+    ai_config_id: Option<String>,
+    template_content: Option<String>,
+}
+
+/// Checks that the strategy can run: a rule and its parameters, an available template that
+/// renders and an AI config whose key opens, or a finished task to replay (whose template
+/// and AI config the replay names too).
+async fn check_strategy(store: &dyn Store, strategy: &StrategyRef) -> Result<CheckedStrategy> {
+    match strategy {
+        StrategyRef::Builtin { params, .. } => {
+            aibt_ai::builtin_strategy(&strategy.column(), params)?;
+            Ok(CheckedStrategy {
+                user_prompt_id: None,
+                ai_config_id: None,
+                template_content: None,
+            })
+        }
+        StrategyRef::Template {
+            prompt_id,
+            ai_config_id,
+        } => {
+            let template = store.get_template(prompt_id).await?;
+            if template.status != aibt_core::TemplateStatus::Available {
+                return Err(EngineError::invalid(
+                    "user_prompt_id",
+                    format!("template {prompt_id} is {}", template.status),
+                ));
+            }
+            aibt_ai::template::check_template(&template.content).map_err(|e| {
+                EngineError::invalid("user_prompt_id", format!("template {prompt_id}: {e}"))
+            })?;
+            let config = store.get_ai_config(ai_config_id).await?;
+            crate::ai_config::client_settings(&config, None)?;
+            Ok(CheckedStrategy {
+                user_prompt_id: Some(prompt_id.clone()),
+                ai_config_id: Some(ai_config_id.clone()),
+                template_content: Some(template.content),
+            })
+        }
+        StrategyRef::Replay { task_id } => {
+            let source = store.get_task(task_id).await?;
+            if !source.status.is_completed() {
+                return Err(EngineError::invalid(
+                    "strategy",
+                    format!(
+                        "task {} is {}; only a finished task can be replayed",
+                        source.task_id, source.status
+                    ),
+                ));
+            }
+            Ok(CheckedStrategy {
+                user_prompt_id: source.user_prompt_id,
+                ai_config_id: source.ai_config_id,
+                template_content: None,
+            })
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! Moving a task through the seed's lifecycle, and deleting it.
+//!
+//! Which transitions exist is `TaskStatus::can_become` (aibt-core); this module applies them
+//! with the timestamps each one sets, as a compare-and-set on the stored status, so two
+//! callers racing (a pause and a completion, say) cannot both win. Deleting is guarded the
+//! same way: the store deletes only a task that is not RUNNING, in the statement that tests it.
+
+use aibt_core::TaskStatus;
+use aibt_store::{DeleteOutcome, Lifecycle, Store, Task};
+
+use crate::error::{EngineError, Result};
+
+/// A lifecycle change a user or worker asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Transition {
+    Start,
+    Pause,
+    Resume,
+    Cancel,
+    Complete {
+        with_errors: bool,
+        stats: serde_json::Value,
+    },
+    Fail {
+        error: String,
+    },
+}
+
+impl Transition {
+    fn target(&self) -> TaskStatus {
+        match self {
+            Transition::Start | Transition::Resume => TaskStatus::Running,
+            Transition::Pause => TaskStatus::Paused,
+            Transition::Cancel => TaskStatus::Cancelled,
+            Transition::Complete {
+                with_errors: false, ..
+            } => TaskStatus::Completed,
+            Transition::Complete {
+                with_errors: true, ..
+            } => TaskStatus::CompletedWithErrors,
+            Transition::Fail { .. } => TaskStatus::Failed,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Transition::Start => "start",
+            Transition::Pause => "pause",
+            Transition::Resume => "resume",
+            Transition::Cancel => "cancel",
+            Transition::Complete { .. } => "complete",
+            Transition::Fail { .. } => "fail",
+        }
+    }
+
+    /// Whether the transition applies from `status`: start only from PENDING, resume only from
+    /// PAUSED or FAILED, and the rest as the lifecycle table allows.
+    pub fn allowed_from(&self, status: TaskStatus) -> bool {
+        let by_table = status.can_become(self.target());
+        match self {
+            Transition::Start => status == TaskStatus::Pending,
+            Transition::Resume => {
+                by_table && matches!(status, TaskStatus::Paused | TaskStatus::Failed)
+            }
+            _ => by_table,
+        }
+    }
+}
+
+/// Applies a transition, refusing (with [`EngineError::WrongState`]) one the lifecycle does
+/// not allow from the stored status.
+pub async fn transition(store: &dyn Store, task_id: &str, transition: Transition) -> Result<Task> {
+    // A status can change between reading it and writing; the write is conditional on the
+    // status read, so a lost race is retried against the new status.
+    for _ in 0..3 {
+        let task = store.get_task(task_id).await?;
+        if !transition.allowed_from(task.status) {
+            return Err(EngineError::WrongState {
+                task_id: task_id.to_string(),
+                status: task.status,
+                reason: format!("cannot {} a {} task", transition.name(), task.status),
+            });
+        }
+        let now = aibt_core::time::now();
+        let mut next = Lifecycle::of(&task);
+        next.status = transition.target();
+        next.updated_at = now;
+        match &transition {
+            Transition::Start => {
+                next.started_at = Some(now);
+                next.error_message = None;
+            }
+            Transition::Pause => {
+                next.paused_at = Some(now);
+                next.lease_owner = None;
+                next.lease_expires_at = None;
+            }
+            Transition::Resume => {
+                next.resumed_at = Some(now);
+                next.error_message = None;
+                next.lease_owner = None;
+                next.lease_expires_at = None;
+                if next.started_at.is_none() {
+                    next.started_at = Some(now);
+                }
+            }
+            Transition::Cancel => {
+                next.completed_at = Some(now);
+                next.lease_owner = None;
+                next.lease_expires_at = None;
+            }
+            Transition::Complete { stats, .. } => {
+                next.completed_at = Some(now);
+                next.stats = Some(stats.clone());
+                next.lease_owner = None;
+                next.lease_expires_at = None;
+            }
+            Transition::Fail { error } => {
+                next.completed_at = Some(now);
+                next.error_message = Some(error.clone());
+                next.lease_owner = None;
+                next.lease_expires_at = None;
+            }
+        }
+        match store.update_lifecycle(task_id, task.status, &next).await {
+            Ok(updated) => return Ok(updated),
+            Err(aibt_store::StoreError::Conflict(_)) => continue,
+            Err(other) => return Err(other.into()),
+        }
+    }
+    let task = store.get_task(task_id).await?;
+    Err(EngineError::WrongState {
+        task_id: task_id.to_string(),
+        status: task.status,
+        reason: format!(
+            "the task changed state while trying to {}",
+            transition.name()
+        ),
+    })
+}
+
+/// Deletes a task with its run account and records. A RUNNING task is refused (pause or
+/// cancel it first); the refusal and the delete are one step in the store, so a worker that
+/// starts the task at the same moment never runs a task whose rows are gone.
+pub async fn delete_task(store: &dyn Store, task_id: &str) -> Result<()> {
+    match store.delete_task(task_id, &[TaskStatus::Running]).await? {
+        DeleteOutcome::Deleted => Ok(()),
+        DeleteOutcome::Refused(status) => Err(EngineError::WrongState {
+            task_id: task_id.to_string(),
+            status,
+            reason: "pause or cancel it before deleting it".into(),
+        }),
+    }
+}
