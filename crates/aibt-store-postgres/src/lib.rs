@@ -4,6 +4,10 @@
 //! each other's candidate rows, and every step batch re-checks the lease under a row lock, so
 //! a worker that lost its task cannot write into it.
 
+mod batch;
+mod codec;
+mod connection;
+mod migrations;
 mod tables;
 
 use std::path::Path;
@@ -12,290 +16,13 @@ use aibt_core::{Bar, TaskStatus};
 use aibt_store::*;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
-use futures_util::future::try_join_all;
-use tokio_postgres::types::{Json, ToSql};
-use tokio_postgres::{Config, NoTls};
+use tokio_postgres::types::Json;
 
+use codec::{Params, Reader, db_error, insert_error, refs, text};
 use tables::*;
 
-const MIGRATIONS: &[(i32, &str, &str)] = &[
-    (
-        1,
-        "foundation",
-        include_str!("../migrations/0001_foundation.sql"),
-    ),
-    (
-        2,
-        "llm_decisions",
-        include_str!("../migrations/0002_llm_decisions.sql"),
-    ),
-];
-
-pub const LATEST_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].0 as i64;
-
-const TABLES: &[&str] = &[
-    "virtual_accounts",
-    "account_snapshots",
-    "local_decisions",
-    "tasks",
-    "trade_records",
-    "prompt_templates",
-    "ai_configs",
-    "market_bars",
-    "llm_cache",
-];
-
-/// Pool size: the server's request handlers and its workers share it.
-const POOL_SIZE: usize = 16;
-
-/// A store on one PostgreSQL database.
-#[derive(Clone)]
-pub struct PostgresStore {
-    pool: Pool,
-}
-
-fn pool_error(error: impl std::fmt::Display) -> StoreError {
-    StoreError::Database(format!("connection pool: {error}"))
-}
-
-fn text(value: impl ToString) -> Box<dyn ToSql + Sync + Send> {
-    Box::new(value.to_string())
-}
-
-fn parse_config(url: &str) -> Result<Config> {
-    url.parse::<Config>().map_err(|e| StoreError::InvalidUrl {
-        url: url.to_string(),
-        reason: e.to_string(),
-    })
-}
-
-fn build_pool(config: Config) -> Result<Pool> {
-    let manager = Manager::from_config(
-        config,
-        NoTls,
-        ManagerConfig {
-            recycling_method: RecyclingMethod::Fast,
-        },
-    );
-    Pool::builder(manager)
-        .max_size(POOL_SIZE)
-        .build()
-        .map_err(pool_error)
-}
-
-impl PostgresStore {
-    /// Connects to the database of a `postgres://` URL, creating the database if it does not
-    /// exist (as SQLite creates its file), and migrates it.
-    pub async fn connect(url: &str) -> Result<PostgresStore> {
-        let config = parse_config(url)?;
-        let pool = build_pool(config.clone())?;
-        match pool.get().await {
-            Ok(_) => {}
-            Err(deadpool_postgres::PoolError::Backend(error))
-                if error.code() == Some(&tokio_postgres::error::SqlState::INVALID_CATALOG_NAME) =>
-            {
-                create_database(&config).await?;
-            }
-            Err(error) => {
-                return Err(StoreError::Database(format!(
-                    "connecting to {url}: {error}"
-                )));
-            }
-        }
-        let store = PostgresStore { pool };
-        store.migrate().await?;
-        Ok(store)
-    }
-
-    async fn client(&self) -> Result<deadpool_postgres::Object> {
-        self.pool.get().await.map_err(pool_error)
-    }
-
-    async fn migrate(&self) -> Result<()> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(db_error)?;
-        // Workers starting together must not apply the same migration twice.
-        tx.execute("SELECT pg_advisory_xact_lock(7431023981)", &[])
-            .await
-            .map_err(db_error)?;
-        tx.batch_execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (
-                version INTEGER PRIMARY KEY,
-                name VARCHAR NOT NULL,
-                applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
-            )",
-        )
-        .await
-        .map_err(db_error)?;
-        let current: i32 = tx
-            .query_one(
-                "SELECT coalesce(max(version), 0) FROM schema_migrations",
-                &[],
-            )
-            .await
-            .map_err(db_error)?
-            .get(0);
-        if i64::from(current) > LATEST_VERSION {
-            return Err(StoreError::SchemaTooNew {
-                found: i64::from(current),
-                supported: LATEST_VERSION,
-            });
-        }
-        for (version, name, sql) in MIGRATIONS.iter().filter(|(v, _, _)| *v > current) {
-            tx.batch_execute(sql).await.map_err(|e| {
-                StoreError::Database(format!("migration {version} ({name}) failed: {e}"))
-            })?;
-            tx.execute(
-                "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
-                &[version, name],
-            )
-            .await
-            .map_err(db_error)?;
-        }
-        tx.commit().await.map_err(db_error)
-    }
-
-    async fn query_rows<T>(&self, sql: &str, params: Params, def: &TableDef<T>) -> Result<Vec<T>> {
-        let client = self.client().await?;
-        let statement = client.prepare_cached(sql).await.map_err(db_error)?;
-        let rows = client
-            .query(&statement, &refs(&params))
-            .await
-            .map_err(db_error)?;
-        rows.iter()
-            .map(|row| {
-                (def.read)(&Reader {
-                    row,
-                    table: def.table,
-                    columns: def.columns,
-                })
-            })
-            .collect()
-    }
-
-    /// The one row a query finds, or NotFound naming `id`.
-    async fn query_one<T>(
-        &self,
-        sql: &str,
-        params: Params,
-        def: &TableDef<T>,
-        id: &str,
-    ) -> Result<T> {
-        self.query_rows(sql, params, def)
-            .await?
-            .into_iter()
-            .next()
-            .ok_or_else(|| StoreError::NotFound {
-                entity: def.entity,
-                id: id.to_string(),
-            })
-    }
-
-    async fn execute(&self, sql: &str, params: Params) -> Result<u64> {
-        let client = self.client().await?;
-        let statement = client.prepare_cached(sql).await.map_err(db_error)?;
-        client
-            .execute(&statement, &refs(&params))
-            .await
-            .map_err(db_error)
-    }
-}
-
-async fn create_database(config: &Config) -> Result<()> {
-    let name = config
-        .get_dbname()
-        .ok_or_else(|| StoreError::Database("the URL names no database".into()))?
-        .to_string();
-    if !name
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-    {
-        return Err(StoreError::Database(format!(
-            "database {name:?} does not exist, and aibt only creates databases with plain names"
-        )));
-    }
-    let mut maintenance = config.clone();
-    maintenance.dbname("postgres");
-    let (client, connection) = maintenance.connect(NoTls).await.map_err(db_error)?;
-    let driver = tokio::spawn(connection);
-    let result = client
-        .batch_execute(&format!("CREATE DATABASE \"{name}\""))
-        .await;
-    drop(client);
-    let _ = driver.await;
-    match result {
-        Ok(()) => Ok(()),
-        // Another process created it first.
-        Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::DUPLICATE_DATABASE) => Ok(()),
-        Err(e) => Err(db_error(e)),
-    }
-}
-
-async fn task_in(client: &impl deadpool_postgres::GenericClient, task_id: &str) -> Result<Task> {
-    let sql = format!("{} WHERE task_id = $1", TASK_SQL.select);
-    let row = client
-        .query_opt(&sql, &[&task_id])
-        .await
-        .map_err(db_error)?
-        .ok_or_else(|| StoreError::NotFound {
-            entity: "task",
-            id: task_id.to_string(),
-        })?;
-    read_task(&Reader {
-        row: &row,
-        table: "tasks",
-        columns: TASK_COLUMNS,
-    })
-}
-
-async fn ensure_unused(
-    tx: &deadpool_postgres::Transaction<'_>,
-    column: &str,
-    id: &str,
-    what: &str,
-) -> Result<()> {
-    let used: i64 = tx
-        .query_one(
-            &format!("SELECT count(*) FROM tasks WHERE {column} = $1"),
-            &[&id],
-        )
-        .await
-        .map_err(db_error)?
-        .get(0);
-    if used > 0 {
-        return Err(StoreError::Conflict(format!(
-            "{what} {id:?} is used by {used} task(s); delete those tasks first"
-        )));
-    }
-    Ok(())
-}
-
-/// Runs one prepared statement for many rows, pipelined on one connection.
-async fn execute_many(
-    tx: &deadpool_postgres::Transaction<'_>,
-    sql: &str,
-    rows: Vec<Params>,
-    conflict: impl Fn(usize) -> (&'static str, String),
-) -> Result<()> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let statement = tx.prepare_cached(sql).await.map_err(db_error)?;
-    let parameter_lists: Vec<Vec<&(dyn ToSql + Sync)>> = rows.iter().map(refs).collect();
-    let results = try_join_all(parameter_lists.iter().enumerate().map(|(i, params)| {
-        let statement = &statement;
-        let conflict = &conflict;
-        async move {
-            tx.execute(statement, params).await.map_err(|e| {
-                let (entity, id) = conflict(i);
-                insert_error(entity, &id)(e)
-            })
-        }
-    }))
-    .await;
-    results.map(|_| ())
-}
+pub use connection::PostgresStore;
+pub use migrations::LATEST_VERSION;
 
 fn bounds(query: &RecordQuery) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
     (query.from, query.to)
@@ -323,7 +50,7 @@ impl Store for PostgresStore {
     async fn check(&self) -> Result<CheckReport> {
         let client = self.client().await?;
         let mut tables = Vec::new();
-        for table in TABLES {
+        for table in migrations::TABLES {
             let count: i64 = client
                 .query_one(&format!("SELECT count(*) FROM {table}"), &[])
                 .await
@@ -1073,81 +800,7 @@ impl Store for PostgresStore {
         {
             return Err(predecessor_failed(&batch.task_id));
         }
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(db_error)?;
-        let row = tx
-            .query_opt(
-                "SELECT status, lease_owner FROM tasks WHERE task_id = $1 FOR UPDATE",
-                &[&batch.task_id],
-            )
-            .await
-            .map_err(db_error)?
-            .ok_or_else(|| StoreError::NotFound {
-                entity: "task",
-                id: batch.task_id.clone(),
-            })?;
-        let status_text: String = row.get(0);
-        let owner: Option<String> = row.get(1);
-        let status: TaskStatus = status_text
-            .parse()
-            .map_err(|e: aibt_core::EnumParseError| StoreError::Corrupt {
-                table: "tasks",
-                column: "status",
-                value: status_text.clone(),
-                reason: e.to_string(),
-            })?;
-        if status != TaskStatus::Running || owner.as_deref() != Some(batch.lease_owner.as_str()) {
-            return Ok(CommitOutcome::Refused {
-                status,
-                lease_owner: owner,
-            });
-        }
-        let decisions = batch
-            .decisions
-            .iter()
-            .map(decision_params)
-            .collect::<Result<Vec<_>>>()?;
-        execute_many(&tx, &DECISION_SQL.insert, decisions, |i| {
-            ("decision", batch.decisions[i].decision_id.clone())
-        })
-        .await?;
-        let trades = batch.trades.iter().map(trade_params).collect();
-        execute_many(&tx, &TRADE_SQL.insert, trades, |i| {
-            ("trade", batch.trades[i].trade_id.clone())
-        })
-        .await?;
-        let snapshots = batch
-            .snapshots
-            .iter()
-            .map(snapshot_params)
-            .collect::<Result<Vec<_>>>()?;
-        execute_many(&tx, &SNAPSHOT_SQL.insert, snapshots, |i| {
-            ("snapshot", batch.snapshots[i].snapshot_id.clone())
-        })
-        .await?;
-        tx.execute(&ACCOUNT_SQL.update, &refs(&account_params(&batch.account)?))
-            .await
-            .map_err(db_error)?;
-        let processed = i32::try_from(batch.processed_items).unwrap_or(i32::MAX);
-        let total = batch
-            .total_items
-            .map(|n| i32::try_from(n).unwrap_or(i32::MAX));
-        tx.execute(
-            "UPDATE tasks SET processed_items = $2, total_items = $3, checkpoint = $4,
-               lease_expires_at = $5, updated_at = $6 WHERE task_id = $1",
-            &[
-                &batch.task_id,
-                &processed,
-                &total,
-                &Json(&batch.checkpoint),
-                &batch.lease_expires_at,
-                &batch.now,
-            ],
-        )
-        .await
-        .map_err(db_error)?;
-        tx.commit().await.map_err(db_error)?;
-        Ok(CommitOutcome::Committed)
+        self.commit_batch(batch).await
     }
 
     async fn list_decisions(

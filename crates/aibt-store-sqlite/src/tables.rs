@@ -6,15 +6,17 @@ use std::sync::LazyLock;
 pub use aibt_store::sql::*;
 
 use aibt_core::Bar;
+use aibt_store::StoreError;
 use aibt_store::{
     AccountSnapshot, AiConfig, LocalDecision, PromptTemplate, Result, Task, TradeRecord,
     VirtualAccount,
 };
 use rusqlite::types::Value;
+use rusqlite::{Connection, params, params_from_iter};
 
-use crate::codec::{self, Reader};
+use crate::codec::{self, Reader, db_error};
 
-fn text(value: impl ToString) -> Value {
+pub(crate) fn text(value: impl ToString) -> Value {
     Value::Text(value.to_string())
 }
 
@@ -452,3 +454,73 @@ pub static BAR_TIMES: TableDef<chrono::DateTime<chrono::Utc>> = TableDef {
     columns: &["ts"],
     read: |r| r.time(0),
 };
+
+/// Runs a query and reads every row as the table's row type.
+pub(crate) fn query_rows<T>(
+    connection: &Connection,
+    sql: &str,
+    values: &[Value],
+    def: &TableDef<T>,
+) -> Result<Vec<T>> {
+    let mut statement = connection.prepare_cached(sql).map_err(db_error)?;
+    let mut rows = statement
+        .query(params_from_iter(values.iter()))
+        .map_err(db_error)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(db_error)? {
+        out.push((def.read)(&Reader {
+            row,
+            table: def.table,
+            columns: def.columns,
+        })?);
+    }
+    Ok(out)
+}
+
+/// The one row a query finds, or NotFound naming `id`.
+pub(crate) fn query_one<T>(
+    connection: &Connection,
+    sql: &str,
+    values: &[Value],
+    def: &TableDef<T>,
+    id: &str,
+) -> Result<T> {
+    query_rows(connection, sql, values, def)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| StoreError::NotFound {
+            entity: def.entity,
+            id: id.to_string(),
+        })
+}
+
+pub(crate) fn get_task_in(connection: &Connection, task_id: &str) -> Result<Task> {
+    query_one(
+        connection,
+        &format!("{} WHERE task_id = ?1", TASK_SQL.select),
+        &[text(task_id)],
+        &TASKS,
+        task_id,
+    )
+}
+
+pub(crate) fn ensure_unused(
+    transaction: &rusqlite::Transaction<'_>,
+    column: &str,
+    id: &str,
+    what: &str,
+) -> Result<()> {
+    let used: i64 = transaction
+        .query_row(
+            &format!("SELECT count(*) FROM tasks WHERE {column} = ?1"),
+            params![id],
+            |row| row.get(0),
+        )
+        .map_err(db_error)?;
+    if used > 0 {
+        return Err(StoreError::Conflict(format!(
+            "{what} {id:?} is used by {used} task(s); delete those tasks first"
+        )));
+    }
+    Ok(())
+}
