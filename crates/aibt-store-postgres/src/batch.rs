@@ -1,14 +1,14 @@
 //! Writing a batch of steps: one transaction that locks the task's row, checks the lease
 //! fence, and pipelines each table's inserts on one connection.
 
-use aibt_core::TaskStatus;
+use aibt_store::sql::{ACCOUNTS, PROGRESS, WriteRow, query, task_status};
 use aibt_store::{CommitOutcome, Result, StepBatch, StoreError};
 use futures_util::future::try_join_all;
 use tokio_postgres::types::{Json, ToSql};
 
-use crate::PostgresStore;
-use crate::codec::{Params, db_error, insert_error, refs};
-use crate::tables::*;
+use crate::codec::{RowParams, db_error, insert_error, refs};
+use crate::connection::PostgresStore;
+use crate::tables::DIALECT;
 
 impl PostgresStore {
     /// Commits a batch whose predecessor has committed.
@@ -16,65 +16,29 @@ impl PostgresStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db_error)?;
         let row = tx
-            .query_opt(
-                "SELECT status, lease_owner FROM tasks WHERE task_id = $1 FOR UPDATE",
-                &[&batch.task_id],
-            )
+            .query_opt(&query::lease_of(DIALECT), &[&batch.task_id])
             .await
             .map_err(db_error)?
-            .ok_or_else(|| StoreError::NotFound {
-                entity: "task",
-                id: batch.task_id.clone(),
-            })?;
-        let status_text: String = row.get(0);
-        let owner: Option<String> = row.get(1);
-        let status: TaskStatus = status_text
-            .parse()
-            .map_err(|e: aibt_core::EnumParseError| StoreError::Corrupt {
-                table: "tasks",
-                column: "status",
-                value: status_text.clone(),
-                reason: e.to_string(),
-            })?;
-        if status != TaskStatus::Running || owner.as_deref() != Some(batch.lease_owner.as_str()) {
-            return Ok(CommitOutcome::Refused {
-                status,
-                lease_owner: owner,
-            });
+            .ok_or_else(|| StoreError::not_found("task", &batch.task_id))?;
+        let status = task_status(row.get(0))?;
+        if let Some(refused) = CommitOutcome::fence(status, row.get(1), &batch.lease_owner) {
+            return Ok(refused);
         }
-        let decisions = batch
-            .decisions
-            .iter()
-            .map(decision_params)
-            .collect::<Result<Vec<_>>>()?;
-        execute_many(&tx, &DECISION_SQL.insert, decisions, |i| {
-            ("decision", batch.decisions[i].decision_id.clone())
-        })
-        .await?;
-        let trades = batch.trades.iter().map(trade_params).collect();
-        execute_many(&tx, &TRADE_SQL.insert, trades, |i| {
-            ("trade", batch.trades[i].trade_id.clone())
-        })
-        .await?;
-        let snapshots = batch
-            .snapshots
-            .iter()
-            .map(snapshot_params)
-            .collect::<Result<Vec<_>>>()?;
-        execute_many(&tx, &SNAPSHOT_SQL.insert, snapshots, |i| {
-            ("snapshot", batch.snapshots[i].snapshot_id.clone())
-        })
-        .await?;
-        tx.execute(&ACCOUNT_SQL.update, &refs(&account_params(&batch.account)?))
-            .await
-            .map_err(db_error)?;
+        insert_many(&tx, &batch.decisions).await?;
+        insert_many(&tx, &batch.trades).await?;
+        insert_many(&tx, &batch.snapshots).await?;
+        tx.execute(
+            &ACCOUNTS.sql(DIALECT).update,
+            &refs(&RowParams::of(&batch.account)?),
+        )
+        .await
+        .map_err(db_error)?;
         let processed = i32::try_from(batch.processed_items).unwrap_or(i32::MAX);
         let total = batch
             .total_items
             .map(|n| i32::try_from(n).unwrap_or(i32::MAX));
         tx.execute(
-            "UPDATE tasks SET processed_items = $2, total_items = $3, checkpoint = $4,
-               lease_expires_at = $5, updated_at = $6 WHERE task_id = $1",
+            &PROGRESS.sql(DIALECT).update,
             &[
                 &batch.task_id,
                 &processed,
@@ -91,26 +55,27 @@ impl PostgresStore {
     }
 }
 
-/// Runs one prepared statement for many rows, pipelined on one connection.
-async fn execute_many(
+/// Inserts rows of one table through one prepared statement, pipelined on one connection.
+async fn insert_many<T: WriteRow>(
     tx: &deadpool_postgres::Transaction<'_>,
-    sql: &str,
-    rows: Vec<Params>,
-    conflict: impl Fn(usize) -> (&'static str, String),
+    rows: &[T],
 ) -> Result<()> {
     if rows.is_empty() {
         return Ok(());
     }
-    let statement = tx.prepare_cached(sql).await.map_err(db_error)?;
-    let parameter_lists: Vec<Vec<&(dyn ToSql + Sync)>> = rows.iter().map(refs).collect();
-    let results = try_join_all(parameter_lists.iter().enumerate().map(|(i, params)| {
+    let table = T::table();
+    let statement = tx
+        .prepare_cached(&table.sql(DIALECT).insert)
+        .await
+        .map_err(db_error)?;
+    let params = rows.iter().map(RowParams::of).collect::<Result<Vec<_>>>()?;
+    let parameter_lists: Vec<Vec<&(dyn ToSql + Sync)>> = params.iter().map(refs).collect();
+    let results = try_join_all(parameter_lists.iter().zip(rows).map(|(params, row)| {
         let statement = &statement;
-        let conflict = &conflict;
         async move {
-            tx.execute(statement, params).await.map_err(|e| {
-                let (entity, id) = conflict(i);
-                insert_error(entity, &id)(e)
-            })
+            tx.execute(statement, params)
+                .await
+                .map_err(insert_error(table.entity, row.key()))
         }
     }))
     .await;

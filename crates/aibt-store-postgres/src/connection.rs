@@ -5,9 +5,8 @@ use aibt_store::{Result, StoreError};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::{Config, NoTls};
 
-use crate::codec::{Params, Reader, db_error, refs};
+use crate::codec::db_error;
 use crate::migrations;
-use crate::tables::TableDef;
 
 /// Pool size: the server's request handlers and its workers share it.
 const POOL_SIZE: usize = 16;
@@ -69,56 +68,6 @@ impl PostgresStore {
 
     pub(crate) async fn client(&self) -> Result<deadpool_postgres::Object> {
         self.pool.get().await.map_err(pool_error)
-    }
-
-    pub(crate) async fn query_rows<T>(
-        &self,
-        sql: &str,
-        params: Params,
-        def: &TableDef<T>,
-    ) -> Result<Vec<T>> {
-        let client = self.client().await?;
-        let statement = client.prepare_cached(sql).await.map_err(db_error)?;
-        let rows = client
-            .query(&statement, &refs(&params))
-            .await
-            .map_err(db_error)?;
-        rows.iter()
-            .map(|row| {
-                (def.read)(&Reader {
-                    row,
-                    table: def.table,
-                    columns: def.columns,
-                })
-            })
-            .collect()
-    }
-
-    /// The one row a query finds, or NotFound naming `id`.
-    pub(crate) async fn query_one<T>(
-        &self,
-        sql: &str,
-        params: Params,
-        def: &TableDef<T>,
-        id: &str,
-    ) -> Result<T> {
-        self.query_rows(sql, params, def)
-            .await?
-            .into_iter()
-            .next()
-            .ok_or_else(|| StoreError::NotFound {
-                entity: def.entity,
-                id: id.to_string(),
-            })
-    }
-
-    pub(crate) async fn execute(&self, sql: &str, params: Params) -> Result<u64> {
-        let client = self.client().await?;
-        let statement = client.prepare_cached(sql).await.map_err(db_error)?;
-        client
-            .execute(&statement, &refs(&params))
-            .await
-            .map_err(db_error)
     }
 }
 

@@ -2,38 +2,39 @@
 //! advisory lock, so a newer aibt upgrades an older database in place and workers starting
 //! together cannot both apply the same step.
 
-use aibt_store::{Result, StoreError};
+use aibt_store::Result;
+use aibt_store::sql::{CURRENT_VERSION, Migration};
 
 use crate::codec::db_error;
+use crate::tables::DIALECT;
 
-const MIGRATIONS: &[(i32, &str, &str)] = &[
-    (
-        1,
-        "foundation",
-        include_str!("../migrations/0001_foundation.sql"),
-    ),
-    (
-        2,
-        "llm_decisions",
-        include_str!("../migrations/0002_llm_decisions.sql"),
-    ),
+/// Oldest first.
+static MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "foundation",
+        sql: include_str!("../migrations/0001_foundation.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "llm_decisions",
+        sql: include_str!("../migrations/0002_llm_decisions.sql"),
+    },
 ];
 
-pub const LATEST_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].0 as i64;
+pub const LATEST_VERSION: i64 = Migration::latest(MIGRATIONS);
 
-pub(crate) const TABLES: &[&str] = &[
-    "virtual_accounts",
-    "account_snapshots",
-    "local_decisions",
-    "tasks",
-    "trade_records",
-    "prompt_templates",
-    "ai_configs",
-    "market_bars",
-    "llm_cache",
-];
+/// The newest migration applied.
+pub async fn current_version(client: &impl deadpool_postgres::GenericClient) -> Result<i64> {
+    let version: i32 = client
+        .query_one(CURRENT_VERSION, &[])
+        .await
+        .map_err(db_error)?
+        .get(0);
+    Ok(i64::from(version))
+}
 
-pub(crate) async fn migrate(client: &mut deadpool_postgres::Object) -> Result<()> {
+pub async fn migrate(client: &mut deadpool_postgres::Object) -> Result<()> {
     let tx = client.transaction().await.map_err(db_error)?;
     // Workers starting together must not apply the same migration twice.
     tx.execute("SELECT pg_advisory_xact_lock(7431023981)", &[])
@@ -48,27 +49,13 @@ pub(crate) async fn migrate(client: &mut deadpool_postgres::Object) -> Result<()
     )
     .await
     .map_err(db_error)?;
-    let current: i32 = tx
-        .query_one(
-            "SELECT coalesce(max(version), 0) FROM schema_migrations",
-            &[],
-        )
-        .await
-        .map_err(db_error)?
-        .get(0);
-    if i64::from(current) > LATEST_VERSION {
-        return Err(StoreError::SchemaTooNew {
-            found: i64::from(current),
-            supported: LATEST_VERSION,
-        });
-    }
-    for (version, name, sql) in MIGRATIONS.iter().filter(|(v, _, _)| *v > current) {
-        tx.batch_execute(sql).await.map_err(|e| {
-            StoreError::Database(format!("migration {version} ({name}) failed: {e}"))
-        })?;
+    for migration in Migration::pending(MIGRATIONS, current_version(&tx).await?)? {
+        tx.batch_execute(migration.sql)
+            .await
+            .map_err(|e| migration.failed(e))?;
         tx.execute(
-            "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
-            &[version, name],
+            &Migration::record(DIALECT),
+            &[&migration.version, &migration.name],
         )
         .await
         .map_err(db_error)?;

@@ -1,13 +1,13 @@
 //! Writing a batch of steps: the rows are rendered to the values they bind before the write
 //! transaction starts, and written only behind the lease fence.
 
-use aibt_core::TaskStatus;
+use aibt_store::sql::{ACCOUNTS, PROGRESS, SNAPSHOTS, query, task_status};
 use aibt_store::{AccountSnapshot, CommitOutcome, Result, StepBatch, StoreError};
 use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter};
 
-use crate::codec::{self, db_error, insert_error};
-use crate::tables::*;
+use crate::codec::{self, Values, db_error, insert_error};
+use crate::tables::{DIALECT, Encoded, insert_all};
 
 /// A snapshot row rendered to text before the write transaction starts: the 23 values, in
 /// column order, as slices of one string. Rendering happens while the previous batch is
@@ -104,8 +104,8 @@ impl SnapshotEncoder {
 pub(crate) struct EncodedBatch {
     task_id: String,
     lease_owner: String,
-    decisions: Vec<(String, Vec<Value>)>,
-    trades: Vec<(String, Vec<Value>)>,
+    decisions: Vec<Encoded>,
+    trades: Vec<Encoded>,
     snapshots: Vec<EncodedSnapshot>,
     account: Vec<Value>,
     processed_items: i64,
@@ -125,19 +125,19 @@ impl EncodedBatch {
             decisions: batch
                 .decisions
                 .iter()
-                .map(|d| (d.decision_id.clone(), decision_values(d)))
-                .collect(),
+                .map(Encoded::new)
+                .collect::<Result<_>>()?,
             trades: batch
                 .trades
                 .iter()
-                .map(|t| (t.trade_id.clone(), trade_values(t)))
-                .collect(),
+                .map(Encoded::new)
+                .collect::<Result<_>>()?,
             snapshots: batch
                 .snapshots
                 .iter()
                 .map(|s| encoder.encode(s))
                 .collect::<Result<_>>()?,
-            account: account_values(&batch.account)?,
+            account: Values::of(&batch.account)?,
             processed_items: batch.processed_items,
             total_items: batch.total_items,
             checkpoint: codec::json(&batch.checkpoint),
@@ -150,45 +150,24 @@ impl EncodedBatch {
 
     pub(crate) fn write(self, tx: &rusqlite::Transaction<'_>) -> Result<CommitOutcome> {
         let (status, owner): (String, Option<String>) = tx
-            .query_row(
-                "SELECT status, lease_owner FROM tasks WHERE task_id = ?1",
-                params![self.task_id],
-                |row| Ok((row.get(0)?, row.get(1)?)),
-            )
+            .query_row(&query::lease_of(DIALECT), params![self.task_id], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })
             .map_err(|e| match e {
-                rusqlite::Error::QueryReturnedNoRows => StoreError::NotFound {
-                    entity: "task",
-                    id: self.task_id.clone(),
-                },
+                rusqlite::Error::QueryReturnedNoRows => {
+                    StoreError::not_found("task", &self.task_id)
+                }
                 other => db_error(other),
             })?;
-        let status: TaskStatus =
-            status
-                .parse()
-                .map_err(|e: aibt_core::EnumParseError| StoreError::Corrupt {
-                    table: "tasks",
-                    column: "status",
-                    value: status.clone(),
-                    reason: e.to_string(),
-                })?;
-        if status != TaskStatus::Running || owner.as_deref() != Some(self.lease_owner.as_str()) {
-            return Ok(CommitOutcome::Refused {
-                status,
-                lease_owner: owner,
-            });
+        if let Some(refused) = CommitOutcome::fence(task_status(&status)?, owner, &self.lease_owner)
+        {
+            return Ok(refused);
         }
-        for (sql, rows, entity) in [
-            (&DECISION_SQL.insert, &self.decisions, "decision"),
-            (&TRADE_SQL.insert, &self.trades, "trade"),
-        ] {
-            let mut statement = tx.prepare_cached(sql).map_err(db_error)?;
-            for (id, values) in rows {
-                statement
-                    .execute(params_from_iter(values.iter()))
-                    .map_err(insert_error(entity, id))?;
-            }
-        }
-        let mut statement = tx.prepare_cached(&SNAPSHOT_SQL.insert).map_err(db_error)?;
+        insert_all(tx, &self.decisions)?;
+        insert_all(tx, &self.trades)?;
+        let mut statement = tx
+            .prepare_cached(&SNAPSHOTS.sql(DIALECT).insert)
+            .map_err(db_error)?;
         for row in &self.snapshots {
             let v = |column| row.value(column);
             statement
@@ -219,13 +198,12 @@ impl EncodedBatch {
                 ])
                 .map_err(insert_error("snapshot", v(0)))?;
         }
-        tx.prepare_cached(&ACCOUNT_SQL.update)
+        tx.prepare_cached(&ACCOUNTS.sql(DIALECT).update)
             .map_err(db_error)?
             .execute(params_from_iter(self.account.iter()))
             .map_err(db_error)?;
         tx.execute(
-            "UPDATE tasks SET processed_items = ?2, total_items = ?3, checkpoint = ?4,
-               lease_expires_at = ?5, updated_at = ?6 WHERE task_id = ?1",
+            &PROGRESS.sql(DIALECT).update,
             params![
                 self.task_id,
                 self.processed_items,
