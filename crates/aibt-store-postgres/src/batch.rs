@@ -16,7 +16,7 @@ impl PostgresStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db_error)?;
         let row = tx
-            .query_opt(&query::lease_of(DIALECT), &[&batch.task_id])
+            .query_opt(&query::lock_task_state(DIALECT), &[&batch.task_id])
             .await
             .map_err(db_error)?
             .ok_or_else(|| StoreError::not_found("task", &batch.task_id))?;

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use aibt_core::{Bar, TaskStatus};
-use aibt_store::sql::{LIFECYCLE, LifecycleChange, TABLES, TASKS, TableRow, query};
+use aibt_store::sql::{LIFECYCLE, LifecycleChange, TABLES, TASKS, TableRow, query, task_status};
 use aibt_store::*;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -400,16 +400,33 @@ impl Store for PostgresStore {
         Ok(execute(&self.client().await?, &renew).await? == 1)
     }
 
-    async fn delete_task(&self, task_id: &str) -> Result<()> {
+    async fn delete_task(&self, task_id: &str, refuse: &[TaskStatus]) -> Result<DeleteOutcome> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db_error)?;
-        if execute(&tx, &query::delete_task(DIALECT, task_id, &[])).await? == 0 {
-            return Err(StoreError::not_found("task", task_id));
+        // READ COMMITTED: the DELETE locks the row and re-tests the status on the latest
+        // version, so a concurrent start either commits first (and refuses the delete) or
+        // waits for it and then finds no row.
+        let delete = query::delete_task(DIALECT, task_id, refuse);
+        if execute(&tx, &delete).await? == 0 {
+            // Missing (NotFound) or refused. The status is read under the row lock; should it
+            // have left `refuse` since the DELETE looked, the lock now holds it, so the delete
+            // is taken again instead of reporting a status that would not refuse it.
+            let row = tx
+                .query_opt(&query::lock_task_state(DIALECT), &[&task_id])
+                .await
+                .map_err(db_error)?
+                .ok_or_else(|| StoreError::not_found("task", task_id))?;
+            let status = task_status(row.get(0))?;
+            if refuse.contains(&status) {
+                return Ok(DeleteOutcome::Refused(status));
+            }
+            execute(&tx, &delete).await?;
         }
         for child in query::delete_task_rows(DIALECT, task_id) {
             execute(&tx, &child).await?;
         }
-        tx.commit().await.map_err(db_error)
+        tx.commit().await.map_err(db_error)?;
+        Ok(DeleteOutcome::Deleted)
     }
 
     async fn commit_steps_after(

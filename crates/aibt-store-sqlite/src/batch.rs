@@ -150,9 +150,11 @@ impl EncodedBatch {
 
     pub(crate) fn write(self, tx: &rusqlite::Transaction<'_>) -> Result<CommitOutcome> {
         let (status, owner): (String, Option<String>) = tx
-            .query_row(&query::lease_of(DIALECT), params![self.task_id], |row| {
-                Ok((row.get(0)?, row.get(1)?))
-            })
+            .query_row(
+                &query::lock_task_state(DIALECT),
+                params![self.task_id],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
             .map_err(|e| match e {
                 rusqlite::Error::QueryReturnedNoRows => {
                     StoreError::not_found("task", &self.task_id)

@@ -423,18 +423,21 @@ impl Store for SqliteStore {
         self.write(move |tx| Ok(execute(tx, &renew)? == 1)).await
     }
 
-    async fn delete_task(&self, task_id: &str) -> Result<()> {
+    async fn delete_task(&self, task_id: &str, refuse: &[TaskStatus]) -> Result<DeleteOutcome> {
         let id = task_id.to_string();
-        let delete = query::delete_task(DIALECT, task_id, &[]);
+        let delete = query::delete_task(DIALECT, task_id, refuse);
         let children = query::delete_task_rows(DIALECT, task_id);
         self.write(move |tx| {
             if execute(tx, &delete)? == 0 {
-                return Err(StoreError::not_found("task", id));
+                // Missing (NotFound), or refused by its status, which the writer's lock keeps
+                // as the DELETE saw it.
+                let task: Task = get(tx, &id)?;
+                return Ok(DeleteOutcome::Refused(task.status));
             }
             for child in &children {
                 execute(tx, child)?;
             }
-            Ok(())
+            Ok(DeleteOutcome::Deleted)
         })
         .await
     }

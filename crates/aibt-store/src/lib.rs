@@ -206,8 +206,10 @@ pub trait Store: Send + Sync + 'static {
         worker: &str,
         lease_until: DateTime<Utc>,
     ) -> Result<bool>;
-    /// Deletes a task with its run account, decisions, trades and snapshots.
-    async fn delete_task(&self, task_id: &str) -> Result<()>;
+    /// Deletes a task with its run account, decisions, trades and snapshots in one transaction,
+    /// unless its status is one of `refuse`; the status test and the delete are one statement,
+    /// so a concurrent start (a compare-and-set on the status) cannot slip between them.
+    async fn delete_task(&self, task_id: &str, refuse: &[TaskStatus]) -> Result<DeleteOutcome>;
 
     /// Commits a batch of steps (see [`StepBatch`]).
     async fn commit_steps(&self, batch: StepBatch) -> Result<CommitOutcome> {

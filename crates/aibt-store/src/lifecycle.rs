@@ -118,5 +118,12 @@ impl CommitOutcome {
     }
 }
 
+/// Whether a task was deleted, or the status that refused it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeleteOutcome {
+    Deleted,
+    Refused(TaskStatus),
+}
+
 /// Resolves when an earlier batch is settled: true if it committed.
 pub type After = std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>>;

@@ -5,7 +5,9 @@
 use aibt_core::{Money, TaskStatus, TimeGranularity, TradeAction};
 use aibt_engine::export::{EquityPoint, Records, Sink, equity_curve, export_csv, export_json};
 use aibt_engine::{TaskOptions, TaskSpec, Transition, create_task, transition};
-use aibt_store::{AccountSnapshot, LocalDecision, Page, RecordQuery, Task, TaskQuery, TradeRecord};
+use aibt_store::{
+    AccountSnapshot, DeleteOutcome, LocalDecision, Page, RecordQuery, Task, TaskQuery, TradeRecord,
+};
 use axum::Json;
 use axum::body::Body as HttpBody;
 use axum::extract::{Path, State};
@@ -223,17 +225,19 @@ pub async fn delete(
     State(state): State<AppState>,
     Path(task_id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let task = state.store.get_task(&task_id).await?;
-    if task.status == TaskStatus::Running {
-        return Err(ApiError::new(
+    match state
+        .store
+        .delete_task(&task_id, &[TaskStatus::Running])
+        .await?
+    {
+        DeleteOutcome::Deleted => Ok(StatusCode::NO_CONTENT),
+        DeleteOutcome::Refused(status) => Err(ApiError::new(
             StatusCode::CONFLICT,
             "wrong_state",
-            format!("task {task_id} is RUNNING: pause or cancel it before deleting it"),
+            format!("task {task_id} is {status}: pause or cancel it before deleting it"),
             Some("status".into()),
-        ));
+        )),
     }
-    state.store.delete_task(&task_id).await?;
-    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn change(

@@ -79,7 +79,10 @@ pub async fn deletes_keep_references_whole(store: &dyn Store) {
         .expect("create");
     let err = store.delete_account("acct-del").await.expect_err("in use");
     assert!(matches!(err, StoreError::Conflict(_)), "{err}");
-    store.delete_task("task-del").await.expect("delete task");
+    store
+        .delete_task("task-del", &[])
+        .await
+        .expect("delete task");
     assert!(matches!(
         store.get_task_account("task-del").await,
         Err(StoreError::NotFound { .. })
@@ -93,7 +96,7 @@ pub async fn deletes_keep_references_whole(store: &dyn Store) {
         Err(StoreError::NotFound { .. })
     ));
     assert!(matches!(
-        store.delete_task("task-del").await,
+        store.delete_task("task-del", &[]).await,
         Err(StoreError::NotFound { .. })
     ));
 }

@@ -30,6 +30,7 @@ pub async fn run_all(store: &dyn Store) {
     claims_respect_leases(store).await;
     lists_page_with_cursors(store).await;
     deletes_keep_references_whole(store).await;
+    a_task_is_deleted_only_outside_refused_statuses(store).await;
     bars_import_and_read_back(store).await;
     templates_and_configs_behave(store).await;
     cached_answers_round_trip(store).await;

@@ -190,3 +190,96 @@ pub async fn claims_respect_leases(store: &dyn Store) {
             .expect("renew")
     );
 }
+
+/// A delete refused by the task's status removes nothing; a missing task is NotFound; an
+/// allowed delete takes the run account, decisions, trades and snapshots with it, and
+/// nothing of another task.
+pub async fn a_task_is_deleted_only_outside_refused_statuses(store: &dyn Store) {
+    running_task(store, "task-guard", "w").await;
+    running_task(store, "task-guard-2", "w").await;
+    for task_id in ["task-guard", "task-guard-2"] {
+        store
+            .commit_steps(batch(task_id, "w", 0..3))
+            .await
+            .expect("commit");
+    }
+    let all = RecordQuery {
+        limit: 10,
+        ..RecordQuery::default()
+    };
+
+    let refused = store
+        .delete_task("task-guard", &[TaskStatus::Running])
+        .await
+        .expect("delete");
+    assert_eq!(refused, DeleteOutcome::Refused(TaskStatus::Running));
+    assert_eq!(
+        store.get_task("task-guard").await.expect("task").status,
+        TaskStatus::Running
+    );
+    assert_eq!(
+        store
+            .list_snapshots("task-guard", &all)
+            .await
+            .expect("snapshots")
+            .items
+            .len(),
+        3
+    );
+
+    let err = store
+        .delete_task("task-missing", &[TaskStatus::Running])
+        .await
+        .expect_err("a missing task");
+    assert!(
+        matches!(err, StoreError::NotFound { entity: "task", .. }),
+        "{err}"
+    );
+
+    let task = store.get_task("task-guard").await.expect("task");
+    let mut paused = Lifecycle::of(&task);
+    paused.status = TaskStatus::Paused;
+    store
+        .update_lifecycle("task-guard", TaskStatus::Running, &paused)
+        .await
+        .expect("pause");
+    let deleted = store
+        .delete_task("task-guard", &[TaskStatus::Running, TaskStatus::Pending])
+        .await
+        .expect("delete");
+    assert_eq!(deleted, DeleteOutcome::Deleted);
+    assert!(matches!(
+        store.get_task("task-guard").await,
+        Err(StoreError::NotFound { .. })
+    ));
+    assert!(matches!(
+        store.get_task_account("task-guard").await,
+        Err(StoreError::NotFound { .. })
+    ));
+    let decisions = store
+        .list_decisions("task-guard", &all)
+        .await
+        .expect("list");
+    let trades = store.list_trades("task-guard", &all).await.expect("list");
+    let snapshots = store
+        .list_snapshots("task-guard", &all)
+        .await
+        .expect("list");
+    assert!(decisions.items.is_empty() && trades.items.is_empty() && snapshots.items.is_empty());
+
+    assert!(store.get_task_account("task-guard-2").await.is_ok());
+    let kept = store
+        .list_snapshots("task-guard-2", &all)
+        .await
+        .expect("list");
+    assert_eq!(kept.items.len(), 3);
+    assert_eq!(
+        store
+            .list_trades("task-guard-2", &all)
+            .await
+            .expect("list")
+            .items
+            .len(),
+        3
+    );
+}

@@ -477,10 +477,10 @@ pub fn renew_lease(
     b.finish()
 }
 
-/// The status and lease holder of task `m1`, read by a batch before it writes. PostgreSQL
-/// locks the row until the batch commits; in SQLite the writer's `BEGIN IMMEDIATE` already
-/// holds the whole database.
-pub fn lease_of(dialect: Dialect) -> String {
+/// The status and lease holder of task `m1`, read before a batch or a delete writes, which
+/// must not change until the transaction ends: PostgreSQL locks the row; in SQLite the
+/// writer's `BEGIN IMMEDIATE` already holds the whole database.
+pub fn lock_task_state(dialect: Dialect) -> String {
     let lock = match dialect {
         Dialect::Sqlite => "",
         Dialect::Postgres => " FOR UPDATE",

@@ -262,7 +262,7 @@ fn lease_renewals_and_status_changes_are_guarded_updates() {
          lease_expires_at = ?5, updated_at = ?6 WHERE task_id = ?1"
     );
     assert_eq!(
-        lease_of(Dialect::Postgres),
+        lock_task_state(Dialect::Postgres),
         "SELECT status, lease_owner FROM tasks WHERE task_id = $1 FOR UPDATE"
     );
     assert_eq!(
