@@ -6,9 +6,8 @@ use aibt_store::{CommitOutcome, Result, StepBatch, StoreError};
 use futures_util::future::try_join_all;
 use tokio_postgres::types::{Json, ToSql};
 
-use crate::codec::{RowParams, db_error, insert_error, refs};
+use crate::codec::{DIALECT, RowParams, db_error, insert_error, refs};
 use crate::connection::PostgresStore;
-use crate::tables::DIALECT;
 
 impl PostgresStore {
     /// Commits a batch whose predecessor has committed.

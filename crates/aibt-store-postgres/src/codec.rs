@@ -3,12 +3,15 @@
 //! INTEGER; and how the driver's errors read.
 
 use aibt_core::Lot;
-use aibt_store::sql::{BindRow, Fixed, Query, ReadRow, SqlValue, Table, WriteRow};
+use aibt_store::sql::{BindRow, Dialect, Fixed, Query, ReadRow, SqlValue, Table, WriteRow};
 use aibt_store::{Result, StoreError};
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use tokio_postgres::Row;
 use tokio_postgres::types::{FromSql, Json, ToSql};
+
+/// The SQL this backend speaks: `aibt_store::sql` builds its statements with `$` markers.
+pub const DIALECT: Dialect = Dialect::Postgres;
 
 /// Owned parameters of one statement.
 pub type Params = Vec<Box<dyn ToSql + Sync + Send>>;

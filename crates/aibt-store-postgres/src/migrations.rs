@@ -5,8 +5,7 @@
 use aibt_store::Result;
 use aibt_store::sql::{CURRENT_VERSION, Migration};
 
-use crate::codec::db_error;
-use crate::tables::DIALECT;
+use crate::codec::{DIALECT, db_error};
 
 /// Oldest first.
 static MIGRATIONS: &[Migration] = &[

@@ -10,10 +10,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tokio_postgres::types::ToSql;
 
-use crate::codec::{Params, Reader, RowParams, db_error, refs};
+use crate::codec::{DIALECT, Params, Reader, RowParams, db_error, refs};
 use crate::connection::PostgresStore;
 use crate::migrations::{self, LATEST_VERSION};
-use crate::tables::{DIALECT, count, delete_unused, execute, get, insert, update};
+use crate::tables::{count, delete_unused, execute, get, insert, update};
 
 /// Names identify AI configs on the CLI; creations and renames are serialised so two configs
 /// cannot end up sharing one.

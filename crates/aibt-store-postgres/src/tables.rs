@@ -3,14 +3,12 @@
 //! and the store's reads that return rows, a row or a page.
 
 use aibt_store::sql::query::DeleteUnused;
-use aibt_store::sql::{Dialect, PageQuery, Query, TableRow, WriteRow, query};
+use aibt_store::sql::{PageQuery, Query, TableRow, WriteRow, query};
 use aibt_store::{Page, Result, StoreError};
 use deadpool_postgres::GenericClient;
 
-use crate::codec::{Reader, RowParams, db_error, insert_error, query_refs, refs};
+use crate::codec::{DIALECT, Reader, RowParams, db_error, insert_error, query_refs, refs};
 use crate::connection::PostgresStore;
-
-pub const DIALECT: Dialect = Dialect::Postgres;
 
 /// Runs a query and reads every row as `T`.
 pub async fn query_rows<T: TableRow>(client: &impl GenericClient, query: &Query) -> Result<Vec<T>> {

@@ -6,8 +6,8 @@ use aibt_store::{AccountSnapshot, CommitOutcome, Result, StepBatch, StoreError};
 use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter};
 
-use crate::codec::{self, Values, db_error, insert_error};
-use crate::tables::{DIALECT, Encoded, insert_all};
+use crate::codec::{self, DIALECT, Values, db_error, insert_error};
+use crate::tables::{Encoded, insert_all};
 
 /// A snapshot row rendered to text before the write transaction starts: the 23 values, in
 /// column order, as slices of one string. Rendering happens while the previous batch is

@@ -5,12 +5,15 @@
 //! time order and range queries work on the raw column.
 
 use aibt_core::Lot;
-use aibt_store::sql::{BindRow, Fixed, Query, ReadRow, SqlValue, Table, WriteRow};
+use aibt_store::sql::{BindRow, Dialect, Fixed, Query, ReadRow, SqlValue, Table, WriteRow};
 use aibt_store::{Result, StoreError};
 use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::Row;
 use rusqlite::ToSql;
 use rusqlite::types::{ToSqlOutput, Value, ValueRef};
+
+/// The SQL this backend speaks: `aibt_store::sql` builds its statements with `?` markers.
+pub const DIALECT: Dialect = Dialect::Sqlite;
 
 pub fn ts(time: DateTime<Utc>) -> String {
     let mut text = TimeText::new();

@@ -6,8 +6,7 @@ use aibt_store::Result;
 use aibt_store::sql::{CURRENT_VERSION, Migration};
 use rusqlite::{Connection, TransactionBehavior, params};
 
-use crate::codec::db_error;
-use crate::tables::DIALECT;
+use crate::codec::{DIALECT, db_error};
 
 /// Oldest first.
 static MIGRATIONS: &[Migration] = &[

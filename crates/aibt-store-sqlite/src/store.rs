@@ -11,10 +11,10 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, params_from_iter};
 
 use crate::batch::EncodedBatch;
-use crate::codec::{self, Values, db_error};
+use crate::codec::{self, DIALECT, Values, db_error};
 use crate::connection::SqliteStore;
 use crate::migrations::{self, LATEST_VERSION};
-use crate::tables::{DIALECT, Encoded, count, delete_unused, execute, get, query_rows};
+use crate::tables::{Encoded, count, delete_unused, execute, get, query_rows};
 
 #[async_trait]
 impl Store for SqliteStore {

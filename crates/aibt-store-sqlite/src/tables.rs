@@ -3,15 +3,13 @@
 //! reads that return rows, a row or a page.
 
 use aibt_store::sql::query::DeleteUnused;
-use aibt_store::sql::{Dialect, PageQuery, Query, Table, TableRow, WriteRow, query};
+use aibt_store::sql::{PageQuery, Query, Table, TableRow, WriteRow, query};
 use aibt_store::{Page, Result, StoreError};
 use rusqlite::Connection;
 use rusqlite::types::Value;
 
-use crate::codec::{Reader, Values, db_error, insert_error, params};
+use crate::codec::{DIALECT, Reader, Values, db_error, insert_error, params};
 use crate::connection::SqliteStore;
-
-pub const DIALECT: Dialect = Dialect::Sqlite;
 
 /// Runs a query and reads every row as `T`.
 pub fn query_rows<T: TableRow>(connection: &Connection, query: &Query) -> Result<Vec<T>> {

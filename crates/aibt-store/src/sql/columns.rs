@@ -1,6 +1,6 @@
 //! The column-level interface between the shared row shapes and a backend: a backend says how
 //! it reads and binds each kind of value, and every table's rows are then read and bound once,
-//! in [`super::tables`].
+//! in [`super::schema`].
 
 use std::fmt::Display;
 use std::str::FromStr;
