@@ -3,8 +3,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use aibt_core::TaskStatus;
 use aibt_store::testsuite::{self, SeedDefaultIds};
-use aibt_store::{Store, StoreError};
+use aibt_store::{DeleteOutcome, Store, StoreError};
 use aibt_store_postgres::{LATEST_VERSION, PostgresStore};
 use aibt_testkit::postgres::TestDatabase;
 
@@ -199,4 +200,38 @@ async fn a_version_1_database_is_upgraded_in_place() {
     }
     let store = PostgresStore::connect(&db.url()).await.expect("upgrade");
     testsuite::an_upgraded_database_keeps_its_rows(&store, "old-account", "old-config").await;
+}
+
+/// A start that has changed the status (and holds the row) when a delete arrives makes the
+/// delete wait, then refuses it: the status test is part of the DELETE, not a read before it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delete_waits_for_a_concurrent_start_and_is_refused() {
+    let db = test_database();
+    let store = PostgresStore::connect(&db.url()).await.expect("connect");
+    let task = testsuite::sample_task("task-race", "user-account", TaskStatus::Pending);
+    store
+        .create_task(&task, &testsuite::sample_run_account("task-race"))
+        .await
+        .expect("create");
+    let mut raw = db.raw().await;
+    let start = raw.transaction().await.expect("transaction");
+    start
+        .execute(
+            "UPDATE tasks SET status = 'RUNNING' WHERE task_id = 'task-race' AND status = 'PENDING'",
+            &[],
+        )
+        .await
+        .expect("start");
+    let deleting = tokio::spawn({
+        let store = store.clone();
+        async move { store.delete_task("task-race", &[TaskStatus::Running]).await }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(!deleting.is_finished(), "the delete waits for the start");
+    start.commit().await.expect("commit the start");
+    let outcome = deleting.await.expect("join").expect("delete");
+    assert_eq!(outcome, DeleteOutcome::Refused(TaskStatus::Running));
+    let task = store.get_task("task-race").await.expect("the task is kept");
+    assert_eq!(task.status, TaskStatus::Running);
+    assert!(store.get_task_account("task-race").await.is_ok());
 }

@@ -4,12 +4,16 @@
 //! Timestamps are RFC 3339 UTC text with six fractional digits: fixed width, so text order is
 //! time order and range queries work on the raw column.
 
-use std::str::FromStr;
-
 use aibt_core::Lot;
+use aibt_store::sql::{BindRow, Dialect, Fixed, Query, ReadRow, SqlValue, Table, WriteRow};
 use aibt_store::{Result, StoreError};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::Row;
+use rusqlite::ToSql;
+use rusqlite::types::{ToSqlOutput, Value, ValueRef};
+
+/// The SQL this backend speaks: `aibt_store::sql` builds its statements with `?` markers.
+pub const DIALECT: Dialect = Dialect::Sqlite;
 
 pub fn ts(time: DateTime<Utc>) -> String {
     let mut text = TimeText::new();
@@ -61,10 +65,6 @@ impl Default for TimeText {
     }
 }
 
-pub fn opt_ts(time: Option<DateTime<Utc>>) -> Option<String> {
-    time.map(ts)
-}
-
 pub fn lots(lots: &[Lot]) -> Result<String> {
     serde_json::to_string(lots).map_err(|e| StoreError::Database(format!("encoding lots: {e}")))
 }
@@ -88,84 +88,80 @@ pub fn insert_error<'a>(
             if code.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
                 || code.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE =>
         {
-            StoreError::Conflict(format!("{entity} {id:?} already exists"))
+            StoreError::exists(entity, id)
         }
         other => db_error(other),
     }
 }
 
+/// A parameter of a built statement, bound without copying its text.
+pub struct Param<'a>(pub &'a SqlValue);
+
+impl ToSql for Param<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match self.0 {
+            SqlValue::Text(text) => ToSqlOutput::Borrowed(ValueRef::Text(text.as_bytes())),
+            SqlValue::Int(n) => ToSqlOutput::Owned(Value::Integer(*n)),
+            SqlValue::Time(time) => ToSqlOutput::Owned(Value::Text(ts(*time))),
+        })
+    }
+}
+
+/// The parameters of a built statement, for rusqlite.
+pub fn params(query: &Query) -> impl rusqlite::Params + '_ {
+    rusqlite::params_from_iter(query.params.iter().map(Param))
+}
+
 /// Reads columns of one row by position, naming the table and column in every error.
 pub struct Reader<'a, 'b> {
     pub row: &'a Row<'b>,
-    pub table: &'static str,
-    pub columns: &'static [&'static str],
+    pub table: &'static Table,
 }
 
-impl Reader<'_, '_> {
-    fn name(&self, index: usize) -> &'static str {
-        self.columns.get(index).copied().unwrap_or("?")
+impl ReadRow for Reader<'_, '_> {
+    fn table(&self) -> &'static Table {
+        self.table
     }
 
-    fn corrupt(&self, index: usize, value: &str, reason: impl ToString) -> StoreError {
-        StoreError::Corrupt {
-            table: self.table,
-            column: self.name(index),
-            value: value.to_string(),
-            reason: reason.to_string(),
-        }
-    }
-
-    pub fn text(&self, index: usize) -> Result<String> {
+    fn text(&self, index: usize) -> Result<String> {
         self.row.get::<_, String>(index).map_err(db_error)
     }
 
-    pub fn opt_text(&self, index: usize) -> Result<Option<String>> {
+    fn opt_text(&self, index: usize) -> Result<Option<String>> {
         self.row.get::<_, Option<String>>(index).map_err(db_error)
     }
 
-    pub fn int(&self, index: usize) -> Result<i64> {
+    fn int(&self, index: usize) -> Result<i64> {
         self.row.get::<_, i64>(index).map_err(db_error)
     }
 
-    pub fn opt_int(&self, index: usize) -> Result<Option<i64>> {
+    fn opt_int(&self, index: usize) -> Result<Option<i64>> {
         self.row.get::<_, Option<i64>>(index).map_err(db_error)
     }
 
-    pub fn bool(&self, index: usize) -> Result<bool> {
+    fn count(&self, index: usize) -> Result<i64> {
+        self.int(index)
+    }
+
+    fn bool(&self, index: usize) -> Result<bool> {
         Ok(self.int(index)? != 0)
     }
 
-    /// Any type that parses from its stored text: decimals and the seed's enums.
-    pub fn parsed<T>(&self, index: usize) -> Result<T>
-    where
-        T: FromStr,
-        T::Err: ToString,
-    {
-        let text = self.text(index)?;
-        text.parse()
-            .map_err(|e: T::Err| self.corrupt(index, &text, e))
+    /// Decimals are TEXT at their scale: parsing is exact.
+    fn decimal<T: Fixed>(&self, index: usize) -> Result<T> {
+        self.label(index)
     }
 
-    pub fn opt_parsed<T>(&self, index: usize) -> Result<Option<T>>
-    where
-        T: FromStr,
-        T::Err: ToString,
-    {
-        match self.opt_text(index)? {
-            None => Ok(None),
-            Some(text) => text
-                .parse()
-                .map(Some)
-                .map_err(|e: T::Err| self.corrupt(index, &text, e)),
-        }
+    fn opt_decimal<T: Fixed>(&self, index: usize) -> Result<Option<T>> {
+        self.opt_label(index)
     }
 
-    pub fn time(&self, index: usize) -> Result<DateTime<Utc>> {
+    fn time(&self, index: usize) -> Result<DateTime<Utc>> {
         let text = self.text(index)?;
         parse_time(&text).map_err(|e| self.corrupt(index, &text, e))
     }
 
-    pub fn opt_time(&self, index: usize) -> Result<Option<DateTime<Utc>>> {
+    fn opt_time(&self, index: usize) -> Result<Option<DateTime<Utc>>> {
         match self.opt_text(index)? {
             None => Ok(None),
             Some(text) => parse_time(&text)
@@ -174,12 +170,16 @@ impl Reader<'_, '_> {
         }
     }
 
-    pub fn json(&self, index: usize) -> Result<serde_json::Value> {
+    fn opt_date(&self, index: usize) -> Result<Option<NaiveDate>> {
+        self.opt_label(index)
+    }
+
+    fn json(&self, index: usize) -> Result<serde_json::Value> {
         let text = self.text(index)?;
         serde_json::from_str(&text).map_err(|e| self.corrupt(index, &text, e))
     }
 
-    pub fn opt_json(&self, index: usize) -> Result<Option<serde_json::Value>> {
+    fn opt_json(&self, index: usize) -> Result<Option<serde_json::Value>> {
         match self.opt_text(index)? {
             None => Ok(None),
             Some(text) => serde_json::from_str(&text)
@@ -188,9 +188,92 @@ impl Reader<'_, '_> {
         }
     }
 
-    pub fn lots(&self, index: usize) -> Result<Vec<Lot>> {
+    fn lots(&self, index: usize) -> Result<Vec<Lot>> {
         let text = self.text(index)?;
         serde_json::from_str(&text).map_err(|e| self.corrupt(index, &text, e))
+    }
+}
+
+/// The values of one row, in column order, as SQLite stores them: decimals, times and JSON
+/// as TEXT, booleans as 0 or 1.
+pub struct Values(pub Vec<Value>);
+
+impl Values {
+    pub fn of<T: WriteRow>(row: &T) -> Result<Vec<Value>> {
+        let mut values = Values(Vec::with_capacity(T::table().columns.len()));
+        row.bind(&mut values)?;
+        Ok(values.0)
+    }
+}
+
+fn text_or_null<T: ToString>(value: Option<T>) -> Value {
+    value.map_or(Value::Null, |v| Value::Text(v.to_string()))
+}
+
+impl BindRow for Values {
+    fn text(&mut self, value: &str) {
+        self.0.push(Value::Text(value.to_string()));
+    }
+
+    fn opt_text(&mut self, value: Option<&str>) {
+        self.0.push(text_or_null(value));
+    }
+
+    fn label(&mut self, value: &'static str) {
+        self.text(value);
+    }
+
+    fn opt_label(&mut self, value: Option<&'static str>) {
+        self.opt_text(value);
+    }
+
+    fn int(&mut self, value: i64) -> Result<()> {
+        self.0.push(Value::Integer(value));
+        Ok(())
+    }
+
+    fn opt_int(&mut self, value: Option<i64>) -> Result<()> {
+        self.0.push(value.map_or(Value::Null, Value::Integer));
+        Ok(())
+    }
+
+    fn bool(&mut self, value: bool) {
+        self.0.push(Value::Integer(i64::from(value)));
+    }
+
+    fn decimal<T: Fixed>(&mut self, value: T) {
+        self.0.push(Value::Text(value.to_string()));
+    }
+
+    fn opt_decimal<T: Fixed>(&mut self, value: Option<T>) {
+        self.0.push(text_or_null(value));
+    }
+
+    fn time(&mut self, value: DateTime<Utc>) {
+        self.0.push(Value::Text(ts(value)));
+    }
+
+    fn opt_time(&mut self, value: Option<DateTime<Utc>>) {
+        self.0
+            .push(value.map_or(Value::Null, |t| Value::Text(ts(t))));
+    }
+
+    fn opt_date(&mut self, value: Option<NaiveDate>) {
+        self.0.push(text_or_null(value));
+    }
+
+    fn json(&mut self, value: &serde_json::Value) {
+        self.0.push(Value::Text(json(value)));
+    }
+
+    fn opt_json(&mut self, value: Option<&serde_json::Value>) {
+        self.0
+            .push(value.map_or(Value::Null, |v| Value::Text(json(v))));
+    }
+
+    fn lots(&mut self, value: &[Lot]) -> Result<()> {
+        self.0.push(Value::Text(lots(value)?));
+        Ok(())
     }
 }
 

@@ -2,40 +2,27 @@
 //! so a newer aibt upgrades an older database file in place and two processes starting at
 //! once cannot both apply the same step.
 
-use aibt_store::{Result, StoreError};
+use aibt_store::Result;
+use aibt_store::sql::{CURRENT_VERSION, Migration};
 use rusqlite::{Connection, TransactionBehavior, params};
 
-use crate::codec::db_error;
+use crate::codec::{DIALECT, db_error};
 
-/// `(version, name, sql)`, oldest first. A released migration is never edited: a change to
-/// the schema is a new file.
-const MIGRATIONS: &[(i64, &str, &str)] = &[
-    (
-        1,
-        "foundation",
-        include_str!("../migrations/0001_foundation.sql"),
-    ),
-    (
-        2,
-        "llm_decisions",
-        include_str!("../migrations/0002_llm_decisions.sql"),
-    ),
+/// Oldest first.
+static MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "foundation",
+        sql: include_str!("../migrations/0001_foundation.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "llm_decisions",
+        sql: include_str!("../migrations/0002_llm_decisions.sql"),
+    },
 ];
 
-pub const LATEST_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].0;
-
-/// aibt's tables, for `db check`'s row counts.
-pub const TABLES: &[&str] = &[
-    "virtual_accounts",
-    "account_snapshots",
-    "local_decisions",
-    "tasks",
-    "trade_records",
-    "prompt_templates",
-    "ai_configs",
-    "market_bars",
-    "llm_cache",
-];
+pub const LATEST_VERSION: i64 = Migration::latest(MIGRATIONS);
 
 const CREATE_MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
     version INTEGER PRIMARY KEY NOT NULL,
@@ -55,11 +42,7 @@ pub fn current_version(connection: &Connection) -> Result<i64> {
         return Ok(0);
     }
     connection
-        .query_row(
-            "SELECT coalesce(max(version), 0) FROM schema_migrations",
-            [],
-            |row| row.get(0),
-        )
+        .query_row(CURRENT_VERSION, [], |row| row.get(0))
         .map_err(db_error)
 }
 
@@ -70,21 +53,14 @@ pub fn migrate(connection: &mut Connection) -> Result<i64> {
     transaction
         .execute_batch(CREATE_MIGRATIONS_TABLE)
         .map_err(db_error)?;
-    let current = current_version(&transaction)?;
-    if current > LATEST_VERSION {
-        return Err(StoreError::SchemaTooNew {
-            found: current,
-            supported: LATEST_VERSION,
-        });
-    }
-    for (version, name, sql) in MIGRATIONS.iter().filter(|(v, _, _)| *v > current) {
-        transaction.execute_batch(sql).map_err(|e| {
-            StoreError::Database(format!("migration {version} ({name}) failed: {e}"))
-        })?;
+    for migration in Migration::pending(MIGRATIONS, current_version(&transaction)?)? {
+        transaction
+            .execute_batch(migration.sql)
+            .map_err(|e| migration.failed(e))?;
         transaction
             .execute(
-                "INSERT INTO schema_migrations (version, name) VALUES (?1, ?2)",
-                params![version, name],
+                &Migration::record(DIALECT),
+                params![migration.version, migration.name],
             )
             .map_err(db_error)?;
     }

@@ -118,7 +118,7 @@ impl LocalDecision {
 
     /// The list cursor that pages after this decision.
     pub fn cursor(&self) -> String {
-        crate::time_cursor(
+        crate::paging::time_cursor(
             self.analysis_date.unwrap_or(self.start_time),
             &self.decision_id,
         )
@@ -283,4 +283,15 @@ pub struct SeriesInfo {
 pub struct MarketBar {
     pub series: SeriesKey,
     pub bar: Bar,
+}
+
+/// `llm_cache`: an answer of a model kept so that an identical request never costs a second
+/// call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CachedAnswer {
+    pub cache_key: String,
+    pub base_url: String,
+    pub model: String,
+    pub response: serde_json::Value,
+    pub created_at: DateTime<Utc>,
 }

@@ -1,0 +1,82 @@
+//! Writing a batch of steps: one transaction that locks the task's row, checks the lease
+//! fence, and pipelines each table's inserts on one connection.
+
+use aibt_store::sql::{ACCOUNTS, PROGRESS, WriteRow, query, task_status};
+use aibt_store::{CommitOutcome, Result, StepBatch, StoreError};
+use futures_util::future::try_join_all;
+use tokio_postgres::types::{Json, ToSql};
+
+use crate::codec::{DIALECT, RowParams, db_error, insert_error, refs};
+use crate::connection::PostgresStore;
+
+impl PostgresStore {
+    /// Commits a batch whose predecessor has committed.
+    pub(crate) async fn commit_batch(&self, batch: StepBatch) -> Result<CommitOutcome> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db_error)?;
+        let row = tx
+            .query_opt(&query::lock_task_state(DIALECT), &[&batch.task_id])
+            .await
+            .map_err(db_error)?
+            .ok_or_else(|| StoreError::not_found("task", &batch.task_id))?;
+        let status = task_status(row.get(0))?;
+        if let Some(refused) = CommitOutcome::fence(status, row.get(1), &batch.lease_owner) {
+            return Ok(refused);
+        }
+        insert_many(&tx, &batch.decisions).await?;
+        insert_many(&tx, &batch.trades).await?;
+        insert_many(&tx, &batch.snapshots).await?;
+        tx.execute(
+            &ACCOUNTS.sql(DIALECT).update,
+            &refs(&RowParams::of(&batch.account)?),
+        )
+        .await
+        .map_err(db_error)?;
+        let processed = i32::try_from(batch.processed_items).unwrap_or(i32::MAX);
+        let total = batch
+            .total_items
+            .map(|n| i32::try_from(n).unwrap_or(i32::MAX));
+        tx.execute(
+            &PROGRESS.sql(DIALECT).update,
+            &[
+                &batch.task_id,
+                &processed,
+                &total,
+                &Json(&batch.checkpoint),
+                &batch.lease_expires_at,
+                &batch.now,
+            ],
+        )
+        .await
+        .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(CommitOutcome::Committed)
+    }
+}
+
+/// Inserts rows of one table through one prepared statement, pipelined on one connection.
+async fn insert_many<T: WriteRow>(
+    tx: &deadpool_postgres::Transaction<'_>,
+    rows: &[T],
+) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let table = T::table();
+    let statement = tx
+        .prepare_cached(&table.sql(DIALECT).insert)
+        .await
+        .map_err(db_error)?;
+    let params = rows.iter().map(RowParams::of).collect::<Result<Vec<_>>>()?;
+    let parameter_lists: Vec<Vec<&(dyn ToSql + Sync)>> = params.iter().map(refs).collect();
+    let results = try_join_all(parameter_lists.iter().zip(rows).map(|(params, row)| {
+        let statement = &statement;
+        async move {
+            tx.execute(statement, params)
+                .await
+                .map_err(insert_error(table.entity, row.key()))
+        }
+    }))
+    .await;
+    results.map(|_| ())
+}

@@ -1,0 +1,500 @@
+//! The [`Store`] on SQLite: statements come from `aibt_store::sql`, reads run on a pooled
+//! reader connection, and every write is one `BEGIN IMMEDIATE` transaction on the writer.
+
+use std::path::Path;
+
+use aibt_core::{Bar, TaskStatus};
+use aibt_store::sql::{LifecycleChange, TABLES, query};
+use aibt_store::*;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rusqlite::{params, params_from_iter};
+
+use crate::batch::EncodedBatch;
+use crate::codec::{self, DIALECT, Values, db_error};
+use crate::connection::SqliteStore;
+use crate::migrations::{self, LATEST_VERSION};
+use crate::tables::{Encoded, count, delete_unused, execute, get, query_rows};
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> Backend {
+        Backend::Sqlite
+    }
+
+    async fn schema_version(&self) -> Result<i64> {
+        self.read(migrations::current_version).await
+    }
+
+    async fn check(&self) -> Result<CheckReport> {
+        self.read(|connection| {
+            let mut integrity = Vec::new();
+            let mut statement = connection
+                .prepare("PRAGMA integrity_check")
+                .map_err(db_error)?;
+            let mut rows = statement.query([]).map_err(db_error)?;
+            while let Some(row) = rows.next().map_err(db_error)? {
+                integrity.push(row.get::<_, String>(0).map_err(db_error)?);
+            }
+            let mut tables = Vec::new();
+            for table in TABLES {
+                let count: i64 = connection
+                    .query_row(&query::count_rows(table), [], |row| row.get(0))
+                    .map_err(db_error)?;
+                tables.push((table.name.to_string(), count));
+            }
+            Ok(CheckReport {
+                backend: Backend::Sqlite,
+                schema_version: migrations::current_version(connection)?,
+                latest_version: LATEST_VERSION,
+                integrity,
+                tables,
+            })
+        })
+        .await
+    }
+
+    async fn indexes(&self) -> Result<Vec<IndexInfo>> {
+        self.read(|connection| {
+            // `PRAGMA index_list` also reports the primary key of a WITHOUT ROWID table,
+            // which has no entry of its own in sqlite_master.
+            let tables: Vec<String> = connection
+                .prepare(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+                )
+                .map_err(db_error)?
+                .query_map([], |row| row.get(0))
+                .map_err(db_error)?
+                .collect::<rusqlite::Result<_>>()
+                .map_err(db_error)?;
+            let mut out = Vec::new();
+            for table in tables {
+                let listed: Vec<(String, bool)> = connection
+                    .prepare(&format!("PRAGMA index_list(\"{table}\")"))
+                    .map_err(db_error)?
+                    .query_map([], |row| Ok((row.get::<_, String>(1)?, row.get::<_, i64>(2)? == 1)))
+                    .map_err(db_error)?
+                    .collect::<rusqlite::Result<_>>()
+                    .map_err(db_error)?;
+                for (name, unique) in listed {
+                    let columns: Vec<String> = connection
+                        .prepare(&format!("PRAGMA index_info(\"{name}\")"))
+                        .map_err(db_error)?
+                        .query_map([], |row| row.get::<_, String>(2))
+                        .map_err(db_error)?
+                        .collect::<rusqlite::Result<_>>()
+                        .map_err(db_error)?;
+                    out.push(IndexInfo { table: table.clone(), name, columns, unique });
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn backup(&self, destination: &Path) -> Result<()> {
+        if destination.exists() {
+            return Err(StoreError::Conflict(format!(
+                "{} already exists; choose a new file for the backup",
+                destination.display()
+            )));
+        }
+        let target = destination.to_string_lossy().to_string();
+        self.read(move |connection| {
+            // VACUUM INTO writes a consistent, compacted copy while others keep writing.
+            connection
+                .execute("VACUUM INTO ?1", params![target])
+                .map_err(db_error)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn insert_account(&self, account: &VirtualAccount) -> Result<()> {
+        self.insert(account).await
+    }
+
+    async fn get_account(&self, account_id: &str) -> Result<VirtualAccount> {
+        self.get(account_id).await
+    }
+
+    async fn list_accounts(&self, query: &AccountQuery) -> Result<Page<VirtualAccount>> {
+        self.page(query::accounts(DIALECT, query)).await
+    }
+
+    async fn update_account(&self, account: &VirtualAccount) -> Result<()> {
+        self.update(account).await
+    }
+
+    async fn delete_account(&self, account_id: &str) -> Result<()> {
+        let delete = query::delete_account(DIALECT, account_id);
+        self.write(move |tx| delete_unused(tx, &delete)).await
+    }
+
+    async fn insert_template(&self, template: &PromptTemplate) -> Result<()> {
+        self.insert(template).await
+    }
+
+    async fn get_template(&self, prompt_id: &str) -> Result<PromptTemplate> {
+        self.get(prompt_id).await
+    }
+
+    async fn list_templates(
+        &self,
+        include_deleted: bool,
+        limit: u32,
+        cursor: Option<String>,
+    ) -> Result<Page<PromptTemplate>> {
+        self.page(query::templates(
+            DIALECT,
+            include_deleted,
+            limit,
+            cursor.as_deref(),
+        ))
+        .await
+    }
+
+    async fn update_template(&self, template: &PromptTemplate) -> Result<()> {
+        self.update(template).await
+    }
+
+    async fn insert_ai_config(&self, config: &AiConfig) -> Result<()> {
+        let taken = query::configs_named(DIALECT, &config.name, None);
+        let (row, name) = (Encoded::new(config)?, config.name.clone());
+        self.write(move |tx| {
+            if count(tx, &taken)? > 0 {
+                return Err(StoreError::name_taken(&name));
+            }
+            row.insert(tx)
+        })
+        .await
+    }
+
+    async fn get_ai_config(&self, config_id: &str) -> Result<AiConfig> {
+        self.get(config_id).await
+    }
+
+    async fn find_ai_config_by_name(&self, name: &str) -> Result<Option<AiConfig>> {
+        self.first(query::ai_config_named(DIALECT, name)).await
+    }
+
+    async fn list_ai_configs(&self, limit: u32, cursor: Option<String>) -> Result<Page<AiConfig>> {
+        self.page(query::ai_configs(DIALECT, limit, cursor.as_deref()))
+            .await
+    }
+
+    async fn update_ai_config(&self, config: &AiConfig) -> Result<()> {
+        let taken = query::configs_named(DIALECT, &config.name, Some(&config.config_id));
+        let (row, name) = (Encoded::new(config)?, config.name.clone());
+        self.write(move |tx| {
+            if count(tx, &taken)? > 0 {
+                return Err(StoreError::name_taken(&name));
+            }
+            row.update(tx)
+        })
+        .await
+    }
+
+    async fn delete_ai_config(&self, config_id: &str) -> Result<()> {
+        let delete = query::delete_ai_config(DIALECT, config_id);
+        self.write(move |tx| delete_unused(tx, &delete)).await
+    }
+
+    async fn import_bars(
+        &self,
+        series: &SeriesKey,
+        bars: &[Bar],
+        mode: ImportMode,
+    ) -> Result<ImportOutcome> {
+        let series = series.clone();
+        let bars = bars.to_vec();
+        self.write(move |tx| {
+            let mut outcome = ImportOutcome::default();
+            let mut existing = tx
+                .prepare_cached(
+                    "SELECT open, high, low, close, volume FROM market_bars
+                     WHERE symbol = ?1 AND market_type = ?2 AND granularity = ?3 AND ts = ?4",
+                )
+                .map_err(db_error)?;
+            let mut upsert = tx
+                .prepare_cached(
+                    "INSERT INTO market_bars (symbol, market_type, granularity, ts, open, high, low, close, volume)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                     ON CONFLICT (symbol, market_type, granularity, ts) DO UPDATE SET
+                       open = excluded.open, high = excluded.high, low = excluded.low,
+                       close = excluded.close, volume = excluded.volume",
+                )
+                .map_err(db_error)?;
+            let market = series.market_type.as_str();
+            let granularity = series.granularity.as_str();
+            for bar in &bars {
+                let ts = codec::ts(bar.ts);
+                let values = [
+                    bar.open.to_string(),
+                    bar.high.to_string(),
+                    bar.low.to_string(),
+                    bar.close.to_string(),
+                    bar.volume.to_string(),
+                ];
+                let stored: Option<[String; 5]> = existing
+                    .query_row(params![series.symbol, market, granularity, ts], |row| {
+                        Ok([row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?])
+                    })
+                    .map(Some)
+                    .or_else(|e| match e {
+                        rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                        other => Err(other),
+                    })
+                    .map_err(db_error)?;
+                if !outcome.count(&series, bar, stored.map(|s| s == values), mode)? {
+                    continue;
+                }
+                upsert
+                    .execute(params![
+                        series.symbol, market, granularity, ts,
+                        values[0], values[1], values[2], values[3], values[4]
+                    ])
+                    .map_err(db_error)?;
+            }
+            Ok(outcome)
+        })
+        .await
+    }
+
+    async fn list_series(&self) -> Result<Vec<SeriesInfo>> {
+        self.rows(query::series(DIALECT, None)).await
+    }
+
+    async fn series_info(&self, series: &SeriesKey) -> Result<Option<SeriesInfo>> {
+        self.first(query::series(DIALECT, Some(series))).await
+    }
+
+    async fn series_bounds(
+        &self,
+        series: &SeriesKey,
+    ) -> Result<Option<(DateTime<Utc>, DateTime<Utc>)>> {
+        let first = query::series_end(DIALECT, series, "ASC");
+        let last = query::series_end(DIALECT, series, "DESC");
+        self.read(move |connection| {
+            let end = |query| -> Result<Option<DateTime<Utc>>> {
+                Ok(query_rows::<Bar>(connection, query)?.first().map(|b| b.ts))
+            };
+            Ok(end(&first)?.zip(end(&last)?))
+        })
+        .await
+    }
+
+    async fn bars(&self, series: &SeriesKey, range: BarRange) -> Result<Vec<Bar>> {
+        self.rows(query::bars(DIALECT, series, range)).await
+    }
+
+    async fn bars_before(
+        &self,
+        series: &SeriesKey,
+        before: DateTime<Utc>,
+        count: u32,
+    ) -> Result<Vec<Bar>> {
+        let mut bars: Vec<Bar> = self
+            .rows(query::bars_before(DIALECT, series, before, count))
+            .await?;
+        bars.reverse();
+        Ok(bars)
+    }
+
+    async fn count_bars(
+        &self,
+        series: &SeriesKey,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<i64> {
+        let query = query::count_bars(DIALECT, series, from, to);
+        self.read(move |connection| count(connection, &query)).await
+    }
+
+    async fn create_task(&self, task: &Task, run_account: &VirtualAccount) -> Result<()> {
+        let (task, account) = (Encoded::new(task)?, Encoded::new(run_account)?);
+        self.write(move |tx| {
+            task.insert(tx)?;
+            account.insert(tx)
+        })
+        .await
+    }
+
+    async fn get_task(&self, task_id: &str) -> Result<Task> {
+        self.get(task_id).await
+    }
+
+    async fn list_tasks(&self, query: &TaskQuery) -> Result<Page<Task>> {
+        self.page(query::tasks(DIALECT, query)).await
+    }
+
+    async fn get_task_account(&self, task_id: &str) -> Result<VirtualAccount> {
+        self.one(query::run_account(DIALECT, task_id), task_id)
+            .await
+    }
+
+    async fn update_lifecycle(
+        &self,
+        task_id: &str,
+        expected: TaskStatus,
+        lifecycle: &Lifecycle,
+    ) -> Result<Task> {
+        let id = task_id.to_string();
+        let mut values = Values(Vec::new());
+        LifecycleChange {
+            task_id,
+            expected,
+            lifecycle,
+        }
+        .bind(&mut values);
+        self.write(move |tx| {
+            let changed = tx
+                .prepare_cached(&LifecycleChange::sql(DIALECT))
+                .map_err(db_error)?
+                .execute(params_from_iter(values.0.iter()))
+                .map_err(db_error)?;
+            let task: Task = get(tx, &id)?;
+            if changed == 0 {
+                return Err(StoreError::wrong_status(&id, task.status, expected));
+            }
+            Ok(task)
+        })
+        .await
+    }
+
+    async fn claim_task(
+        &self,
+        worker: &str,
+        filter: ClaimFilter<'_>,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Option<Task>> {
+        let worker = worker.to_string();
+        let task_id = filter.task_id.map(str::to_string);
+        let strategy = filter.strategy.map(|s| match s {
+            StrategyFilter::Only(name) => ("=", name.to_string()),
+            StrategyFilter::Except(name) => ("<>", name.to_string()),
+        });
+        self.write(move |tx| {
+            let now_text = codec::ts(now);
+            let candidate: Option<String> = {
+                let mut sql = String::from(
+                    "SELECT task_id FROM tasks WHERE status = 'RUNNING'
+                     AND (lease_owner IS NULL OR lease_expires_at IS NULL OR lease_expires_at < ?1)",
+                );
+                let mut values = vec![now_text.clone()];
+                if let Some(id) = &task_id {
+                    values.push(id.clone());
+                    sql.push_str(&format!(" AND task_id = ?{}", values.len()));
+                }
+                if let Some((op, name)) = &strategy {
+                    values.push(name.clone());
+                    sql.push_str(&format!(" AND strategy {op} ?{}", values.len()));
+                }
+                sql.push_str(" ORDER BY created_at, task_id LIMIT 1");
+                tx.query_row(&sql, params_from_iter(values.iter()), |row| row.get(0))
+                    .map(Some)
+                    .or_else(|e| match e {
+                        rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                        other => Err(other),
+                    })
+                    .map_err(db_error)?
+            };
+            let Some(id) = candidate else {
+                return Ok(None);
+            };
+            tx.execute(
+                "UPDATE tasks SET lease_owner = ?2, lease_expires_at = ?3, updated_at = ?4 WHERE task_id = ?1",
+                params![id, worker, codec::ts(lease_until), now_text],
+            )
+            .map_err(db_error)?;
+            Ok(Some(get(tx, &id)?))
+        })
+        .await
+    }
+
+    async fn renew_lease(
+        &self,
+        task_id: &str,
+        worker: &str,
+        lease_until: DateTime<Utc>,
+    ) -> Result<bool> {
+        let renew = query::renew_lease(DIALECT, task_id, worker, lease_until);
+        self.write(move |tx| Ok(execute(tx, &renew)? == 1)).await
+    }
+
+    async fn delete_task(&self, task_id: &str, refuse: &[TaskStatus]) -> Result<DeleteOutcome> {
+        let id = task_id.to_string();
+        let delete = query::delete_task(DIALECT, task_id, refuse);
+        let children = query::delete_task_rows(DIALECT, task_id);
+        self.write(move |tx| {
+            if execute(tx, &delete)? == 0 {
+                // Missing (NotFound), or refused by its status, which the writer's lock keeps
+                // as the DELETE saw it.
+                let task: Task = get(tx, &id)?;
+                return Ok(DeleteOutcome::Refused(task.status));
+            }
+            for child in &children {
+                execute(tx, child)?;
+            }
+            Ok(DeleteOutcome::Deleted)
+        })
+        .await
+    }
+
+    async fn commit_steps_after(
+        &self,
+        batch: StepBatch,
+        after: Option<After>,
+    ) -> Result<CommitOutcome> {
+        let task_id = batch.task_id.clone();
+        // Rendering runs on the blocking pool too, beside the writer's work on the previous
+        // batch.
+        let encoded = tokio::task::spawn_blocking(move || EncodedBatch::new(batch))
+            .await
+            .map_err(|e| StoreError::Database(format!("encoding a batch: {e}")))??;
+        if let Some(after) = after
+            && !after.await
+        {
+            return Err(predecessor_failed(&task_id));
+        }
+        self.write(move |tx| encoded.write(tx)).await
+    }
+
+    async fn list_decisions(
+        &self,
+        task_id: &str,
+        query: &RecordQuery,
+    ) -> Result<Page<LocalDecision>> {
+        self.page(query::decisions(DIALECT, task_id, query)).await
+    }
+
+    async fn list_trades(&self, task_id: &str, query: &RecordQuery) -> Result<Page<TradeRecord>> {
+        self.page(query::trades(DIALECT, task_id, query)).await
+    }
+
+    async fn list_snapshots(
+        &self,
+        task_id: &str,
+        query: &RecordQuery,
+    ) -> Result<Page<AccountSnapshot>> {
+        self.page(query::snapshots(DIALECT, task_id, query)).await
+    }
+
+    async fn get_cached_answer(&self, cache_key: &str) -> Result<Option<CachedAnswer>> {
+        self.first(query::get::<CachedAnswer>(DIALECT, cache_key))
+            .await
+    }
+
+    async fn put_cached_answer(&self, answer: &CachedAnswer) -> Result<()> {
+        let values = Values::of(answer)?;
+        self.write(move |tx| {
+            tx.prepare_cached(&query::put_cached_answer(DIALECT))
+                .map_err(db_error)?
+                .execute(params_from_iter(values.iter()))
+                .map_err(db_error)?;
+            Ok(())
+        })
+        .await
+    }
+}

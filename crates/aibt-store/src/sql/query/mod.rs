@@ -1,0 +1,529 @@
+//! The statements of every list, range and count, built once for both backends. A filter that
+//! a request sets becomes an `AND` clause (one it leaves out adds nothing), a keyset cursor
+//! becomes a row comparison on the sort key, and the parameters come out as [`SqlValue`]s in
+//! marker order for the backend to convert.
+
+use std::fmt::Write;
+
+use aibt_core::TaskStatus;
+use chrono::{DateTime, Utc};
+
+use super::columns::{TableRow, WriteRow};
+use super::dialect::{Dialect, SqlValue};
+use super::schema::{ACCOUNTS, AI_CONFIGS, BARS, CACHE, SERIES, TASK_CHILD_TABLES, TASKS};
+use super::table::Table;
+use crate::error::{Result, StoreError};
+use crate::paging::{
+    AccountQuery, BarRange, Page, RecordQuery, TaskQuery, clamp_limit, into_page,
+    parse_time_cursor, time_cursor,
+};
+use crate::rows::{
+    AccountSnapshot, AiConfig, LocalDecision, PromptTemplate, SeriesKey, Task, TradeRecord,
+    VirtualAccount,
+};
+
+/// A statement and its parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Query {
+    pub sql: String,
+    pub params: Vec<SqlValue>,
+}
+
+/// The statement of one page of a list: it asks for one row more than the page, which tells
+/// whether another page follows; [`PageQuery::page`] makes the page and its cursor.
+#[derive(Debug)]
+pub struct PageQuery<T> {
+    pub query: Query,
+    limit: u32,
+    cursor_of: fn(&T) -> String,
+}
+
+impl<T> PageQuery<T> {
+    pub fn page(&self, rows: Vec<T>) -> Page<T> {
+        into_page(rows, self.limit, self.cursor_of)
+    }
+}
+
+/// Appends clauses and numbers their parameters.
+struct Builder {
+    dialect: Dialect,
+    sql: String,
+    params: Vec<SqlValue>,
+    has_where: bool,
+}
+
+impl Builder {
+    fn new(dialect: Dialect, sql: impl Into<String>) -> Builder {
+        Builder {
+            dialect,
+            sql: sql.into(),
+            params: Vec::new(),
+            has_where: false,
+        }
+    }
+
+    fn select<T: TableRow>(dialect: Dialect) -> Builder {
+        Builder::new(dialect, T::table().sql(dialect).select.as_str())
+    }
+
+    /// Adds a parameter and returns its marker.
+    fn param(&mut self, value: SqlValue) -> String {
+        self.params.push(value);
+        format!("{}{}", self.dialect.marker(), self.params.len())
+    }
+
+    /// `WHERE condition` the first time, `AND condition` after.
+    fn condition(&mut self, condition: &str) {
+        self.sql
+            .push_str(if self.has_where { " AND " } else { " WHERE " });
+        self.has_where = true;
+        self.sql.push_str(condition);
+    }
+
+    /// `column_and_operator <parameter>`, e.g. `("status =", ...)`.
+    fn compare(&mut self, column_and_operator: &str, value: SqlValue) {
+        let marker = self.param(value);
+        self.condition(&format!("{column_and_operator} {marker}"));
+    }
+
+    fn compare_opt(&mut self, column_and_operator: &str, value: Option<SqlValue>) {
+        if let Some(value) = value {
+            self.compare(column_and_operator, value);
+        }
+    }
+
+    /// The keyset condition of a `time|id` cursor: `(time_column, id_column) op (time, id)`.
+    fn after_cursor(&mut self, columns: (&str, &str), op: &str, cursor: &str) -> Result<()> {
+        let (time, id) = parse_time_cursor(cursor)?;
+        let time = self.param(SqlValue::Time(time));
+        let id = self.param(SqlValue::Text(id));
+        self.condition(&format!(
+            "({}, {}) {op} ({time}, {id})",
+            columns.0, columns.1
+        ));
+        Ok(())
+    }
+
+    /// `ORDER BY order [LIMIT <parameter>]`.
+    fn order(&mut self, order: &str, limit: Option<i64>) {
+        let _ = write!(self.sql, " ORDER BY {order}");
+        if let Some(limit) = limit {
+            let marker = self.param(SqlValue::Int(limit));
+            let _ = write!(self.sql, " LIMIT {marker}");
+        }
+    }
+
+    fn series(&mut self, series: &SeriesKey) {
+        self.compare("symbol =", text(&series.symbol));
+        self.compare("market_type =", text(series.market_type.as_str()));
+        self.compare("granularity =", text(series.granularity.as_str()));
+    }
+
+    fn finish(self) -> Query {
+        Query {
+            sql: self.sql,
+            params: self.params,
+        }
+    }
+
+    /// Orders by `order` and asks for one row more than a page of `limit`.
+    fn page<T>(mut self, order: &str, limit: u32, cursor_of: fn(&T) -> String) -> PageQuery<T> {
+        self.order(order, Some(i64::from(limit) + 1));
+        PageQuery {
+            query: self.finish(),
+            limit,
+            cursor_of,
+        }
+    }
+}
+
+fn text(value: &str) -> SqlValue {
+    SqlValue::Text(value.to_string())
+}
+
+fn time(value: DateTime<Utc>) -> SqlValue {
+    SqlValue::Time(value)
+}
+
+/// The row of `T` whose key is `key`.
+pub fn get<T: TableRow>(dialect: Dialect, key: &str) -> Query {
+    let mut b = Builder::select::<T>(dialect);
+    b.compare(&format!("{} =", T::table().key()), text(key));
+    b.finish()
+}
+
+/// The oldest row of `T` whose `column` is `value`.
+fn first_by<T: TableRow>(dialect: Dialect, column: &str, value: &str) -> Query {
+    let mut b = Builder::select::<T>(dialect);
+    b.compare(&format!("{column} ="), text(value));
+    b.order("created_at", Some(1));
+    b.finish()
+}
+
+/// The run account of a task.
+pub fn run_account(dialect: Dialect, task_id: &str) -> Query {
+    first_by::<VirtualAccount>(dialect, "task_id", task_id)
+}
+
+/// The AI config named `name` (names are unique; the oldest would win if they were not).
+pub fn ai_config_named(dialect: Dialect, name: &str) -> Query {
+    first_by::<AiConfig>(dialect, "name", name)
+}
+
+/// A page of `T` in key order, after the key `cursor`, among the rows that meet `condition`.
+fn by_key<T: WriteRow>(
+    dialect: Dialect,
+    condition: Option<&str>,
+    cursor: Option<&str>,
+    limit: u32,
+) -> Result<PageQuery<T>> {
+    let key = T::table().key();
+    let mut b = Builder::select::<T>(dialect);
+    if let Some(condition) = condition {
+        b.condition(condition);
+    }
+    b.compare_opt(&format!("{key} >"), cursor.map(text));
+    Ok(b.page(key, clamp_limit(limit), |row: &T| row.key().to_string()))
+}
+
+/// A user's accounts, as opposed to the working accounts of task runs.
+const USER_ACCOUNTS: &str = "task_id IS NULL";
+
+/// A page of the account list, by id; task runs' accounts only when asked for.
+pub fn accounts(dialect: Dialect, query: &AccountQuery) -> Result<PageQuery<VirtualAccount>> {
+    let hidden = (!query.include_task_accounts).then_some(USER_ACCOUNTS);
+    by_key(dialect, hidden, query.cursor.as_deref(), query.limit)
+}
+
+/// A page of the template list, by id; soft-deleted templates only when asked for.
+pub fn templates(
+    dialect: Dialect,
+    include_deleted: bool,
+    limit: u32,
+    cursor: Option<&str>,
+) -> Result<PageQuery<PromptTemplate>> {
+    let hidden = (!include_deleted).then_some("status <> 'DELETED'");
+    by_key(dialect, hidden, cursor, limit)
+}
+
+/// A page of the AI config list, by id.
+pub fn ai_configs(
+    dialect: Dialect,
+    limit: u32,
+    cursor: Option<&str>,
+) -> Result<PageQuery<AiConfig>> {
+    by_key(dialect, None, cursor, limit)
+}
+
+/// The delete of a row that tasks may refer to: refused while `in_use` counts any task, and
+/// NotFound when `delete` removes nothing.
+#[derive(Debug)]
+pub struct DeleteUnused {
+    pub in_use: Query,
+    pub delete: Query,
+    pub entity: &'static str,
+    pub id: String,
+}
+
+impl DeleteUnused {
+    fn new(
+        dialect: Dialect,
+        table: &Table,
+        task_column: &str,
+        id: &str,
+        condition: Option<&str>,
+    ) -> DeleteUnused {
+        let mut delete = Builder::new(dialect, format!("DELETE FROM {}", table.name));
+        delete.compare(&format!("{} =", table.key()), text(id));
+        if let Some(condition) = condition {
+            delete.condition(condition);
+        }
+        let mut in_use = Builder::new(dialect, format!("SELECT count(*) FROM {}", TASKS.name));
+        in_use.compare(&format!("{task_column} ="), text(id));
+        DeleteUnused {
+            in_use: in_use.finish(),
+            delete: delete.finish(),
+            entity: table.entity,
+            id: id.to_string(),
+        }
+    }
+}
+
+/// Deletes a user's account (never a task run's, which goes with its task).
+pub fn delete_account(dialect: Dialect, account_id: &str) -> DeleteUnused {
+    DeleteUnused::new(
+        dialect,
+        &ACCOUNTS,
+        "account_id",
+        account_id,
+        Some(USER_ACCOUNTS),
+    )
+}
+
+pub fn delete_ai_config(dialect: Dialect, config_id: &str) -> DeleteUnused {
+    DeleteUnused::new(dialect, &AI_CONFIGS, "ai_config_id", config_id, None)
+}
+
+/// A page of the task list: newest first, filtered by status, symbol and account.
+pub fn tasks(dialect: Dialect, query: &TaskQuery) -> Result<PageQuery<Task>> {
+    let mut b = Builder::select::<Task>(dialect);
+    b.compare_opt("status =", query.status.map(|s| text(s.as_str())));
+    b.compare_opt("stock_symbol =", query.stock_symbol.as_deref().map(text));
+    b.compare_opt("account_id =", query.account_id.as_deref().map(text));
+    if let Some(cursor) = &query.cursor {
+        b.after_cursor(("created_at", "task_id"), "<", cursor)?;
+    }
+    Ok(b.page(
+        "created_at DESC, task_id DESC",
+        clamp_limit(query.limit),
+        |t: &Task| time_cursor(t.created_at, &t.task_id),
+    ))
+}
+
+/// The columns a list of a task's records is filtered and ordered by.
+struct RecordColumns {
+    time: &'static str,
+    id: &'static str,
+    action: &'static str,
+}
+
+/// A page of a task's records: oldest first, in a time window, filtered by action.
+fn records<T: TableRow>(
+    dialect: Dialect,
+    columns: RecordColumns,
+    task_id: &str,
+    query: &RecordQuery,
+    cursor_of: fn(&T) -> String,
+) -> Result<PageQuery<T>> {
+    let RecordColumns {
+        time: at,
+        id,
+        action,
+    } = columns;
+    let mut b = Builder::select::<T>(dialect);
+    b.compare("task_id =", text(task_id));
+    b.compare_opt(&format!("{at} >="), query.from.map(time));
+    b.compare_opt(&format!("{at} <="), query.to.map(time));
+    b.compare_opt(
+        &format!("{action} ="),
+        query.action.map(|a| text(a.as_str())),
+    );
+    if let Some(cursor) = &query.cursor {
+        b.after_cursor((at, id), ">", cursor)?;
+    }
+    Ok(b.page(&format!("{at}, {id}"), clamp_limit(query.limit), cursor_of))
+}
+
+pub fn decisions(
+    dialect: Dialect,
+    task_id: &str,
+    query: &RecordQuery,
+) -> Result<PageQuery<LocalDecision>> {
+    let columns = RecordColumns {
+        time: "analysis_date",
+        id: "decision_id",
+        action: "decision_result",
+    };
+    records(dialect, columns, task_id, query, LocalDecision::cursor)
+}
+
+pub fn trades(
+    dialect: Dialect,
+    task_id: &str,
+    query: &RecordQuery,
+) -> Result<PageQuery<TradeRecord>> {
+    let columns = RecordColumns {
+        time: "trade_time",
+        id: "trade_id",
+        action: "trade_action",
+    };
+    records(dialect, columns, task_id, query, |t: &TradeRecord| {
+        time_cursor(t.trade_time, &t.trade_id)
+    })
+}
+
+/// A page of a task's snapshots. Snapshot ids are `<task id>-s<bar number>`, so a range of
+/// the primary key is the task's snapshots in time order, whatever other tasks wrote in
+/// between; the cursor is the last id. PostgreSQL compares the ids with `COLLATE "C"` (bytes,
+/// as SQLite does), which its primary key index cannot serve, so there the task's own index
+/// (`task_id = `) finds the rows.
+pub fn snapshots(
+    dialect: Dialect,
+    task_id: &str,
+    query: &RecordQuery,
+) -> Result<PageQuery<AccountSnapshot>> {
+    let prefix = format!("{task_id}-s");
+    let lower = match &query.cursor {
+        Some(cursor) if cursor.starts_with(&prefix) => cursor.clone(),
+        Some(cursor) => {
+            return Err(StoreError::Invalid {
+                field: "cursor",
+                reason: format!("{cursor:?} is not a cursor of this task's snapshots"),
+            });
+        }
+        None => prefix.clone(),
+    };
+    let id = match dialect {
+        Dialect::Sqlite => "snapshot_id",
+        Dialect::Postgres => "snapshot_id COLLATE \"C\"",
+    };
+    let mut b = Builder::select::<AccountSnapshot>(dialect);
+    b.compare(&format!("{id} >"), SqlValue::Text(lower));
+    // The smallest text greater than every id that starts with the prefix (ids are ASCII).
+    b.compare(
+        &format!("{id} <"),
+        SqlValue::Text(format!("{prefix}\u{7f}")),
+    );
+    if dialect == Dialect::Postgres {
+        b.compare("task_id =", text(task_id));
+    }
+    b.compare_opt("timestamp >=", query.from.map(time));
+    b.compare_opt("timestamp <=", query.to.map(time));
+    Ok(b.page(id, clamp_limit(query.limit), |s: &AccountSnapshot| {
+        s.snapshot_id.clone()
+    }))
+}
+
+/// Bars of a series in ascending time order.
+pub fn bars(dialect: Dialect, series: &SeriesKey, range: BarRange) -> Query {
+    let mut b = Builder::select::<aibt_core::Bar>(dialect);
+    b.series(series);
+    b.compare_opt("ts >=", range.from.map(time));
+    b.compare_opt("ts <=", range.to.map(time));
+    b.compare_opt("ts >", range.after.map(time));
+    b.order("ts", range.limit.map(i64::from));
+    b.finish()
+}
+
+/// The `count` bars before `before`, newest first (the caller reverses them).
+pub fn bars_before(
+    dialect: Dialect,
+    series: &SeriesKey,
+    before: DateTime<Utc>,
+    count: u32,
+) -> Query {
+    let mut b = Builder::select::<aibt_core::Bar>(dialect);
+    b.series(series);
+    b.compare("ts <", time(before));
+    b.order("ts DESC", Some(i64::from(count)));
+    b.finish()
+}
+
+/// The first (`"ASC"`) or last (`"DESC"`) bar of a series: one descent of the primary key
+/// however long the series (a `min` and a `max` in one SQLite query would scan it).
+pub fn series_end(dialect: Dialect, series: &SeriesKey, order: &str) -> Query {
+    let mut b = Builder::select::<aibt_core::Bar>(dialect);
+    b.series(series);
+    b.order(&format!("ts {order}"), Some(1));
+    b.finish()
+}
+
+/// Bars of a series in `[from, to]`.
+pub fn count_bars(
+    dialect: Dialect,
+    series: &SeriesKey,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Query {
+    let mut b = Builder::new(dialect, format!("SELECT count(*) FROM {}", BARS.name));
+    b.series(series);
+    b.compare("ts >=", time(from));
+    b.compare("ts <=", time(to));
+    b.finish()
+}
+
+/// Every stored series with its bar count and first and last time, or only `series`.
+pub fn series(dialect: Dialect, series: Option<&SeriesKey>) -> Query {
+    let mut b = Builder::new(
+        dialect,
+        format!(
+            "SELECT symbol, market_type, granularity, count(*), min(ts), max(ts) FROM {}",
+            SERIES.name
+        ),
+    );
+    if let Some(series) = series {
+        b.series(series);
+    }
+    b.sql.push_str(" GROUP BY symbol, market_type, granularity");
+    b.order("symbol, market_type, granularity", None);
+    b.finish()
+}
+
+/// How many AI configs other than `except` are named `name`.
+pub fn configs_named(dialect: Dialect, name: &str, except: Option<&str>) -> Query {
+    let mut b = Builder::new(dialect, format!("SELECT count(*) FROM {}", AI_CONFIGS.name));
+    b.compare("name =", text(name));
+    b.compare_opt("config_id <>", except.map(text));
+    b.finish()
+}
+
+/// The rows of a table, for `db check`.
+pub fn count_rows(table: &Table) -> String {
+    format!("SELECT count(*) FROM {}", table.name)
+}
+
+/// Extends a lease this worker holds.
+pub fn renew_lease(
+    dialect: Dialect,
+    task_id: &str,
+    worker: &str,
+    lease_until: DateTime<Utc>,
+) -> Query {
+    let mut b = Builder::new(dialect, format!("UPDATE {} SET", TASKS.name));
+    let until = b.param(time(lease_until));
+    let _ = write!(b.sql, " lease_expires_at = {until}");
+    b.compare("task_id =", text(task_id));
+    b.compare("lease_owner =", text(worker));
+    b.finish()
+}
+
+/// The status and lease holder of task `m1`, read before a batch or a delete writes, which
+/// must not change until the transaction ends: PostgreSQL locks the row; in SQLite the
+/// writer's `BEGIN IMMEDIATE` already holds the whole database.
+pub fn lock_task_state(dialect: Dialect) -> String {
+    let lock = match dialect {
+        Dialect::Sqlite => "",
+        Dialect::Postgres => " FOR UPDATE",
+    };
+    format!(
+        "SELECT status, lease_owner FROM {} WHERE task_id = {}1{lock}",
+        TASKS.name,
+        dialect.marker()
+    )
+}
+
+/// Deletes a task unless its status is one of `refuse`: the test and the delete are one
+/// statement, so no status change can fall between them.
+pub fn delete_task(dialect: Dialect, task_id: &str, refuse: &[TaskStatus]) -> Query {
+    let mut b = Builder::new(dialect, format!("DELETE FROM {}", TASKS.name));
+    b.compare("task_id =", text(task_id));
+    if !refuse.is_empty() {
+        let markers: Vec<String> = refuse.iter().map(|s| b.param(text(s.as_str()))).collect();
+        b.condition(&format!("status NOT IN ({})", markers.join(", ")));
+    }
+    b.finish()
+}
+
+/// Deletes the rows that belong to a task, table by table.
+pub fn delete_task_rows(dialect: Dialect, task_id: &str) -> Vec<Query> {
+    TASK_CHILD_TABLES
+        .iter()
+        .map(|table| {
+            let mut b = Builder::new(dialect, format!("DELETE FROM {}", table.name));
+            b.compare("task_id =", text(task_id));
+            b.finish()
+        })
+        .collect()
+}
+
+/// Stores an answer unless one is already stored under its key.
+pub fn put_cached_answer(dialect: Dialect) -> String {
+    format!(
+        "{} ON CONFLICT ({}) DO NOTHING",
+        CACHE.sql(dialect).insert,
+        CACHE.key()
+    )
+}
+
+#[cfg(test)]
+mod tests;
