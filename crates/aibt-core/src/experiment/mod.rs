@@ -13,11 +13,16 @@
 //! statistics") states every formula and its source; `crates/aibt-core/tests/experiment_stats.rs`
 //! checks them against arch, scipy, quantstats and the papers' own examples.
 
+pub mod bootstrap;
 pub mod normal;
 pub mod random;
 pub mod sharpe;
 pub mod summary;
 
+pub use bootstrap::{
+    BlockLength, BootstrapConfig, BootstrapError, BootstrapEstimate, DEFAULT_RESAMPLES,
+    PairedBootstrap, optimal_block_length, paired_bootstrap,
+};
 pub use normal::{erfc, normal_cdf, normal_pdf, normal_quantile};
 pub use random::{
     Rng, SplitMix64, percentile_rank, random_positions, random_positions_stream, switch_probability,
@@ -44,6 +49,15 @@ fn sample_variance(x: &[f64]) -> Option<f64> {
     Some(x.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / (x.len() - 1) as f64)
 }
 
+/// The q-quantile of sorted, non-empty `x`, interpolated linearly between order statistics at
+/// h = (len − 1)·q (Hyndman & Fan 1996 type 7, numpy's default `percentile`).
+fn quantile_sorted(x: &[f64], q: f64) -> f64 {
+    let h = (x.len() - 1) as f64 * q;
+    let lo = h.floor() as usize;
+    let hi = (lo + 1).min(x.len() - 1);
+    x[lo] + (h - lo as f64) * (x[hi] - x[lo])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -54,5 +68,12 @@ mod tests {
         assert_eq!(mean(&[1.0, 2.0]), Some(1.5));
         assert_eq!(sample_variance(&[1.0]), None);
         assert_eq!(sample_variance(&[1.0, 3.0]), Some(2.0));
+        let x = [1.0, 2.0, 3.0, 4.0];
+        assert_eq!(quantile_sorted(&x, 0.0), 1.0);
+        assert_eq!(quantile_sorted(&x, 1.0), 4.0);
+        assert_eq!(quantile_sorted(&x, 0.5), 2.5);
+        // numpy.percentile([1, 2, 3, 4], 2.5) = 1.075
+        assert!((quantile_sorted(&x, 0.025) - 1.075).abs() < 1e-15);
+        assert_eq!(quantile_sorted(&[7.0], 0.3), 7.0);
     }
 }
