@@ -8,6 +8,7 @@ pub mod broker;
 pub mod decimal;
 pub mod decision;
 pub mod enums;
+pub mod experiment;
 pub mod indicators;
 pub mod simulation;
 pub mod stats;
