@@ -11,6 +11,8 @@ use aibt_core::broker::OrderSize;
 use aibt_core::{Decimal, Decision, Quantity, Rate, TradeAction};
 use serde_json::{Map, Value, json};
 
+use crate::order_terms::{order_properties, order_terms_json, parse_order_terms};
+
 /// Why an answer is not a usable decision.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AnswerError {
@@ -55,7 +57,8 @@ pub fn answer_schema() -> Value {
         if let Some((name, schema)) = size {
             properties.insert(name.into(), schema);
         }
-        let required: Vec<&String> = properties.keys().collect();
+        let required: Vec<String> = properties.keys().cloned().collect();
+        properties.extend(order_properties());
         json!({
             "type": "object",
             "properties": properties,
@@ -290,6 +293,7 @@ pub fn parse_answer(text: &str) -> Result<Decision, AnswerError> {
         size,
         confidence,
         reasoning: Cow::Owned(reasoning),
+        orders: parse_order_terms(object, decimal_of)?,
     })
 }
 
@@ -300,13 +304,17 @@ pub fn decision_json(decision: &Decision) -> Value {
         OrderSize::Quantity(q) => (json!(q.to_string()), Value::Null),
         OrderSize::Fraction(f) => (Value::Null, json!(f.to_string())),
     };
-    json!({
+    let mut out = json!({
         "action": decision.action,
         "quantity": quantity,
         "fraction": fraction,
         "confidence": decision.confidence.to_string(),
         "reasoning": decision.reasoning,
-    })
+    });
+    if let Value::Object(fields) = &mut out {
+        order_terms_json(&decision.orders, fields);
+    }
+    out
 }
 
 /// Reads back what [`decision_json`] wrote (for replays).
@@ -320,6 +328,7 @@ pub fn decision_from_json(value: &Value) -> Option<Decision> {
     Some(Decision {
         action,
         size,
+        orders: parse_order_terms(value.as_object()?, decimal_of).ok()?,
         confidence: value.get("confidence")?.as_str()?.parse().ok()?,
         reasoning: Cow::Owned(
             value

@@ -5,7 +5,8 @@ use std::collections::{BTreeMap, VecDeque};
 
 use aibt_core::decision::DecisionContext;
 use aibt_core::indicators::WilderRsi;
-use aibt_core::{Bar, Decision, Strategy, TradeAction};
+use aibt_core::orders::{Change, Level, OrderTerms};
+use aibt_core::{Bar, Decimal, Decision, Money, Percent, Strategy, TradeAction};
 
 /// `name=value` parameters of a strategy, as `--param` gives them.
 pub type StrategyParams = BTreeMap<String, String>;
@@ -14,15 +15,15 @@ pub type StrategyParams = BTreeMap<String, String>;
 pub const BUILTIN_STRATEGIES: &[(&str, &str)] = &[
     (
         "sma-cross",
-        "golden cross buys all-in, death cross sells (short=true reverses to a short); params fast=10 slow=20 short=false",
+        "golden cross buys all-in, death cross sells (short=true reverses to a short); params fast=10 slow=20 short=false, and the order params",
     ),
     (
         "rsi-reversion",
-        "buys when Wilder RSI falls below lower, sells above upper (short=true shorts above upper); params period=14 lower=30 upper=70 short=false",
+        "buys when Wilder RSI falls below lower, sells above upper (short=true shorts above upper); params period=14 lower=30 upper=70 short=false, and the order params",
     ),
     (
         "buy-and-hold",
-        "buys all-in at the first decision and holds",
+        "buys all-in at the first decision and holds; the order params",
     ),
     ("always-hold", "never trades (a flat baseline)"),
 ];
@@ -34,6 +35,102 @@ pub enum BuiltinError {
     UnknownStrategy(String),
     #[error("param {name}: {reason}")]
     InvalidParam { name: String, reason: String },
+}
+
+/// The parameters of a rule's entry orders: a bracket in percent of the decision bar's close,
+/// a trailing stop, and a limit entry that waits `order_ttl_bars` bars for a price `limit_pct`
+/// better than that close.
+const ORDER_PARAMS: &[&str] = &[
+    "stop_loss_pct",
+    "take_profit_pct",
+    "trailing_stop_pct",
+    "limit_pct",
+    "order_ttl_bars",
+];
+const SMA_CROSS_PARAMS: &[&str] = &[
+    "fast",
+    "slow",
+    "short",
+    "stop_loss_pct",
+    "take_profit_pct",
+    "trailing_stop_pct",
+    "limit_pct",
+    "order_ttl_bars",
+];
+const RSI_REVERSION_PARAMS: &[&str] = &[
+    "period",
+    "lower",
+    "upper",
+    "short",
+    "stop_loss_pct",
+    "take_profit_pct",
+    "trailing_stop_pct",
+    "limit_pct",
+    "order_ttl_bars",
+];
+
+/// What a rule puts on its entries, from its order parameters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EntryOrders {
+    pub stop_loss_pct: Option<Percent>,
+    pub take_profit_pct: Option<Percent>,
+    pub trailing_stop_pct: Option<Percent>,
+    pub limit_pct: Option<Percent>,
+    pub order_ttl_bars: Option<u32>,
+}
+
+impl EntryOrders {
+    fn of(p: &Params<'_>) -> Result<EntryOrders, BuiltinError> {
+        let limit_pct = p.percent("limit_pct")?;
+        let order_ttl_bars = match p.given.get("order_ttl_bars") {
+            None => None,
+            Some(_) if limit_pct.is_none() => {
+                return Err(BuiltinError::InvalidParam {
+                    name: "order_ttl_bars".into(),
+                    reason: "only a limit entry (limit_pct) waits for later bars".into(),
+                });
+            }
+            Some(_) => Some(p.count("order_ttl_bars", 1, 1, 10_000)? as u32),
+        };
+        Ok(EntryOrders {
+            stop_loss_pct: p.percent("stop_loss_pct")?,
+            take_profit_pct: p.percent("take_profit_pct")?,
+            trailing_stop_pct: p.percent("trailing_stop_pct")?,
+            limit_pct,
+            order_ttl_bars,
+        })
+    }
+
+    /// An entry decision carrying these orders; `close` is the decision bar's close.
+    fn on(&self, decision: Decision, close: Option<Money>) -> Decision {
+        if *self == EntryOrders::default() {
+            return decision;
+        }
+        let set =
+            |pct: Option<Percent>| pct.map_or(Change::Keep, |p| Change::Set(Level::Percent(p)));
+        let limit_price = match (self.limit_pct, close) {
+            (Some(pct), Some(close)) => {
+                let fraction = pct.get() / Decimal::ONE_HUNDRED;
+                let factor = if decision.action == TradeAction::ShortSell {
+                    Decimal::ONE + fraction
+                } else {
+                    Decimal::ONE - fraction
+                };
+                close
+                    .get()
+                    .checked_mul(factor)
+                    .and_then(|price| Money::new(price).ok())
+            }
+            _ => None,
+        };
+        decision.with_orders(OrderTerms {
+            stop_loss: set(self.stop_loss_pct),
+            take_profit: set(self.take_profit_pct),
+            trailing_stop_pct: self.trailing_stop_pct.map_or(Change::Keep, Change::Set),
+            limit_price,
+            order_ttl_bars: limit_price.and(self.order_ttl_bars),
+        })
+    }
 }
 
 /// Reads the parameters of one strategy, refusing any it does not know.
@@ -107,6 +204,22 @@ impl Params<'_> {
         Ok(value)
     }
 
+    /// A percentage strictly between 0 and 100, if given.
+    fn percent(&self, name: &str) -> Result<Option<Percent>, BuiltinError> {
+        let Some(text) = self.given.get(name) else {
+            return Ok(None);
+        };
+        let bad = |reason: String| BuiltinError::InvalidParam {
+            name: name.into(),
+            reason,
+        };
+        let value = Percent::parse(text.trim()).map_err(|e| bad(e.to_string()))?;
+        if !value.is_positive() || value.get() >= Decimal::ONE_HUNDRED {
+            return Err(bad(format!("{value} is not between 0 and 100 (percent)")));
+        }
+        Ok(Some(value))
+    }
+
     fn flag(&self, name: &str) -> Result<bool, BuiltinError> {
         match self.given.get(name).map(|t| t.trim().to_ascii_lowercase()) {
             None => Ok(false),
@@ -130,7 +243,7 @@ pub fn builtin_strategy(
         "sma-cross" => {
             let p = Params {
                 given: params,
-                known: &["fast", "slow", "short"],
+                known: SMA_CROSS_PARAMS,
             };
             p.check_unknown()?;
             let fast = p.count("fast", 10, 1, 10_000)?;
@@ -141,12 +254,14 @@ pub fn builtin_strategy(
                     reason: format!("fast ({fast}) must be shorter than slow ({slow})"),
                 });
             }
-            Ok(Box::new(SmaCross::new(fast, slow, p.flag("short")?)))
+            Ok(Box::new(
+                SmaCross::new(fast, slow, p.flag("short")?).with_orders(EntryOrders::of(&p)?),
+            ))
         }
         "rsi-reversion" => {
             let p = Params {
                 given: params,
-                known: &["period", "lower", "upper", "short"],
+                known: RSI_REVERSION_PARAMS,
             };
             p.check_unknown()?;
             let period = p.count("period", 14, 2, 10_000)?;
@@ -158,20 +273,21 @@ pub fn builtin_strategy(
                     reason: format!("lower ({lower}) must be below upper ({upper})"),
                 });
             }
-            Ok(Box::new(RsiReversion::new(
-                period,
-                lower,
-                upper,
-                p.flag("short")?,
-            )))
+            Ok(Box::new(
+                RsiReversion::new(period, lower, upper, p.flag("short")?)
+                    .with_orders(EntryOrders::of(&p)?),
+            ))
         }
         "buy-and-hold" => {
-            Params {
+            let p = Params {
                 given: params,
-                known: &[],
-            }
-            .check_unknown()?;
-            Ok(Box::new(BuyAndHold { bought: false }))
+                known: ORDER_PARAMS,
+            };
+            p.check_unknown()?;
+            Ok(Box::new(BuyAndHold {
+                bought: false,
+                orders: EntryOrders::of(&p)?,
+            }))
         }
         "always-hold" => {
             Params {
@@ -249,6 +365,7 @@ pub struct SmaCross {
     short: bool,
     previous: Option<i8>,
     current: Option<i8>,
+    orders: EntryOrders,
 }
 
 impl SmaCross {
@@ -258,7 +375,14 @@ impl SmaCross {
             short,
             previous: None,
             current: None,
+            orders: EntryOrders::default(),
         }
+    }
+
+    /// The same rule putting `orders` on its entries.
+    pub fn with_orders(mut self, orders: EntryOrders) -> SmaCross {
+        self.orders = orders;
+        self
     }
 }
 
@@ -292,10 +416,13 @@ impl Strategy for SmaCross {
             )
         };
         let account = context.account;
+        let close = context.window.current().map(|bar| bar.close);
         if golden {
-            Decision::all_in(TradeAction::Buy, describe("golden cross"))
+            let buy = Decision::all_in(TradeAction::Buy, describe("golden cross"));
+            self.orders.on(buy, close)
         } else if death && self.short {
-            Decision::all_in(TradeAction::ShortSell, describe("death cross"))
+            let short = Decision::all_in(TradeAction::ShortSell, describe("death cross"));
+            self.orders.on(short, close)
         } else if death && account.is_long() {
             Decision::all_in(TradeAction::Sell, describe("death cross"))
         } else {
@@ -312,6 +439,7 @@ pub struct RsiReversion {
     lower: f64,
     upper: f64,
     short: bool,
+    orders: EntryOrders,
 }
 
 impl RsiReversion {
@@ -322,7 +450,14 @@ impl RsiReversion {
             lower,
             upper,
             short,
+            orders: EntryOrders::default(),
         }
+    }
+
+    /// The same rule putting `orders` on its entries.
+    pub fn with_orders(mut self, orders: EntryOrders) -> RsiReversion {
+        self.orders = orders;
+        self
     }
 }
 
@@ -340,16 +475,19 @@ impl Strategy for RsiReversion {
             return Decision::hold("RSI still warming up");
         };
         let account = context.account;
+        let close = context.window.current().map(|bar| bar.close);
         if rsi < self.lower && !account.is_long() {
-            Decision::all_in(
+            let buy = Decision::all_in(
                 TradeAction::Buy,
                 format!("RSI {rsi:.2} below {}", self.lower),
-            )
+            );
+            self.orders.on(buy, close)
         } else if rsi > self.upper && self.short && !account.is_short() {
-            Decision::all_in(
+            let short = Decision::all_in(
                 TradeAction::ShortSell,
                 format!("RSI {rsi:.2} above {}", self.upper),
-            )
+            );
+            self.orders.on(short, close)
         } else if rsi > self.upper && account.is_long() {
             Decision::all_in(
                 TradeAction::Sell,
@@ -364,6 +502,7 @@ impl Strategy for RsiReversion {
 /// Buys everything at the first decision and never trades again.
 pub struct BuyAndHold {
     bought: bool,
+    orders: EntryOrders,
 }
 
 impl Strategy for BuyAndHold {
@@ -379,7 +518,9 @@ impl Strategy for BuyAndHold {
             return Decision::hold("holding");
         }
         self.bought = true;
-        Decision::all_in(TradeAction::Buy, "buy and hold: the first decision buys")
+        let buy = Decision::all_in(TradeAction::Buy, "buy and hold: the first decision buys");
+        self.orders
+            .on(buy, context.window.current().map(|bar| bar.close))
     }
 }
 
@@ -440,10 +581,23 @@ mod tests {
             .err()
             .unwrap();
         assert!(err.to_string().contains("not true or false"), "{err}");
-        let err = builtin_strategy("buy-and-hold", &params(&[("x", "1")]))
+        let err = builtin_strategy("always-hold", &params(&[("x", "1")]))
             .err()
             .unwrap();
         assert!(err.to_string().contains("takes no parameters"), "{err}");
+        // Buy and hold takes the order parameters (a bracket on its one entry), nothing else.
+        let err = builtin_strategy("buy-and-hold", &params(&[("x", "1")]))
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("known: stop_loss_pct"), "{err}");
+        let err = builtin_strategy("sma-cross", &params(&[("order_ttl_bars", "2")]))
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("limit_pct"), "{err}");
+        let err = builtin_strategy("sma-cross", &params(&[("stop_loss_pct", "120")]))
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("between 0 and 100"), "{err}");
         let err = builtin_strategy("rsi-reversion", &params(&[("lower", "80")]))
             .err()
             .unwrap();

@@ -6,6 +6,7 @@ pub mod answer;
 pub mod builtin;
 pub mod client;
 pub mod llm;
+pub mod order_terms;
 pub mod template;
 
 pub use builtin::{BUILTIN_STRATEGIES, BuiltinError, StrategyParams, builtin_strategy};

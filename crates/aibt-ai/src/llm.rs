@@ -23,7 +23,12 @@ decimal string, \"fraction\": optional share between 0 and 1, \"confidence\": a 
 \"reasoning\": one short sentence}\n\
 BUY opens or adds to a long position (covering a short first); SELL closes a long position; SHORT \
 opens or adds to a short position (selling a long first); COVER closes a short position; HOLD does \
-nothing. Without quantity or fraction an order uses everything available.";
+nothing. Without quantity or fraction an order uses everything available.\n\
+Optionally, to manage risk: \"stop_loss\" and \"take_profit\" (prices), or \"stop_loss_pct\" and \
+\"take_profit_pct\" (percent away from the last close), and \"trailing_stop_pct\" (a stop that \
+follows the best close); any decision may move them for the open position, and 0 removes one. \
+\"limit_price\" makes an order fill only at that price or better, within \"order_ttl_bars\" bars \
+(default 1).";
 
 /// Whether the decision cache is read and written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]

@@ -41,12 +41,20 @@ pub const VARIABLES: &[&str] = &[
     "equity",
     "fees",
     "last_decisions",
+    "orders",
     "step",
     "blind",
 ];
 
 /// Variables whose value depends on the account (and so on earlier answers).
-pub const ACCOUNT_VARIABLES: &[&str] = &["position", "cash", "equity", "fees", "last_decisions"];
+pub const ACCOUNT_VARIABLES: &[&str] = &[
+    "position",
+    "cash",
+    "equity",
+    "fees",
+    "last_decisions",
+    "orders",
+];
 
 /// Rendering stops after this many template operations: a loop over a huge range cannot hang
 /// a worker.
@@ -216,6 +224,22 @@ pub struct PromptPosition {
     pub avg_price: f64,
     pub market_value: f64,
     pub unrealized_pnl: f64,
+    /// The position's stop-loss, take-profit and trailing stop level, when it has them.
+    pub stop_loss: Option<f64>,
+    pub take_profit: Option<f64>,
+    pub trailing_stop: Option<f64>,
+    /// The trailing stop's distance from the best close, in percent.
+    pub trailing_stop_pct: Option<f64>,
+}
+
+/// An order waiting for its price.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PromptOrder {
+    /// `BUY`, `SELL`, `SHORT` or `COVER`.
+    pub action: &'static str,
+    pub limit_price: f64,
+    /// Bars it still waits, this decision's bar not counted.
+    pub bars_left: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -250,6 +274,8 @@ pub struct PromptContext {
     pub equity: f64,
     pub fees: PromptFees,
     pub last_decisions: Vec<PastDecision>,
+    /// Orders waiting for their price (a limit entry within its time).
+    pub orders: Vec<PromptOrder>,
     pub step: u64,
     pub blind: bool,
 }
@@ -304,6 +330,19 @@ impl Blind {
         }
     }
 
+    /// The real price of a price in the prompt's units (a stop, target or limit a model gives
+    /// in blind mode).
+    pub fn real_price(&self, shown: Money) -> Option<Money> {
+        if !self.base.is_positive() {
+            return Some(shown);
+        }
+        let real = shown
+            .get()
+            .checked_mul(self.base.get())?
+            .checked_div(aibt_core::Decimal::ONE_HUNDRED)?;
+        Money::new(real).ok()
+    }
+
     /// The real quantity of a quantity in the prompt's units (exact; the broker then rounds
     /// down to a tradable unit).
     pub fn real_quantity(&self, shown: Quantity) -> Option<Quantity> {
@@ -323,6 +362,28 @@ impl Blind {
 pub struct AccountView {
     pub position: PositionView,
     pub total_fees: Money,
+    /// The position's stop, target and trailing stop (its level and its percent).
+    pub stop_loss: Option<Money>,
+    pub take_profit: Option<Money>,
+    pub trailing_stop: Option<Money>,
+    pub trailing_stop_pct: Option<aibt_core::Percent>,
+    /// A limit order waiting for its price: its action, limit and the bars it still waits.
+    pub pending_order: Option<(TradeAction, Money, u64)>,
+}
+
+impl AccountView {
+    /// An account with no bracket and no waiting order.
+    pub fn plain(position: PositionView, total_fees: Money) -> AccountView {
+        AccountView {
+            position,
+            total_fees,
+            stop_loss: None,
+            take_profit: None,
+            trailing_stop: None,
+            trailing_stop_pct: None,
+            pending_order: None,
+        }
+    }
 }
 
 fn round4(value: f64) -> f64 {
@@ -450,7 +511,20 @@ pub fn build_context(
             unrealized_pnl: round4(
                 position.quantity.to_f64() * (mark.to_f64() - position.avg_price.to_f64()),
             ),
+            stop_loss: account.stop_loss.map(scale),
+            take_profit: account.take_profit.map(scale),
+            trailing_stop: account.trailing_stop.map(scale),
+            trailing_stop_pct: account.trailing_stop_pct.map(|p| p.to_f64()),
         },
+        orders: account
+            .pending_order
+            .iter()
+            .map(|&(action, limit, bars_left)| PromptOrder {
+                action: crate::answer::schema_action(action),
+                limit_price: scale(limit),
+                bars_left,
+            })
+            .collect(),
         cash: position.available_balance.to_f64(),
         equity: position.total_value.to_f64(),
         fees: PromptFees {

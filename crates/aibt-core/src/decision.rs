@@ -9,6 +9,7 @@ use crate::bar::Bar;
 use crate::broker::{Account, BrokerError, Order, OrderSize};
 use crate::decimal::{Money, Quantity, Rate};
 use crate::enums::{PositionSide, TradeAction};
+use crate::orders::OrderTerms;
 
 /// A strategy's answer at one decision bar.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -19,6 +20,9 @@ pub struct Decision {
     pub confidence: Rate,
     /// A fixed text costs no allocation, which matters to a rule deciding on every bar.
     pub reasoning: Cow<'static, str>,
+    /// Stop-loss, take-profit, trailing stop and limit: what the decision asks beyond "now".
+    #[serde(default, skip_serializing_if = "OrderTerms::is_empty")]
+    pub orders: OrderTerms,
 }
 
 impl Decision {
@@ -29,6 +33,7 @@ impl Decision {
             size: OrderSize::All,
             confidence: Rate::ONE,
             reasoning: reasoning.into(),
+            orders: OrderTerms::default(),
         }
     }
 
@@ -39,7 +44,14 @@ impl Decision {
             size: OrderSize::All,
             confidence: Rate::ONE,
             reasoning: reasoning.into(),
+            orders: OrderTerms::default(),
         }
+    }
+
+    /// The same decision carrying `orders`.
+    pub fn with_orders(mut self, orders: OrderTerms) -> Decision {
+        self.orders = orders;
+        self
     }
 
     /// The order this decision places, if any.

@@ -157,6 +157,24 @@ seed_enum!(
 );
 
 seed_enum!(
+    /// Why a position was closed (an aibt addition to `trade_records`, on closing records).
+    ExitReason, what = "exit reason" {
+        /// A decision sold or covered (or reversed the position).
+        Signal => "SIGNAL",
+        /// The position's stop-loss was touched (or gapped through).
+        StopLoss => "STOP_LOSS",
+        /// The position's take-profit was touched (or gapped through).
+        TakeProfit => "TAKE_PROFIT",
+        /// The trailing stop, following the best close since entry, was touched.
+        TrailingStop => "TRAILING_STOP",
+        /// A short's losses took equity to zero: covered at the close.
+        MarginCall => "MARGIN_CALL",
+        /// Closed at the last bar's close because the task asked to end flat.
+        End => "END",
+    }
+);
+
+seed_enum!(
     /// A prompt template's state; `DELETED` is a soft delete.
     TemplateStatus, what = "template status" {
         Available => "AVAILABLE",
@@ -177,6 +195,13 @@ seed_enum!(
         None => "none",
     }
 );
+
+impl Default for ExitReason {
+    /// A decision's order, unless the simulation says otherwise.
+    fn default() -> ExitReason {
+        ExitReason::Signal
+    }
+}
 
 impl TaskStatus {
     /// States from which a task never runs again.
@@ -224,6 +249,11 @@ impl TradeAction {
     /// Whether the broker counts this as a sell-side execution (sell commission and tax).
     pub fn is_sell_side(self) -> bool {
         matches!(self, Self::Sell | Self::ShortSell)
+    }
+
+    /// BUY and COVER_SHORT: executions that buy.
+    pub fn is_buy_side(self) -> bool {
+        matches!(self, Self::Buy | Self::CoverShort)
     }
 }
 

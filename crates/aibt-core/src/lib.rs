@@ -10,6 +10,7 @@ pub mod decision;
 pub mod enums;
 pub mod experiment;
 pub mod indicators;
+pub mod orders;
 pub mod simulation;
 pub mod stats;
 pub mod time;
@@ -19,9 +20,10 @@ pub use broker::{Account, AccountSettings, Execution, Fill, Lot, Order, OrderSiz
 pub use decimal::{DecimalError, Money, Percent, Quantity, Rate};
 pub use decision::{Decision, DecisionContext, PointInTime, PositionView, Strategy};
 pub use enums::{
-    EnumParseError, MarketType, PositionSide, ResponseFormat, TaskStatus, TemplateStatus,
-    TimeGranularity, TradeAction, TradeStatus,
+    EnumParseError, ExitReason, MarketType, PositionSide, ResponseFormat, TaskStatus,
+    TemplateStatus, TimeGranularity, TradeAction, TradeStatus,
 };
+pub use orders::{Bracket, Change, Level, OrderTerms};
 pub use rust_decimal::Decimal;
 pub use simulation::{Checkpoint, FillRule, Simulation};
 pub use stats::{Stats, StatsAccumulator};

@@ -34,6 +34,8 @@ fn settings(cash: &str, buy: &str, sell: &str, tax: &str, min: &str) -> AccountS
         min_commission: m(min),
         short_margin_ratio: Rate::ONE,
         whole_units: true,
+        slippage: aibt_core::Rate::ZERO,
+        borrow_rate: aibt_core::Rate::ZERO,
     }
 }
 
@@ -450,6 +452,8 @@ fn arb_settings() -> impl Strategy<Value = AccountSettings> {
                 min_commission: Money::from_i64(i64::from(min)).unwrap(),
                 short_margin_ratio: Rate::parse(margin).unwrap(),
                 whole_units: whole,
+                slippage: aibt_core::Rate::ZERO,
+                borrow_rate: aibt_core::Rate::ZERO,
             },
         )
 }

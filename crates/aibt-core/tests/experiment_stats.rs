@@ -4,6 +4,8 @@
 //! `tools/reference/experiment_stats_fixtures.py` made the fixture from GOOG and SPY daily
 //! closes; `docs/stats.md` ("Experiment statistics") states every formula.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use aibt_core::experiment::{
     BlockLength, BootstrapConfig, Moments, Rng, deflated_sharpe_ratio, erfc, expected_max_sharpe,
     normal_cdf, normal_quantile, optimal_block_length, paired_bootstrap, percentile_rank,

@@ -97,6 +97,8 @@ fn run_once(bars: &[Bar], args: &Args) -> Outcome {
         min_commission: Money::ZERO,
         short_margin_ratio: Rate::ONE,
         whole_units: true,
+        slippage: aibt_core::Rate::ZERO,
+        borrow_rate: aibt_core::Rate::ZERO,
     };
     let params = [
         ("fast", args.fast.to_string()),

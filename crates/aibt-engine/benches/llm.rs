@@ -105,6 +105,8 @@ impl Bench {
                 min_commission: Money::ZERO,
                 short_margin_ratio: Rate::ONE,
                 whole_units: true,
+                slippage: aibt_core::Rate::ZERO,
+                borrow_rate: aibt_core::Rate::ZERO,
             },
             prompt_id: template.prompt_id,
             _dir: dir,

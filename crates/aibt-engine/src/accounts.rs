@@ -16,6 +16,8 @@ pub struct AccountChanges {
     pub tax_rate: Option<Rate>,
     pub min_commission: Option<Money>,
     pub short_margin_ratio: Option<Rate>,
+    pub slippage: Option<Rate>,
+    pub borrow_rate: Option<Rate>,
     /// US accounts trade whole shares unless this is true.
     pub allow_fractional_shares: Option<bool>,
     pub stock_symbol: Option<String>,
@@ -35,6 +37,8 @@ pub fn default_settings(market_type: MarketType, fractional: bool) -> AccountSet
         min_commission: Money::ZERO,
         short_margin_ratio: Rate::ONE,
         whole_units: market_type.whole_units_by_default() && !fractional,
+        slippage: Rate::ZERO,
+        borrow_rate: Rate::ZERO,
     }
 }
 
@@ -50,6 +54,8 @@ pub fn account_settings(account: &VirtualAccount) -> AccountSettings {
         short_margin_ratio: account.short_margin_ratio,
         whole_units: account.market_type.whole_units_by_default()
             && !account.allow_fractional_shares,
+        slippage: account.slippage,
+        borrow_rate: account.borrow_rate,
     }
 }
 
@@ -74,6 +80,8 @@ pub fn apply_changes(
             .short_margin_ratio
             .unwrap_or(base.short_margin_ratio),
         whole_units: base.market_type.whole_units_by_default() && !fractional,
+        slippage: changes.slippage.unwrap_or(base.slippage),
+        borrow_rate: changes.borrow_rate.unwrap_or(base.borrow_rate),
         market_type: base.market_type,
     };
     settings.validate()?;
@@ -115,6 +123,8 @@ pub fn new_account(
         task_id: None,
         short_margin_ratio: settings.short_margin_ratio,
         allow_fractional_shares: fractional,
+        slippage: settings.slippage,
+        borrow_rate: settings.borrow_rate,
     }
 }
 

@@ -5,6 +5,8 @@
 use std::future::Future;
 
 use aibt_core::broker::Account;
+use aibt_core::orders::Bracket;
+use aibt_core::simulation::PendingOrder;
 use aibt_core::{Bar, Decision, DecisionContext, PointInTime, Strategy};
 use aibt_store::Store;
 use chrono::{DateTime, Utc};
@@ -22,6 +24,10 @@ pub struct DecisionPoint<'a> {
     pub step: u64,
     /// The account after this bar's opening fills.
     pub account: &'a Account,
+    /// The open position's stop, target and trailing stop.
+    pub bracket: &'a Bracket,
+    /// An order still waiting for its price.
+    pub pending: Option<&'a PendingOrder>,
 }
 
 /// Facts of a decision beyond the strategy's answer: its timing, the data it saw, and for a

@@ -33,6 +33,7 @@ impl ReplayStrategy {
                 .and_then(aibt_ai::answer::decision_from_json)
                 .filter(|_| row.error.is_none())
                 .unwrap_or_else(|| Decision {
+                    orders: Default::default(),
                     action: row.decision_result,
                     size: aibt_core::OrderSize::All,
                     confidence: row.confidence_score,

@@ -1,12 +1,14 @@
 //! aibt against backtesting.py 0.6.6 on the same data, strategy and fees: final equity to the
 //! cent, every statistic of the same name to 1e-6 relative, and every round trip (entry, exit,
-//! size, P&L). The fixtures come from `tools/reference/backtesting_py_fixtures.py`.
+//! size, P&L, and with brackets what closed it). The fixtures come from
+//! `tools/reference/backtesting_py_fixtures.py` and (stops, targets, limit entries)
+//! `tools/reference/backtesting_py_orders.py`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
-use aibt_core::{MarketType, TimeGranularity, TradeAction, TradeStatus};
+use aibt_core::{ExitReason, MarketType, TimeGranularity, TradeAction, TradeStatus};
 use aibt_engine::FillRule;
 use common::*;
 use serde_json::Value;
@@ -35,6 +37,9 @@ fn number(stats: &Value, key: &str) -> f64 {
         other => panic!("{key} is {other}"),
     }
 }
+
+/// A round trip: entry and exit time, signed size, entry and exit price, P&L, exit cause.
+type Trip = (String, String, f64, f64, f64, f64, Option<ExitReason>);
 
 /// Compares a run with a backtesting.py fixture, statistic by statistic and trade by trade.
 fn assert_agrees(run: &Run, fixture: &Value) {
@@ -91,7 +96,7 @@ fn assert_agrees(run: &Run, fixture: &Value) {
         .iter()
         .map(|t| (t.trade_id.as_str(), t))
         .collect();
-    let mut trips: Vec<(String, String, f64, f64, f64, f64)> = run
+    let mut trips: Vec<Trip> = run
         .trades
         .iter()
         .filter(|t| t.status == TradeStatus::Executed && t.open_id.is_some())
@@ -110,6 +115,7 @@ fn assert_agrees(run: &Run, fixture: &Value) {
                 open.price.to_f64(),
                 close.price.to_f64(),
                 close.realized_pnl.unwrap().to_f64(),
+                close.exit_reason,
             )
         })
         .collect();
@@ -137,12 +143,19 @@ fn assert_agrees(run: &Run, fixture: &Value) {
             theirs["EntryPrice"].as_f64().unwrap(),
             1e-12,
         );
-        close(
-            "exit price",
-            ours.4,
-            theirs["ExitPrice"].as_f64().unwrap(),
-            1e-12,
-        );
+        let exit = theirs["ExitPrice"].as_f64().unwrap();
+        if matches!(theirs["exit_reason"].as_str(), Some("SL" | "TP")) {
+            // A stop or target level is a price times a factor: backtesting.py keeps the
+            // float, aibt the amount at 8 places (half away from zero), no tick rounding.
+            assert!(
+                (ours.4 - exit).abs() <= 0.5e-8 + exit * 1e-15,
+                "exit price of the trade entered {}: aibt {}, backtesting.py {exit}",
+                ours.0,
+                ours.4
+            );
+        } else {
+            close("exit price", ours.4, exit, 1e-12);
+        }
         assert!(
             (ours.5 - theirs["PnL"].as_f64().unwrap()).abs() < 0.005,
             "P&L of trade entered {}: aibt {}, backtesting.py {}",
@@ -150,6 +163,21 @@ fn assert_agrees(run: &Run, fixture: &Value) {
             ours.5,
             theirs["PnL"]
         );
+        // backtesting.py names no exit cause; the order fixtures derive it from its rules.
+        if let Some(reason) = theirs["exit_reason"].as_str() {
+            let expected = match reason {
+                "SL" => ExitReason::StopLoss,
+                "TP" => ExitReason::TakeProfit,
+                "signal" => ExitReason::Signal,
+                other => panic!("unknown exit reason {other}"),
+            };
+            assert_eq!(
+                ours.6,
+                Some(expected),
+                "exit of the trade entered {}",
+                ours.0
+            );
+        }
     }
 
     // Profit factor is in money in aibt: gross profit over gross loss of the same trades.
@@ -165,7 +193,7 @@ fn assert_agrees(run: &Run, fixture: &Value) {
         "profit_factor",
         number(ours, "profit_factor"),
         profit / loss,
-        1e-9,
+        1e-6,
     );
 
     // Fees: every commission paid, including the entry of a trade still open at the end.
@@ -280,4 +308,93 @@ async fn btcusd_hourly_agrees_with_backtesting_py() {
         false,
     )
     .await;
+}
+
+/// A percent parameter from one of backtesting.py's price factors (0.95 → 5, 1.10 → 10).
+fn percent_of(factor: f64) -> String {
+    format!("{:.6}", (factor - 1.0).abs() * 100.0)
+}
+
+/// A bracket, limit or both, as the fixture's settings give them, on the SMA crossover.
+async fn order_scenario(name: &str, granularity: TimeGranularity) {
+    let fixture = fixture(name);
+    let settings = &fixture["settings"];
+    let (_dir, store) = sqlite().await;
+    let file = settings["file"].as_str().unwrap();
+    let series = import(store.as_ref(), file, "X", MarketType::Us, granularity).await;
+    let mut p = params(&[("fast", "10"), ("slow", "20")]);
+    if settings["mode"] == "reverse" {
+        p.insert("short".into(), "true".into());
+    }
+    if let Some(factor) = settings["long_sl_factor"].as_f64() {
+        p.insert("stop_loss_pct".into(), percent_of(factor));
+    }
+    if let Some(factor) = settings["long_tp_factor"].as_f64() {
+        p.insert("take_profit_pct".into(), percent_of(factor));
+    }
+    // The short's bracket mirrors the long's: the same percentages, the other way.
+    if let Some(factor) = settings["short_sl_factor"].as_f64() {
+        assert_eq!(percent_of(factor), p["stop_loss_pct"]);
+    }
+    if let Some(factor) = settings["short_tp_factor"].as_f64() {
+        assert_eq!(percent_of(factor), p["take_profit_pct"]);
+    }
+    if let Some(factor) = settings["limit_factor"].as_f64() {
+        p.insert("limit_pct".into(), percent_of(factor));
+    }
+    if let Some(bars) = settings["order_ttl_bars"].as_u64() {
+        p.insert("order_ttl_bars".into(), bars.to_string());
+    }
+    assert_eq!(
+        settings["spread"], 0,
+        "spread is backtesting.py's, not aibt's slippage"
+    );
+    let cash = settings["cash"].as_u64().unwrap().to_string();
+    let run = run_builtin(
+        &store,
+        &series,
+        &common::settings(MarketType::Us, &cash, "0.001"),
+        "builtin:sma-cross",
+        p,
+        FillRule::NextOpen,
+        1,
+    )
+    .await;
+    assert_eq!(
+        run.task.status,
+        aibt_core::TaskStatus::Completed,
+        "{:?}",
+        run.task.error_message
+    );
+    assert_agrees(&run, &fixture);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_bracket_agrees_with_backtesting_py() {
+    order_scenario("goog_sma_bracket", TimeGranularity::Daily).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mirrored_short_bracket_agrees_with_backtesting_py() {
+    order_scenario("goog_sma_bracket_reverse", TimeGranularity::Daily).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn brackets_agree_on_hourly_bitcoin() {
+    order_scenario("btcusd_1h_sma_bracket", TimeGranularity::Hourly).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tight_brackets_exiting_on_their_entry_bar_agree() {
+    order_scenario("eurusd_sma_bracket", TimeGranularity::Hourly).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limit_entries_agree_with_backtesting_py() {
+    order_scenario("goog_sma_limit", TimeGranularity::Daily).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limit_entries_with_brackets_agree_with_backtesting_py() {
+    order_scenario("goog_sma_limit_bracket", TimeGranularity::Daily).await;
 }

@@ -858,3 +858,97 @@ async fn blind_quantities_are_in_rebased_units_both_ways() {
         "shown {shown}, expected {expected}"
     );
 }
+
+/// Shows the position and its bracket, so that a model can manage it.
+const BRACKET_TEMPLATE: &str = "step {{ step }}\nclose {{ bars[-1].close }}\n\
+position {{ position.side }} stop {{ position.stop_loss }} target {{ position.take_profit }}\n\
+{% for o in orders %}order {{ o.action }} at {{ o.limit_price }}\n{% endfor %}";
+
+#[tokio::test]
+async fn a_models_brackets_are_carried_out_and_their_exits_recorded() {
+    let (_dir, store) = sqlite().await;
+    let series = goog(store.as_ref()).await;
+    // Flat: buy with a tight bracket. Long: hold, and once in a while raise the stop.
+    let fake = FakeLlm::start(|_, body| {
+        let prompt = prompt_of(body);
+        let step = step_of(&prompt);
+        Reply::answer(if prompt.contains("position FLAT") {
+            r#"{"action": "BUY", "confidence": 0.9, "reasoning": "enter", "stop_loss_pct": 1, "take_profit_pct": 1.5}"#
+                .to_string()
+        } else if step.is_multiple_of(4) {
+            r#"{"action": "HOLD", "confidence": 0.6, "reasoning": "trail", "stop_loss_pct": 0.5}"#
+                .to_string()
+        } else {
+            decision("HOLD", 0.6, "hold")
+        })
+    })
+    .await;
+    let config = store_config(store.as_ref(), config_spec(&fake.base_url())).await;
+    let run = AiTask {
+        store: &store,
+        series: &series,
+        settings: &settings(MarketType::Us, "10000", "0.001"),
+        template: BRACKET_TEMPLATE,
+        config: &config,
+        options: options(),
+        period: period(),
+        interval: 1,
+    }
+    .run()
+    .await;
+    assert_eq!(
+        run.task.status,
+        TaskStatus::Completed,
+        "{:?}",
+        run.task.error_message
+    );
+    assert_eq!(run.failed(), 0);
+
+    // Every exit was the bracket's (the model never sold): named, and tied to no decision.
+    let exits: Vec<_> = run
+        .trades
+        .iter()
+        .filter(|t| t.trade_action == TradeAction::Sell)
+        .collect();
+    assert!(exits.len() >= 2, "{} exits", exits.len());
+    for exit in &exits {
+        assert!(
+            matches!(
+                exit.exit_reason,
+                Some(aibt_core::ExitReason::StopLoss | aibt_core::ExitReason::TakeProfit)
+            ),
+            "{exit:?}"
+        );
+        assert_eq!(exit.decision_id, None);
+    }
+    // Each entry's bracket came from its decision: its stop 1% under that decision's close,
+    // which the next prompt shows (until a later decision moved it).
+    let entries: Vec<_> = run
+        .decisions
+        .iter()
+        .filter(|d| d.decision_result == TradeAction::Buy)
+        .collect();
+    let bought = run
+        .trades
+        .iter()
+        .filter(|t| {
+            t.trade_action == TradeAction::Buy && t.status == aibt_core::TradeStatus::Executed
+        })
+        .count();
+    let open_at_end = run.snapshots.last().unwrap().stock_quantity.is_positive();
+    assert_eq!(bought, exits.len() + usize::from(open_at_end));
+    // A decision at the last bar has no next open to fill at.
+    assert!(entries.len() >= bought);
+    for entry in &entries {
+        let parsed = entry.parsed_decision.as_ref().unwrap();
+        assert_eq!(parsed["stop_loss_pct"], "1.000000");
+        assert_eq!(parsed["take_profit_pct"], "1.500000");
+    }
+    let shown = run.decisions.iter().find_map(|d| {
+        let prompt = d.prompt.as_deref()?;
+        prompt.contains("position LONG").then(|| prompt.to_string())
+    });
+    let shown = shown.expect("a prompt while long");
+    assert!(!shown.contains("stop none"), "{shown}");
+    assert!(run.stats()["num_trades"].as_u64().unwrap() >= 2);
+}

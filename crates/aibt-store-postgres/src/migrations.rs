@@ -19,6 +19,11 @@ static MIGRATIONS: &[Migration] = &[
         name: "llm_decisions",
         sql: include_str!("../migrations/0002_llm_decisions.sql"),
     },
+    Migration {
+        version: 3,
+        name: "orders",
+        sql: include_str!("../migrations/0003_orders.sql"),
+    },
 ];
 
 pub const LATEST_VERSION: i64 = Migration::latest(MIGRATIONS);

@@ -2,8 +2,8 @@
 //! field names of the HTTP API). Columns aibt adds are marked and listed in `docs/schema.md`.
 
 use aibt_core::{
-    Bar, MarketType, Money, Percent, PositionSide, Quantity, Rate, ResponseFormat, TaskStatus,
-    TemplateStatus, TimeGranularity, TradeAction, TradeStatus,
+    Bar, ExitReason, MarketType, Money, Percent, PositionSide, Quantity, Rate, ResponseFormat,
+    TaskStatus, TemplateStatus, TimeGranularity, TradeAction, TradeStatus,
 };
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -44,6 +44,12 @@ pub struct VirtualAccount {
     pub short_margin_ratio: Rate,
     /// Added: whether a US account may trade fractions of a share.
     pub allow_fractional_shares: bool,
+    /// Added: fraction every fill is moved against the trader.
+    #[serde(default)]
+    pub slippage: Rate,
+    /// Added: yearly rate charged on the market value of shorts.
+    #[serde(default)]
+    pub borrow_rate: Rate,
 }
 
 /// `account_snapshots`: the account marked to one bar's close.
@@ -206,6 +212,9 @@ pub struct TradeRecord {
     pub reject_reason: Option<String>,
     /// Added: for a closing record, the round trip's profit after all its fees.
     pub realized_pnl: Option<Money>,
+    /// Added: on a closing record, what closed the position.
+    #[serde(default)]
+    pub exit_reason: Option<ExitReason>,
 }
 
 /// `prompt_templates`: a strategy written as a prompt.

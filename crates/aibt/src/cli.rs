@@ -118,6 +118,10 @@ pub struct BacktestArgs {
     pub interval: i64,
     #[command(flatten)]
     pub account: AccountArgs,
+    /// Close any open position at the last bar's close (its records say END); by default a
+    /// position open at the end stays open, as backtesting.py's finalize_trades=False.
+    #[arg(long)]
+    pub close_at_end: bool,
     /// Record every decision of a built-in strategy, holds included (by default only the
     /// decisions that trade are recorded; every decision still counts in the progress).
     #[arg(long)]
@@ -157,6 +161,14 @@ pub struct AccountArgs {
     /// Margin locked per unit of short notional (1 = fully collateralised) [default: 1].
     #[arg(long)]
     pub short_margin: Option<String>,
+    /// Fraction every fill is moved against you: buys and covers at price × (1 + s), sells and
+    /// shorts at price × (1 − s) [default: 0].
+    #[arg(long)]
+    pub slippage: Option<String>,
+    /// Yearly rate charged on the market value of shorts, accrued bar by bar in calendar time
+    /// (0.05 = 5% a year) [default: 0].
+    #[arg(long)]
+    pub borrow_rate: Option<String>,
     /// Allow fractional shares in a US account.
     #[arg(long)]
     pub fractional: bool,

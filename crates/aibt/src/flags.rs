@@ -32,6 +32,7 @@ fn flag_of(field: &str) -> &str {
         "tax_rate" => "tax",
         "min_commission" => "min-commission",
         "short_margin_ratio" => "short-margin",
+        "borrow_rate" => "borrow-rate",
         other => other,
     }
 }
@@ -87,6 +88,16 @@ pub fn account_changes(args: &AccountArgs, fractional: bool) -> Result<AccountCh
             .short_margin
             .as_deref()
             .map(|s| rate(s, "short-margin"))
+            .transpose()?,
+        slippage: args
+            .slippage
+            .as_deref()
+            .map(|s| rate(s, "slippage"))
+            .transpose()?,
+        borrow_rate: args
+            .borrow_rate
+            .as_deref()
+            .map(|s| rate(s, "borrow-rate"))
             .transpose()?,
         allow_fractional_shares: Some(fractional),
         stock_symbol: None,

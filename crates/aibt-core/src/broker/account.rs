@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{AccountSettings, BrokerError, Lot, average_price, sum_money, sum_quantity};
 use crate::decimal::{DecimalError, Money, Quantity, scaled_product};
-use crate::enums::PositionSide;
+use crate::enums::{ExitReason, PositionSide};
 
 /// The state of a virtual account; the seed's columns are views of it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,6 +28,12 @@ pub struct Account {
     /// Index of the bar being filled, set by [`Account::execute`] for the lots it opens.
     #[serde(skip)]
     pub(super) fill_bar: u64,
+    /// What the execution in progress closes positions for, named on its closing records.
+    #[serde(skip)]
+    pub(super) cause: ExitReason,
+    /// Borrow fees charged on shorts so far (also counted in `total_fees`).
+    #[serde(default)]
+    pub borrow_fees: Money,
 }
 
 impl Account {
@@ -45,6 +51,8 @@ impl Account {
             trade_id_prefix: trade_id_prefix.into(),
             trade_seq: 0,
             fill_bar: 0,
+            cause: ExitReason::Signal,
+            borrow_fees: Money::ZERO,
         }
     }
 

@@ -6,7 +6,7 @@ use rust_decimal::Decimal;
 use super::lots::FillParts;
 use super::{Account, BrokerError, Execution, Lot, Order, OrderSize, money, mul};
 use crate::decimal::{Money, Quantity};
-use crate::enums::{PositionSide, TradeAction};
+use crate::enums::{ExitReason, PositionSide, TradeAction};
 
 impl Account {
     /// Fills `order` at `price` at `time`, on the period's bar number `bar`. An order the
@@ -19,7 +19,22 @@ impl Account {
         time: DateTime<Utc>,
         bar: u64,
     ) -> Result<Execution, BrokerError> {
+        self.execute_for(order, price, time, bar, ExitReason::Signal)
+    }
+
+    /// [`Account::execute`], naming `cause` on the records of what it closes. `price` is the
+    /// price the fill rule gives; the fill is at that price moved by the slippage.
+    pub fn execute_for(
+        &mut self,
+        order: &Order,
+        price: Money,
+        time: DateTime<Utc>,
+        bar: u64,
+        cause: ExitReason,
+    ) -> Result<Execution, BrokerError> {
         self.fill_bar = bar;
+        self.cause = cause;
+        let price = self.slipped(price, order.action)?;
         let mut execution = Execution::default();
         if !price.is_positive() {
             let reason = format!("price {price} is not positive");
@@ -152,6 +167,20 @@ impl Account {
 
     pub(super) fn tradable(&self, requested: Quantity) -> Result<Quantity, BrokerError> {
         self.floor_units(requested.get())
+    }
+
+    /// `price` moved against the trader by the slippage: up for a buy, down for a sell.
+    fn slipped(&self, price: Money, action: TradeAction) -> Result<Money, BrokerError> {
+        let slippage = self.settings.slippage.get();
+        if slippage.is_zero() || action == TradeAction::Hold {
+            return Ok(price);
+        }
+        let factor = if action.is_buy_side() {
+            Decimal::ONE + slippage
+        } else {
+            Decimal::ONE - slippage
+        };
+        money(mul(price.get(), factor)?)
     }
 
     pub(super) fn next_trade_id(&mut self) -> String {

@@ -3,11 +3,42 @@
 
 use rust_decimal::Decimal;
 
-use super::{Account, BrokerError, div, mul};
+use super::{Account, BrokerError, div, money, mul};
 use crate::decimal::{Money, Quantity, Rate};
 use crate::enums::TradeAction;
 
+/// Seconds in the year a borrow rate is quoted for (365 days, calendar time).
+const YEAR_SECONDS: i64 = 365 * 24 * 60 * 60;
+
 impl Account {
+    /// Charges the borrow fee of the open shorts for `elapsed` calendar time at the last mark:
+    /// per lot, market value × `borrow_rate` × elapsed / 365 days, rounded like every amount.
+    /// The fee comes out of cash and adds to the lot's fees (so its round trip carries it),
+    /// to `total_fees` and to `borrow_fees`. Returns the total charged.
+    pub fn accrue_borrow(&mut self, elapsed: chrono::Duration) -> Result<Money, BrokerError> {
+        let rate = self.settings.borrow_rate.get();
+        let seconds = elapsed.num_seconds();
+        if rate.is_zero() || seconds <= 0 || self.short_lots.is_empty() {
+            return Ok(Money::ZERO);
+        }
+        let share = div(
+            mul(rate, Decimal::from(seconds))?,
+            Decimal::from(YEAR_SECONDS),
+        )?;
+        let mut charged = Money::ZERO;
+        for index in 0..self.short_lots.len() {
+            let value = self.mark_price.times(self.short_lots[index].quantity)?;
+            let fee = money(mul(value.get(), share)?)?;
+            let lot = &mut self.short_lots[index];
+            lot.fees = lot.fees.checked_add(fee)?;
+            charged = charged.checked_add(fee)?;
+        }
+        self.available = self.available.checked_sub(charged)?;
+        self.total_fees = self.total_fees.checked_add(charged)?;
+        self.borrow_fees = self.borrow_fees.checked_add(charged)?;
+        Ok(charged)
+    }
+
     pub(super) fn commission(
         &self,
         notional: Money,

@@ -7,6 +7,20 @@ use crate::decimal::{Money, Quantity};
 use crate::enums::{PositionSide, TradeAction, TradeStatus};
 
 impl Account {
+    /// A record of an order refused before it reached the broker's rules (a bracket on the
+    /// wrong side of the price, say), with the reason.
+    pub fn refuse(
+        &mut self,
+        order: &Order,
+        price: Money,
+        time: DateTime<Utc>,
+        reason: String,
+    ) -> Result<Execution, BrokerError> {
+        let mut execution = Execution::default();
+        self.reject(&mut execution, order, price, time, reason)?;
+        Ok(execution)
+    }
+
     /// Closes `quantity` of the `side` position FIFO, one record per lot touched. The order's
     /// commission (with its minimum) and tax are computed once on the order's notional and
     /// shared between the records by quantity, the last record taking the remainder.
@@ -188,6 +202,7 @@ impl Account {
     }
 
     pub(super) fn fill_record(&self, parts: FillParts) -> Result<Fill, BrokerError> {
+        let exit_reason = parts.open_id.as_ref().map(|_| self.cause);
         Ok(Fill {
             trade_id: parts.trade_id,
             action: parts.action,
@@ -207,6 +222,7 @@ impl Account {
             remaining_quantity_after: self.signed_quantity()?,
             avg_price_after: self.avg_price()?,
             reject_reason: None,
+            exit_reason,
             realized_pnl: parts.realized_pnl,
         })
     }

@@ -22,7 +22,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::decimal::{DecimalError, Money, Quantity, Rate};
-use crate::enums::{PositionSide, TradeAction, TradeStatus};
+use crate::enums::{ExitReason, PositionSide, TradeAction, TradeStatus};
 
 pub use account::Account;
 pub use settings::{AccountSettings, SettingsError};
@@ -93,6 +93,8 @@ pub struct Fill {
     pub reject_reason: Option<String>,
     /// For a closing record: gross P&L minus the lot's opening fees and this record's fees.
     pub realized_pnl: Option<Money>,
+    /// For a closing record: what closed the position.
+    pub exit_reason: Option<ExitReason>,
 }
 
 /// A closed part of a lot, the unit of the round-trip statistics.

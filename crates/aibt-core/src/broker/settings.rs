@@ -18,6 +18,14 @@ pub struct AccountSettings {
     pub short_margin_ratio: Rate,
     /// Trade whole units only (US shares unless the account allows fractions).
     pub whole_units: bool,
+    /// Fraction every fill is moved against the trader: buys and covers at price × (1 + s),
+    /// sells and shorts at price × (1 − s).
+    #[serde(default)]
+    pub slippage: Rate,
+    /// Yearly rate charged on the market value of a short, accrued bar by bar in calendar
+    /// time (0.05 = 5% a year).
+    #[serde(default)]
+    pub borrow_rate: Rate,
 }
 
 /// A setting outside what the broker can honour.
@@ -48,6 +56,21 @@ impl AccountSettings {
                     reason: format!("must be at least 0 and below 1, got {rate}"),
                 });
             }
+        }
+        if self.slippage.is_negative() || self.slippage.get() >= Decimal::ONE {
+            return Err(SettingsError {
+                field: "slippage",
+                reason: format!("must be at least 0 and below 1, got {}", self.slippage),
+            });
+        }
+        if self.borrow_rate.is_negative() || self.borrow_rate.get() > Decimal::TEN {
+            return Err(SettingsError {
+                field: "borrow_rate",
+                reason: format!(
+                    "must be at least 0 and at most 10 (1,000% a year), got {}",
+                    self.borrow_rate
+                ),
+            });
         }
         if self.min_commission.is_negative() {
             return Err(SettingsError {

@@ -152,7 +152,7 @@ impl ModelSource {
     /// taken from the calls in flight with up to `prefetch` later decisions asked beside it.
     async fn ask(&mut self, point: &DecisionPoint<'_>) -> Result<Answered> {
         let index = usize::try_from(point.index).unwrap_or(usize::MAX);
-        let view = account_view(point.account, point.bar)?;
+        let view = account_view(point)?;
         if self.prefetch <= 1 {
             let past: Vec<PastDecision> = self.past.iter().cloned().collect();
             let at = self.offset + index;
@@ -293,25 +293,42 @@ impl DecisionSource for ModelSource {
     }
 }
 
-/// In blind mode the model sees quantities in units of the rebased price; the decision that
-/// is recorded (and replayed) and executed is in real units.
+/// In blind mode the model sees quantities and prices in units of the rebased price; the
+/// decision that is recorded (and replayed) and executed is in real units: its quantity, and
+/// the stop, target and limit it gives as prices (percentages need no conversion).
 fn to_real_units(outcome: &mut DecisionOutcome, blind: &Blind) {
-    if let aibt_core::OrderSize::Quantity(shown) = outcome.decision.size {
+    use aibt_core::orders::{Change, Level};
+    let decision = &mut outcome.decision;
+    let mut unconvertible = None;
+    if let aibt_core::OrderSize::Quantity(shown) = decision.size {
         match blind.real_quantity(shown) {
-            Some(real) => {
-                outcome.decision.size = aibt_core::OrderSize::Quantity(real);
-                outcome.parsed = Some(aibt_ai::answer::decision_json(&outcome.decision));
-            }
-            None => {
-                let error = format!("quantity {shown} cannot be converted to real units");
-                outcome.decision = aibt_core::Decision {
-                    confidence: aibt_core::Rate::ZERO,
-                    ..aibt_core::Decision::hold(format!("failed decision: {error}"))
-                };
-                outcome.parsed = None;
-                outcome.error = Some(error);
-            }
+            Some(real) => decision.size = aibt_core::OrderSize::Quantity(real),
+            None => unconvertible = Some(format!("quantity {shown}")),
         }
+    }
+    let mut price = |shown: aibt_core::Money| {
+        blind.real_price(shown).unwrap_or_else(|| {
+            unconvertible = Some(format!("price {shown}"));
+            shown
+        })
+    };
+    let orders = &mut decision.orders;
+    for level in [&mut orders.stop_loss, &mut orders.take_profit] {
+        if let Change::Set(Level::Price(shown)) = *level {
+            *level = Change::Set(Level::Price(price(shown)));
+        }
+    }
+    orders.limit_price = orders.limit_price.map(&mut price);
+    if let Some(what) = unconvertible {
+        let error = format!("{what} cannot be converted to real units");
+        outcome.decision = aibt_core::Decision {
+            confidence: aibt_core::Rate::ZERO,
+            ..aibt_core::Decision::hold(format!("failed decision: {error}"))
+        };
+        outcome.parsed = None;
+        outcome.error = Some(error);
+    } else if outcome.parsed.is_some() {
+        outcome.parsed = Some(aibt_ai::answer::decision_json(&outcome.decision));
     }
 }
 

@@ -17,6 +17,7 @@ use aibt_store::{SeriesKey, Store};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
+use crate::decide::DecisionPoint;
 use crate::error::{EngineError, Result};
 
 /// Bars of history loaded before the period beyond the prompt's window, so the indicators
@@ -172,10 +173,7 @@ pub async fn preview_prompt(store: &dyn Store, spec: &PreviewSpec) -> Result<Pre
         options: spec.settings.clone(),
     };
     let account = Account::open(spec.settings.clone(), "preview");
-    let view = AccountView {
-        position: PositionView::of(&account, bars[index].close)?,
-        total_fees: Money::ZERO,
-    };
+    let view = AccountView::plain(PositionView::of(&account, bars[index].close)?, Money::ZERO);
     let (prompt, _) = maker
         .render(&bars, index, &view, &[], 0)
         .map_err(|e| EngineError::invalid("content", e))?;
@@ -231,10 +229,30 @@ pub(super) fn decision_time(bars: &[Bar], time: DateTime<Utc>, blind: bool) -> S
     }
 }
 
-/// The account as a prompt shows it, marked at the decision bar's close.
-pub(super) fn account_view(account: &Account, bar: &Bar) -> Result<AccountView> {
+/// The account as a prompt shows it, marked at the decision bar's close, with the position's
+/// bracket and a limit order that waits.
+pub(super) fn account_view(point: &DecisionPoint<'_>) -> Result<AccountView> {
+    let account = point.account;
+    let bracket = point.bracket;
+    let side = account.position_side();
+    let flat = account.is_flat();
     Ok(AccountView {
-        position: PositionView::of(account, bar.close)?,
+        position: PositionView::of(account, point.bar.close)?,
         total_fees: account.total_fees,
+        stop_loss: bracket.stop_loss.filter(|_| !flat),
+        take_profit: bracket.take_profit.filter(|_| !flat),
+        trailing_stop: if flat {
+            None
+        } else {
+            bracket
+                .trailing_stop(side)
+                .map_err(aibt_core::broker::BrokerError)?
+        },
+        trailing_stop_pct: bracket.trailing_stop_pct.filter(|_| !flat),
+        pending_order: point.pending.and_then(|order| {
+            let limit = order.limit_price?;
+            let last = order.last_bar?;
+            Some((order.order.action, limit, last.saturating_sub(point.index)))
+        }),
     })
 }

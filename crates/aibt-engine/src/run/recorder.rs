@@ -101,6 +101,7 @@ impl Recorder {
             avg_price_after: fill.avg_price_after,
             reject_reason: fill.reject_reason.clone(),
             realized_pnl: fill.realized_pnl,
+            exit_reason: fill.exit_reason,
         }
     }
 

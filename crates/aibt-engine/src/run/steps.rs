@@ -72,6 +72,9 @@ impl Run<'_> {
             initial_balance: self.stored_account.initial_balance,
             rows: Default::default(),
         };
+        if self.options.close_at_end && bars_total > 0 {
+            simulation.end_flat_at(bars_total - 1);
+        }
         let resume_at = simulation.next_bar();
         let each_decision = source.commits_each_decision();
         let heartbeat = Heartbeat::start(self.store.clone(), task_id.to_string(), self.config);
@@ -113,6 +116,8 @@ impl Run<'_> {
                             index,
                             step,
                             account: &simulation.account,
+                            bracket: simulation.bracket(),
+                            pending: simulation.pending(),
                         })
                         .await?;
                     if self.records_holds || answer.decision.action != TradeAction::Hold {
@@ -190,6 +195,7 @@ fn stats_json(
         reason: format!("encoding statistics: {e}"),
     })?;
     stats["decisions"] = json!(simulation.steps());
+    stats["borrow_fees"] = json!(simulation.account.borrow_fees);
     stats["rejected_orders"] = json!(simulation.rejected_orders());
     stats["strategy"] = json!(task.strategy);
     stats["fill"] = json!(options.fill);

@@ -22,6 +22,10 @@ pub struct TaskOptions {
     /// Hide the symbol and dates from the model and rebase prices (AI strategies).
     #[serde(default)]
     pub blind: bool,
+    /// Close any open position at the last bar's close (exit reason END); otherwise it stays
+    /// open, as backtesting.py's `finalize_trades=False`.
+    #[serde(default)]
+    pub close_at_end: bool,
     /// Whether a decision to hold gets a `local_decisions` row. A model's every answer is
     /// recorded; a built-in rule's holds by default are not: they say only that the rule did
     /// not trigger, are reproducible from the bars, and would be one row per bar.

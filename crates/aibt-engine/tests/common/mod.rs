@@ -63,6 +63,8 @@ pub fn settings(market: MarketType, cash: &str, commission: &str) -> AccountSett
         min_commission: Money::ZERO,
         short_margin_ratio: Rate::ONE,
         whole_units: market == MarketType::Us,
+        slippage: aibt_core::Rate::ZERO,
+        borrow_rate: aibt_core::Rate::ZERO,
     }
 }
 

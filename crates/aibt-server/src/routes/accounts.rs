@@ -29,6 +29,10 @@ pub struct AccountCreate {
     pub tax_rate: Option<Rate>,
     pub min_commission: Option<Money>,
     pub short_margin_ratio: Option<Rate>,
+    /// Fraction every fill is moved against the trader (0 when omitted).
+    pub slippage: Option<Rate>,
+    /// Yearly rate charged on the market value of shorts (0 when omitted).
+    pub borrow_rate: Option<Rate>,
     /// US accounts trade whole shares unless this is true.
     pub allow_fractional_shares: Option<bool>,
 }
@@ -44,6 +48,8 @@ pub struct AccountUpdate {
     pub tax_rate: Option<Rate>,
     pub min_commission: Option<Money>,
     pub short_margin_ratio: Option<Rate>,
+    pub slippage: Option<Rate>,
+    pub borrow_rate: Option<Rate>,
     pub allow_fractional_shares: Option<bool>,
 }
 
@@ -113,6 +119,8 @@ pub(crate) async fn insert_account(
         tax_rate: body.tax_rate,
         min_commission: body.min_commission,
         short_margin_ratio: body.short_margin_ratio,
+        slippage: body.slippage,
+        borrow_rate: body.borrow_rate,
         allow_fractional_shares: Some(fractional),
         stock_symbol: body.stock_symbol,
     };
@@ -158,6 +166,8 @@ pub async fn update_account(
         tax_rate: body.tax_rate,
         min_commission: body.min_commission,
         short_margin_ratio: body.short_margin_ratio,
+        slippage: body.slippage,
+        borrow_rate: body.borrow_rate,
         allow_fractional_shares: body.allow_fractional_shares,
         stock_symbol: body.stock_symbol,
     };

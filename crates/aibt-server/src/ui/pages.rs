@@ -554,6 +554,8 @@ async fn start_backtest(state: &AppState, form: &mut FormState) -> Option<String
             tax_rate: form.decimal("tax_rate", Rate::parse),
             min_commission: form.decimal("min_commission", Money::parse),
             short_margin_ratio: form.decimal("short_margin_ratio", Rate::parse),
+            slippage: None,
+            borrow_rate: None,
             allow_fractional_shares: None,
         };
         if !form.ok() {
@@ -1193,6 +1195,8 @@ pub async fn create_account(
         tax_rate: form.decimal("tax_rate", Rate::parse),
         min_commission: form.decimal("min_commission", Money::parse),
         short_margin_ratio: form.decimal("short_margin_ratio", Rate::parse),
+        slippage: None,
+        borrow_rate: None,
         allow_fractional_shares: Some(form.v("allow_fractional_shares") == "true"),
     };
     if form.ok() {

@@ -58,6 +58,8 @@ pub static ACCOUNTS: Table = Table::new(
         "task_id",
         "short_margin_ratio",
         "allow_fractional_shares",
+        "slippage",
+        "borrow_rate",
     ],
 );
 
@@ -94,6 +96,8 @@ impl TableRow for VirtualAccount {
             task_id: r.opt_text(23)?,
             short_margin_ratio: r.decimal(24)?,
             allow_fractional_shares: r.bool(25)?,
+            slippage: r.decimal(26)?,
+            borrow_rate: r.decimal(27)?,
         })
     }
 }
@@ -130,6 +134,8 @@ impl WriteRow for VirtualAccount {
         b.opt_text(self.task_id.as_deref());
         b.decimal(self.short_margin_ratio);
         b.bool(self.allow_fractional_shares);
+        b.decimal(self.slippage);
+        b.decimal(self.borrow_rate);
         Ok(())
     }
 }
@@ -457,6 +463,7 @@ pub static TRADES: Table = Table::new(
         "avg_price_after",
         "reject_reason",
         "realized_pnl",
+        "exit_reason",
     ],
 );
 
@@ -490,6 +497,7 @@ impl TableRow for TradeRecord {
             avg_price_after: r.decimal(20)?,
             reject_reason: r.opt_text(21)?,
             realized_pnl: r.opt_decimal(22)?,
+            exit_reason: r.opt_label(23)?,
         })
     }
 }
@@ -523,6 +531,7 @@ impl WriteRow for TradeRecord {
         b.decimal(self.avg_price_after);
         b.opt_text(self.reject_reason.as_deref());
         b.opt_decimal(self.realized_pnl);
+        b.opt_label(self.exit_reason.map(|reason| reason.as_str()));
         Ok(())
     }
 }

@@ -66,6 +66,8 @@ pub fn sample_account(account_id: &str) -> VirtualAccount {
         task_id: None,
         short_margin_ratio: rate("1.500000"),
         allow_fractional_shares: true,
+        slippage: rate("0.000512"),
+        borrow_rate: rate("9.999999"),
     }
 }
 
@@ -170,6 +172,11 @@ pub fn sample_trade(task_id: &str, n: u32) -> TradeRecord {
         avg_price_after: money("43000.12345678"),
         reject_reason: None,
         realized_pnl: Some(money("-0.00000001")),
+        exit_reason: if n.is_multiple_of(2) {
+            None
+        } else {
+            Some(aibt_core::ExitReason::TrailingStop)
+        },
     }
 }
 

@@ -65,6 +65,7 @@ async fn new_spec(store: &dyn Store, args: &BacktestArgs) -> Result<TaskSpec> {
     let mut options = TaskOptions {
         fill: fill_rule(&args.account)?.unwrap_or_default(),
         record_holds: args.record_holds.then_some(true),
+        close_at_end: args.close_at_end,
         ..TaskOptions::default()
     };
     let strategy = match &args.ai.template {
@@ -198,6 +199,7 @@ async fn replay_spec(store: &dyn Store, args: &BacktestArgs, source_id: &str) ->
         options: TaskOptions {
             fill: fill_rule(&args.account)?.unwrap_or(source_options.fill),
             blind: source_options.blind,
+            close_at_end: args.close_at_end || source_options.close_at_end,
             ..TaskOptions::default()
         },
     })
