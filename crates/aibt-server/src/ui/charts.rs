@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::time::Duration;
 
-use aibt_core::{Bar, TradeStatus};
+use aibt_core::{Bar, MarketType, TimeGranularity, TradeStatus};
 use aibt_engine::export::equity_curve;
 use aibt_store::{RecordQuery, SeriesKey, Task};
 use axum::Json;
@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::UiLang;
-use super::pages::{SeriesQuery, progress_of};
+use super::format::progress_of;
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 
@@ -173,6 +173,14 @@ pub async fn task_chart(
             })
             .collect(),
     }))
+}
+
+/// A stored series, as the market data page links to its chart.
+#[derive(Deserialize)]
+pub struct SeriesQuery {
+    pub symbol: String,
+    pub market_type: MarketType,
+    pub time_granularity: TimeGranularity,
 }
 
 pub async fn series_candles(

@@ -1,0 +1,67 @@
+//! The options of the series a page lets a person choose, and what choosing one does: the
+//! stored series, then the bundled samples, imported the first time one is chosen.
+
+use aibt_store::{SeriesInfo, SeriesKey};
+
+use super::Tr;
+use super::form::series_value;
+use crate::AppState;
+use crate::error::ApiError;
+
+/// An `<option>`.
+pub struct Choice {
+    pub value: String,
+    pub label: String,
+}
+
+/// The stored series, then the bundled samples not yet stored (imported when chosen).
+pub async fn series_choices(state: &AppState, tr: Tr) -> Result<Vec<Choice>, ApiError> {
+    let stored: Vec<SeriesInfo> = state.store.list_series().await?;
+    let mut choices: Vec<Choice> = stored
+        .iter()
+        .map(|s| Choice {
+            value: series_value(&s.key),
+            label: format!(
+                "{} · {} · {} ({} {})",
+                s.key.symbol,
+                s.key.market_type,
+                s.key.granularity,
+                s.bars,
+                tr.t("field.bars")
+            ),
+        })
+        .collect();
+    for sample in aibt_data::SAMPLES {
+        let key = SeriesKey {
+            symbol: sample.symbol.to_string(),
+            market_type: sample.market_type,
+            granularity: sample.granularity,
+        };
+        if !stored.iter().any(|s| s.key == key) {
+            choices.push(Choice {
+                value: series_value(&key),
+                label: format!(
+                    "{} · {} · {} ({})",
+                    key.symbol,
+                    key.market_type,
+                    key.granularity,
+                    tr.t("new.sample")
+                ),
+            });
+        }
+    }
+    Ok(choices)
+}
+
+/// Imports a bundled sample the first time it is chosen.
+pub async fn ensure_series(state: &AppState, key: &SeriesKey) -> Result<(), ApiError> {
+    aibt_engine::series::ensure_series(
+        state.store.as_ref(),
+        &key.symbol,
+        Some(key.market_type),
+        key.granularity,
+        None,
+    )
+    .await?;
+    Ok(())
+}

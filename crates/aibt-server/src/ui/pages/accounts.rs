@@ -1,0 +1,104 @@
+//! `/accounts`: the user's accounts, whose cash and fees a backtest copies when it starts.
+
+use aibt_core::{MarketType, Money, Rate};
+use aibt_store::{AccountQuery, VirtualAccount};
+use askama::Template;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::routes::accounts::{AccountCreate, insert_account};
+use crate::ui::form::{ACCOUNT_FIELDS, Field, FormState, account_defaults, fields, form_page};
+use crate::ui::respond::{page_try, refused, render};
+use crate::ui::{Tr, UiLang};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/accounts", get(accounts).post(create_account))
+}
+
+#[derive(Template)]
+#[template(path = "accounts.html")]
+pub struct AccountsPage {
+    tr: Tr,
+    nav: &'static str,
+    form: FormState,
+    accounts: Vec<VirtualAccount>,
+    fields: Vec<Field>,
+    created: Option<String>,
+}
+form_page!(AccountsPage);
+
+#[derive(Deserialize)]
+pub struct CreatedQuery {
+    created: Option<String>,
+}
+
+async fn accounts_page(
+    state: &AppState,
+    tr: Tr,
+    form: FormState,
+    created: Option<String>,
+) -> Response {
+    let accounts = page_try!(
+        state
+            .store
+            .list_accounts(&AccountQuery {
+                include_task_accounts: false,
+                limit: 500,
+                cursor: None,
+            })
+            .await
+    );
+    render(&AccountsPage {
+        tr,
+        nav: "accounts",
+        form,
+        accounts: accounts.items,
+        fields: fields(ACCOUNT_FIELDS),
+        created,
+    })
+}
+
+async fn accounts(
+    State(state): State<AppState>,
+    UiLang(tr): UiLang,
+    Query(query): Query<CreatedQuery>,
+) -> Response {
+    let form = FormState::default().and(account_defaults());
+    accounts_page(&state, tr, form, query.created).await
+}
+
+async fn create_account(
+    State(state): State<AppState>,
+    UiLang(tr): UiLang,
+    body: Bytes,
+) -> Response {
+    let mut form = FormState::parse(&body);
+    let body = AccountCreate {
+        market_type: form.choice("market_type").unwrap_or(MarketType::Us),
+        initial_balance: form
+            .required_decimal("initial_balance", Money::parse)
+            .unwrap_or(Money::ZERO),
+        stock_symbol: None,
+        commission_rate_buy: form.decimal("commission_rate_buy", Rate::parse),
+        commission_rate_sell: form.decimal("commission_rate_sell", Rate::parse),
+        tax_rate: form.decimal("tax_rate", Rate::parse),
+        min_commission: form.decimal("min_commission", Money::parse),
+        short_margin_ratio: form.decimal("short_margin_ratio", Rate::parse),
+        allow_fractional_shares: Some(form.checked("allow_fractional_shares")),
+    };
+    if form.ok() {
+        match insert_account(&state, body).await {
+            Ok(account) => {
+                return Redirect::to(&format!("/accounts?created={}", account.account_id))
+                    .into_response();
+            }
+            Err(error) => form.api_error_same(error),
+        }
+    }
+    refused(accounts_page(&state, tr, form, None).await)
+}
