@@ -213,12 +213,7 @@ pub async fn compare_chart(
     Query(query): Query<CompareQuery>,
 ) -> ApiResult<Json<serde_json::Value>> {
     let mut lines = Vec::new();
-    for id in query
-        .task_ids
-        .split(',')
-        .filter(|id| !id.is_empty())
-        .take(4)
-    {
+    for id in &aibt_engine::compare::compared_ids(&query.task_ids)? {
         let task = state.store.get_task(id).await?;
         let account = state.store.get_task_account(id).await?;
         let initial = account.initial_balance.to_f64();
