@@ -21,12 +21,51 @@ impl Lang {
         }
     }
 
+    /// The language a browser asks for in its `Accept-Language` header, among the two the
+    /// pages have: the highest q-value wins, the first listed among equals, and `q=0` means
+    /// "not this one". Any Chinese (`zh`, `zh-CN`, `zh-Hans-CN`, `zh-TW`) gets the Chinese
+    /// pages, the only Chinese there is. `None` when it names neither language.
+    pub fn from_accept_language(header: &str) -> Option<Lang> {
+        let mut best: Option<(Lang, u16)> = None;
+        for item in header.split(',') {
+            let mut parts = item.split(';').map(str::trim);
+            let tag = parts.next().unwrap_or_default();
+            let lang = match tag.split(['-', '_']).next().map(str::to_ascii_lowercase) {
+                Some(primary) if primary == "en" => Lang::En,
+                Some(primary) if primary == "zh" => Lang::ZhCn,
+                _ => continue,
+            };
+            let Some(weight) = parts.find_map(quality).unwrap_or(Some(1000)) else {
+                continue;
+            };
+            if weight > 0 && best.is_none_or(|(_, top)| weight > top) {
+                best = Some((lang, weight));
+            }
+        }
+        best.map(|(lang, _)| lang)
+    }
+
     pub fn code(self) -> &'static str {
         match self {
             Lang::En => "en",
             Lang::ZhCn => "zh-CN",
         }
     }
+}
+
+/// A `q=` parameter in thousandths: `Some(None)` when it is not a q-value between 0 and 1
+/// (the entry is then ignored), `None` when the parameter is not `q` at all.
+fn quality(param: &str) -> Option<Option<u16>> {
+    let (name, value) = param.split_once('=')?;
+    if !name.trim().eq_ignore_ascii_case("q") {
+        return None;
+    }
+    let value: f64 = match value.trim().parse() {
+        Ok(q) if (0.0..=1.0).contains(&q) => q,
+        _ => return Some(None),
+    };
+    // Within 0..=1 the product is within 0..=1000: the cast cannot truncate.
+    Some(Some((value * 1000.0).round() as u16))
 }
 
 /// (key, English, Chinese).
@@ -504,6 +543,34 @@ mod tests {
             assert!(seen.insert(key), "{key} twice");
             assert!(!en.is_empty() && !zh.is_empty(), "{key}");
         }
+    }
+
+    #[test]
+    fn a_browser_gets_the_language_it_prefers_most() {
+        let pick = Lang::from_accept_language;
+        assert_eq!(pick("zh-CN"), Some(Lang::ZhCn));
+        assert_eq!(pick("zh"), Some(Lang::ZhCn));
+        assert_eq!(pick("zh-Hans-CN;q=0.8"), Some(Lang::ZhCn));
+        assert_eq!(pick("zh-CN,zh;q=0.9,en;q=0.8"), Some(Lang::ZhCn));
+        assert_eq!(pick("en-US,en;q=0.9,zh-CN;q=0.8"), Some(Lang::En));
+        assert_eq!(pick("EN-gb"), Some(Lang::En));
+        // The q-value decides, not the order.
+        assert_eq!(pick("en;q=0.5, zh-CN;q=0.7"), Some(Lang::ZhCn));
+        assert_eq!(pick("en;q=0.7,zh;Q=0.5"), Some(Lang::En));
+        // Among equals, the first listed.
+        assert_eq!(pick("zh;q=0.8,en;q=0.8"), Some(Lang::ZhCn));
+        assert_eq!(pick("en,zh"), Some(Lang::En));
+        // Languages the pages do not have are passed over.
+        assert_eq!(pick("fr-FR,fr;q=0.9,zh-CN;q=0.2"), Some(Lang::ZhCn));
+        assert_eq!(pick("de-DE,de;q=0.9,fr;q=0.8"), None);
+        assert_eq!(pick("*"), None);
+        assert_eq!(pick(""), None);
+        // q=0 refuses a language; a malformed q-value drops its entry.
+        assert_eq!(pick("zh;q=0,en;q=0.1"), Some(Lang::En));
+        assert_eq!(pick("zh;q=0"), None);
+        assert_eq!(pick("zh;q=2,en;q=0.3"), Some(Lang::En));
+        assert_eq!(pick("zh;q=high"), None);
+        assert_eq!(pick("zh-CN;level=1;q=0.9, en;q=0.95"), Some(Lang::En));
     }
 
     /// Every `tr.t("…")` of every template names a key that exists.

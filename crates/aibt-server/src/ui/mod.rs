@@ -13,8 +13,8 @@ mod respond;
 
 use axum::Router;
 use axum::extract::FromRequestParts;
-use axum::http::header;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
@@ -25,25 +25,46 @@ use crate::AppState;
 /// The cookie that keeps a visitor's language.
 const LANG_COOKIE: &str = "aibt_lang";
 
-/// The page's language, from the visitor's cookie (English without one).
+/// The page's language: the one the visitor chose with the switch (a cookie), else the one
+/// their browser asks for, else English.
 pub struct UiLang(pub Tr);
 
 impl<S: Send + Sync> FromRequestParts<S> for UiLang {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let lang = parts
-            .headers
-            .get_all(header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .filter_map(|pair| pair.trim().split_once('='))
-            .find(|(name, _)| *name == LANG_COOKIE)
-            .and_then(|(_, value)| Lang::from_code(value))
-            .unwrap_or_default();
-        Ok(UiLang(Tr { lang }))
+        Ok(UiLang(Tr {
+            lang: page_lang(&parts.headers),
+        }))
     }
+}
+
+fn page_lang(headers: &HeaderMap) -> Lang {
+    chosen_lang(headers)
+        .or_else(|| browser_lang(headers))
+        .unwrap_or_default()
+}
+
+/// The language of the `aibt_lang` cookie.
+fn chosen_lang(headers: &HeaderMap) -> Option<Lang> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == LANG_COOKIE)
+        .and_then(|(_, value)| Lang::from_code(value))
+}
+
+/// The language of the `Accept-Language` headers.
+fn browser_lang(headers: &HeaderMap) -> Option<Lang> {
+    let asked: Vec<&str> = headers
+        .get_all(header::ACCEPT_LANGUAGE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    Lang::from_accept_language(&asked.join(","))
 }
 
 const APP_JS: &str = include_str!("../../assets/ui/app.js");
@@ -95,4 +116,44 @@ fn assets() -> Router<AppState> {
             "/static/vendor/lightweight-charts.js",
             get(|| async { asset("text/javascript; charset=utf-8", CHARTS) }),
         )
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderValue;
+
+    use super::*;
+
+    fn lang_of(headers: &[(header::HeaderName, &'static str)]) -> Lang {
+        let mut map = HeaderMap::new();
+        for (name, value) in headers {
+            map.append(name, HeaderValue::from_static(value));
+        }
+        page_lang(&map)
+    }
+
+    #[test]
+    fn the_switch_wins_over_the_browser_which_wins_over_english() {
+        use header::{ACCEPT_LANGUAGE, COOKIE};
+        const CHINESE: &str = "zh-CN,zh;q=0.9,en;q=0.8";
+        assert_eq!(lang_of(&[]), Lang::En);
+        assert_eq!(lang_of(&[(ACCEPT_LANGUAGE, "fr-FR,fr;q=0.9")]), Lang::En);
+        assert_eq!(lang_of(&[(ACCEPT_LANGUAGE, CHINESE)]), Lang::ZhCn);
+        assert_eq!(
+            lang_of(&[
+                (ACCEPT_LANGUAGE, CHINESE),
+                (COOKIE, "aibt_token=x; aibt_lang=en")
+            ]),
+            Lang::En
+        );
+        assert_eq!(
+            lang_of(&[(ACCEPT_LANGUAGE, "en-US"), (COOKIE, "aibt_lang=zh-CN")]),
+            Lang::ZhCn
+        );
+        // A cookie the switch did not write is no choice.
+        assert_eq!(
+            lang_of(&[(ACCEPT_LANGUAGE, CHINESE), (COOKIE, "aibt_lang=klingon")]),
+            Lang::ZhCn
+        );
+    }
 }
