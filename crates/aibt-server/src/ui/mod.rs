@@ -47,14 +47,7 @@ fn page_lang(headers: &HeaderMap) -> Lang {
 
 /// The language of the `aibt_lang` cookie.
 fn chosen_lang(headers: &HeaderMap) -> Option<Lang> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == LANG_COOKIE)
-        .and_then(|(_, value)| Lang::from_code(value))
+    crate::cookie(headers, LANG_COOKIE).and_then(Lang::from_code)
 }
 
 /// The language of the `Accept-Language` headers.
