@@ -49,6 +49,15 @@ pub fn period(start: DateTime<Utc>, end: DateTime<Utc>, granularity: TimeGranula
     format!("{} → {}", time(start, granularity), time(end, granularity))
 }
 
+/// A task's first and last bar times, for a list cell that may wrap between them but never
+/// inside one.
+pub fn period_ends(task: &Task) -> (String, String) {
+    (
+        time(task.start_date, task.time_granularity),
+        time(task.end_date, task.time_granularity),
+    )
+}
+
 /// The first characters of an id, enough to tell tasks apart in a list.
 pub fn short_id(id: &str) -> String {
     id.chars()

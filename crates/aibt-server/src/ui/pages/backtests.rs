@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use crate::AppState;
 use crate::ui::charts;
-use crate::ui::format::{period, progress_of, return_pct, short_id, strategy_label};
+use crate::ui::format::{period_ends, progress_of, return_pct, short_id, strategy_label};
 use crate::ui::respond::{page_try, render};
 use crate::ui::{Tr, UiLang};
 
@@ -27,7 +27,7 @@ pub struct TaskRow {
     pub short_id: String,
     pub symbol: String,
     pub strategy: String,
-    pub period: String,
+    pub period: (String, String),
     pub status: &'static str,
     pub progress: f64,
     pub progress_text: String,
@@ -42,7 +42,7 @@ fn row(task: &Task) -> TaskRow {
         short_id: short_id(&task.task_id),
         symbol: task.stock_symbol.clone(),
         strategy: strategy_label(task),
-        period: period(task.start_date, task.end_date, task.time_granularity),
+        period: period_ends(task),
         status: task.status.as_str(),
         progress,
         progress_text,

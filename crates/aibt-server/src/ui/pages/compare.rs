@@ -11,7 +11,9 @@ use axum::routing::get;
 
 use crate::AppState;
 use crate::ui::charts;
-use crate::ui::format::{MODEL_STATS, STATS, period, return_pct, short_id, stat, strategy_label};
+use crate::ui::format::{
+    MODEL_STATS, STATS, period_ends, return_pct, short_id, stat, strategy_label,
+};
 use crate::ui::respond::{page_try, render};
 use crate::ui::{Tr, UiLang};
 
@@ -26,7 +28,7 @@ pub struct CompareChoice {
     pub short_id: String,
     pub symbol: String,
     pub strategy: String,
-    pub period: String,
+    pub period: (String, String),
     pub return_pct: String,
     pub chosen: bool,
 }
@@ -103,7 +105,7 @@ async fn compare(
             short_id: short_id(&t.task_id),
             symbol: t.stock_symbol.clone(),
             strategy: strategy_label(t),
-            period: period(t.start_date, t.end_date, t.time_granularity),
+            period: period_ends(t),
             return_pct: return_pct(t),
             chosen: chosen.contains(&t.task_id),
         })
