@@ -1,7 +1,7 @@
-//! The options of the series a page lets a person choose, and what choosing one does: the
-//! stored series, then the bundled samples, imported the first time one is chosen.
+//! What pages list for a person to choose from: the user's accounts, and the series (the
+//! stored ones, then the bundled samples, imported the first time one is chosen).
 
-use aibt_store::{SeriesInfo, SeriesKey};
+use aibt_store::{AccountQuery, SeriesInfo, SeriesKey, VirtualAccount};
 
 use super::Tr;
 use super::form::series_value;
@@ -12,6 +12,19 @@ use crate::error::ApiError;
 pub struct Choice {
     pub value: String,
     pub label: String,
+}
+
+/// The user's accounts (not the run accounts of tasks), as many as a page lists.
+pub async fn user_accounts(state: &AppState) -> Result<Vec<VirtualAccount>, ApiError> {
+    let page = state
+        .store
+        .list_accounts(&AccountQuery {
+            include_task_accounts: false,
+            limit: 500,
+            cursor: None,
+        })
+        .await?;
+    Ok(page.items)
 }
 
 /// The stored series, then the bundled samples not yet stored (imported when chosen).

@@ -1,7 +1,7 @@
 //! `/accounts`: the user's accounts, whose cash and fees a backtest copies when it starts.
 
 use aibt_core::{MarketType, Money, Rate};
-use aibt_store::{AccountQuery, VirtualAccount};
+use aibt_store::VirtualAccount;
 use askama::Template;
 use axum::Router;
 use axum::body::Bytes;
@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 use crate::AppState;
 use crate::routes::accounts::{AccountCreate, insert_account};
+use crate::ui::choices::user_accounts;
 use crate::ui::form::{ACCOUNT_FIELDS, Field, FormState, account_defaults, fields, form_page};
 use crate::ui::respond::{page_try, refused, render};
 use crate::ui::{Tr, UiLang};
@@ -43,21 +44,12 @@ async fn accounts_page(
     form: FormState,
     created: Option<String>,
 ) -> Response {
-    let accounts = page_try!(
-        state
-            .store
-            .list_accounts(&AccountQuery {
-                include_task_accounts: false,
-                limit: 500,
-                cursor: None,
-            })
-            .await
-    );
+    let accounts = page_try!(user_accounts(state).await);
     render(&AccountsPage {
         tr,
         nav: "accounts",
         form,
-        accounts: accounts.items,
+        accounts,
         fields: fields(ACCOUNT_FIELDS),
         created,
     })

@@ -4,7 +4,6 @@
 
 use aibt_core::{Money, Rate, TemplateStatus};
 use aibt_engine::TaskOptions;
-use aibt_store::AccountQuery;
 use askama::Template;
 use axum::Router;
 use axum::body::Bytes;
@@ -15,7 +14,7 @@ use axum::routing::get;
 use crate::AppState;
 use crate::routes::accounts::{AccountCreate, insert_account};
 use crate::routes::tasks::{TaskCreate, insert_task};
-use crate::ui::choices::{Choice, ensure_series, series_choices};
+use crate::ui::choices::{Choice, ensure_series, series_choices, user_accounts};
 use crate::ui::form::{ACCOUNT_FIELDS, Field, FormState, account_defaults, fields, form_page};
 use crate::ui::format::{decimal, short_id};
 use crate::ui::respond::{page_try, refused, render};
@@ -42,16 +41,7 @@ form_page!(NewBacktestPage);
 
 async fn new_backtest_page(state: &AppState, tr: Tr, form: FormState) -> Response {
     let series = page_try!(series_choices(state, tr).await);
-    let accounts = page_try!(
-        state
-            .store
-            .list_accounts(&AccountQuery {
-                include_task_accounts: false,
-                limit: 500,
-                cursor: None,
-            })
-            .await
-    );
+    let accounts = page_try!(user_accounts(state).await);
     let templates = page_try!(state.store.list_templates(false, 500, None).await);
     let configs = page_try!(state.store.list_ai_configs(500, None).await);
     render(&NewBacktestPage {
@@ -60,7 +50,6 @@ async fn new_backtest_page(state: &AppState, tr: Tr, form: FormState) -> Respons
         form,
         series,
         accounts: accounts
-            .items
             .iter()
             .map(|a| Choice {
                 value: a.account_id.clone(),
