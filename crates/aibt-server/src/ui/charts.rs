@@ -16,8 +16,8 @@ use futures_util::{Stream, StreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::UiLang;
 use super::format::progress_of;
+use super::i18n::UiLang;
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 
@@ -264,7 +264,7 @@ pub async fn task_events(
 fn live(
     state: AppState,
     ids: Vec<String>,
-    tr: super::Tr,
+    tr: super::i18n::Tr,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
     let seen: BTreeMap<String, String> = BTreeMap::new();
     futures_util::stream::unfold(

@@ -3,8 +3,8 @@
 
 use aibt_store::{AccountQuery, SeriesInfo, SeriesKey, VirtualAccount};
 
-use super::Tr;
 use super::form::series_value;
+use super::i18n::Tr;
 use crate::AppState;
 use crate::error::ApiError;
 

@@ -1,8 +1,13 @@
-//! The web UI's words in English (the default) and Chinese (zh-CN). Every label of every page
-//! is looked up here; a test checks that each key a template uses exists in both languages.
+//! The web UI's words in English (the default) and Chinese (zh-CN), and which of the two a
+//! page is in. Every label of every page is looked up here; a test checks that each key a
+//! template uses exists in both languages.
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
 
 /// A page's language.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -66,6 +71,44 @@ fn quality(param: &str) -> Option<Option<u16>> {
     };
     // Within 0..=1 the product is within 0..=1000: the cast cannot truncate.
     Some(Some((value * 1000.0).round() as u16))
+}
+
+/// The cookie that keeps a visitor's language.
+pub const LANG_COOKIE: &str = "aibt_lang";
+
+/// The page's language: the one the visitor chose with the switch (a cookie), else the one
+/// their browser asks for, else English.
+pub struct UiLang(pub Tr);
+
+impl<S: Send + Sync> FromRequestParts<S> for UiLang {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(UiLang(Tr {
+            lang: page_lang(&parts.headers),
+        }))
+    }
+}
+
+fn page_lang(headers: &HeaderMap) -> Lang {
+    chosen_lang(headers)
+        .or_else(|| browser_lang(headers))
+        .unwrap_or_default()
+}
+
+/// The language of the `aibt_lang` cookie.
+fn chosen_lang(headers: &HeaderMap) -> Option<Lang> {
+    crate::cookie(headers, LANG_COOKIE).and_then(Lang::from_code)
+}
+
+/// The language of the `Accept-Language` headers.
+fn browser_lang(headers: &HeaderMap) -> Option<Lang> {
+    let asked: Vec<&str> = headers
+        .get_all(header::ACCEPT_LANGUAGE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    Lang::from_accept_language(&asked.join(","))
 }
 
 /// (key, English, Chinese).
@@ -534,6 +577,8 @@ impl Tr {
 
 #[cfg(test)]
 mod tests {
+    use axum::http::HeaderValue;
+
     use super::*;
 
     #[test]
@@ -592,5 +637,38 @@ mod tests {
             }
         }
         assert!(checked > 100, "only {checked} labels found");
+    }
+
+    fn lang_of(headers: &[(header::HeaderName, &'static str)]) -> Lang {
+        let mut map = HeaderMap::new();
+        for (name, value) in headers {
+            map.append(name, HeaderValue::from_static(value));
+        }
+        page_lang(&map)
+    }
+
+    #[test]
+    fn the_switch_wins_over_the_browser_which_wins_over_english() {
+        use header::{ACCEPT_LANGUAGE, COOKIE};
+        const CHINESE: &str = "zh-CN,zh;q=0.9,en;q=0.8";
+        assert_eq!(lang_of(&[]), Lang::En);
+        assert_eq!(lang_of(&[(ACCEPT_LANGUAGE, "fr-FR,fr;q=0.9")]), Lang::En);
+        assert_eq!(lang_of(&[(ACCEPT_LANGUAGE, CHINESE)]), Lang::ZhCn);
+        assert_eq!(
+            lang_of(&[
+                (ACCEPT_LANGUAGE, CHINESE),
+                (COOKIE, "aibt_token=x; aibt_lang=en")
+            ]),
+            Lang::En
+        );
+        assert_eq!(
+            lang_of(&[(ACCEPT_LANGUAGE, "en-US"), (COOKIE, "aibt_lang=zh-CN")]),
+            Lang::ZhCn
+        );
+        // A cookie the switch did not write is no choice.
+        assert_eq!(
+            lang_of(&[(ACCEPT_LANGUAGE, CHINESE), (COOKIE, "aibt_lang=klingon")]),
+            Lang::ZhCn
+        );
     }
 }

@@ -2,6 +2,11 @@
 //! TradingView Lightweight Charts for the charts, both vendored and embedded, so that a page
 //! loads nothing from outside this server. Pages call the same functions as the API; forms
 //! show an error next to the field it names.
+//!
+//! `pages/` has one module a page, each with its router, merged here. Beside them, what they
+//! share: `form` reads forms, `respond` answers, `choices` lists what a person picks from,
+//! `format` writes numbers and times, `i18n` holds the words and the page's language, and
+//! `charts` serves the charts' data. A page uses those, never another page.
 
 mod charts;
 mod choices;
@@ -12,53 +17,11 @@ mod pages;
 mod respond;
 
 use axum::Router;
-use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
-use axum::http::{HeaderMap, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-pub use i18n::{Lang, Tr};
-
 use crate::AppState;
-
-/// The cookie that keeps a visitor's language.
-const LANG_COOKIE: &str = "aibt_lang";
-
-/// The page's language: the one the visitor chose with the switch (a cookie), else the one
-/// their browser asks for, else English.
-pub struct UiLang(pub Tr);
-
-impl<S: Send + Sync> FromRequestParts<S> for UiLang {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(UiLang(Tr {
-            lang: page_lang(&parts.headers),
-        }))
-    }
-}
-
-fn page_lang(headers: &HeaderMap) -> Lang {
-    chosen_lang(headers)
-        .or_else(|| browser_lang(headers))
-        .unwrap_or_default()
-}
-
-/// The language of the `aibt_lang` cookie.
-fn chosen_lang(headers: &HeaderMap) -> Option<Lang> {
-    crate::cookie(headers, LANG_COOKIE).and_then(Lang::from_code)
-}
-
-/// The language of the `Accept-Language` headers.
-fn browser_lang(headers: &HeaderMap) -> Option<Lang> {
-    let asked: Vec<&str> = headers
-        .get_all(header::ACCEPT_LANGUAGE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .collect();
-    Lang::from_accept_language(&asked.join(","))
-}
 
 const APP_JS: &str = include_str!("../../assets/ui/app.js");
 const APP_CSS: &str = include_str!("../../assets/ui/app.css");
@@ -109,44 +72,4 @@ fn assets() -> Router<AppState> {
             "/static/vendor/lightweight-charts.js",
             get(|| async { asset("text/javascript; charset=utf-8", CHARTS) }),
         )
-}
-
-#[cfg(test)]
-mod tests {
-    use axum::http::HeaderValue;
-
-    use super::*;
-
-    fn lang_of(headers: &[(header::HeaderName, &'static str)]) -> Lang {
-        let mut map = HeaderMap::new();
-        for (name, value) in headers {
-            map.append(name, HeaderValue::from_static(value));
-        }
-        page_lang(&map)
-    }
-
-    #[test]
-    fn the_switch_wins_over_the_browser_which_wins_over_english() {
-        use header::{ACCEPT_LANGUAGE, COOKIE};
-        const CHINESE: &str = "zh-CN,zh;q=0.9,en;q=0.8";
-        assert_eq!(lang_of(&[]), Lang::En);
-        assert_eq!(lang_of(&[(ACCEPT_LANGUAGE, "fr-FR,fr;q=0.9")]), Lang::En);
-        assert_eq!(lang_of(&[(ACCEPT_LANGUAGE, CHINESE)]), Lang::ZhCn);
-        assert_eq!(
-            lang_of(&[
-                (ACCEPT_LANGUAGE, CHINESE),
-                (COOKIE, "aibt_token=x; aibt_lang=en")
-            ]),
-            Lang::En
-        );
-        assert_eq!(
-            lang_of(&[(ACCEPT_LANGUAGE, "en-US"), (COOKIE, "aibt_lang=zh-CN")]),
-            Lang::ZhCn
-        );
-        // A cookie the switch did not write is no choice.
-        assert_eq!(
-            lang_of(&[(ACCEPT_LANGUAGE, CHINESE), (COOKIE, "aibt_lang=klingon")]),
-            Lang::ZhCn
-        );
-    }
 }

@@ -14,8 +14,8 @@ use crate::AppState;
 use crate::routes::accounts::{AccountCreate, insert_account};
 use crate::ui::choices::user_accounts;
 use crate::ui::form::{ACCOUNT_FIELDS, Field, FormState, account_defaults, fields, form_page};
+use crate::ui::i18n::{Tr, UiLang};
 use crate::ui::respond::{page_try, refused, render};
-use crate::ui::{Tr, UiLang};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/accounts", get(accounts).post(create_account))

@@ -17,8 +17,8 @@ use axum::routing::{get, post};
 use crate::AppState;
 use crate::routes::ai_configs::{AiConfigCreate, insert_ai_config, masked};
 use crate::ui::form::{Field, FormState, fields, form_page};
+use crate::ui::i18n::{Tr, UiLang};
 use crate::ui::respond::{page_try, refused, render};
-use crate::ui::{Tr, UiLang};
 
 pub fn router() -> Router<AppState> {
     Router::new()

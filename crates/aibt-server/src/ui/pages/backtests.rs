@@ -13,8 +13,8 @@ use serde::Deserialize;
 use crate::AppState;
 use crate::ui::charts;
 use crate::ui::format::{period_ends, progress_of, return_pct, short_id, strategy_label};
+use crate::ui::i18n::{Tr, UiLang};
 use crate::ui::respond::{page_try, render};
-use crate::ui::{Tr, UiLang};
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -14,8 +14,8 @@ use crate::ui::charts;
 use crate::ui::format::{
     MODEL_STATS, STATS, period_ends, return_pct, short_id, stat, strategy_label,
 };
+use crate::ui::i18n::{Tr, UiLang};
 use crate::ui::respond::{page_try, render};
-use crate::ui::{Tr, UiLang};
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -11,8 +11,8 @@ use axum::routing::get;
 
 use crate::AppState;
 use crate::ui::form::FormState;
+use crate::ui::i18n::{LANG_COOKIE, Lang, Tr, UiLang};
 use crate::ui::respond::render;
-use crate::ui::{LANG_COOKIE, Lang, Tr, UiLang};
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -13,8 +13,8 @@ use crate::AppState;
 use crate::routes::market_data::{ImportParams, import_csv};
 use crate::ui::charts::{self, SeriesQuery};
 use crate::ui::format::url_encode;
+use crate::ui::i18n::{Tr, UiLang};
 use crate::ui::respond::{page_try, render};
-use crate::ui::{Tr, UiLang};
 
 pub fn router() -> Router<AppState> {
     Router::new()

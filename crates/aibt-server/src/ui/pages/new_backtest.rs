@@ -17,8 +17,8 @@ use crate::routes::tasks::{TaskCreate, insert_task};
 use crate::ui::choices::{Choice, ensure_series, series_choices, user_accounts};
 use crate::ui::form::{ACCOUNT_FIELDS, Field, FormState, account_defaults, fields, form_page};
 use crate::ui::format::{decimal, short_id};
+use crate::ui::i18n::{Tr, UiLang};
 use crate::ui::respond::{page_try, refused, render};
-use crate::ui::{Tr, UiLang};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/backtests/new", get(new_backtest).post(create_backtest))

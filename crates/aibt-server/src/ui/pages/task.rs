@@ -24,8 +24,8 @@ use crate::ui::format::{
     MODEL_STATS, STATS, decimal, percent, period, progress_of, signed_class, stat, strategy_label,
     time, url_encode,
 };
+use crate::ui::i18n::{Tr, UiLang};
 use crate::ui::respond::{fragment, not_found, page_try, render};
-use crate::ui::{Tr, UiLang};
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -16,8 +16,8 @@ use crate::routes::templates::{
 };
 use crate::ui::choices::{Choice, ensure_series, series_choices};
 use crate::ui::form::{FormState, form_page};
+use crate::ui::i18n::{Tr, UiLang};
 use crate::ui::respond::{page_try, refused, render};
-use crate::ui::{Tr, UiLang};
 
 pub fn router() -> Router<AppState> {
     Router::new()
