@@ -2,7 +2,7 @@
 //! chosen, a bundled sample imported when one is chosen, and every refusal of the API shown
 //! next to the input it concerns.
 
-use aibt_core::{Money, Rate, TemplateStatus};
+use aibt_core::{Money, Rate};
 use aibt_engine::TaskOptions;
 use askama::Template;
 use axum::Router;
@@ -62,11 +62,10 @@ async fn new_backtest_page(state: &AppState, tr: Tr, form: FormState) -> Respons
                 ),
             })
             .collect(),
-        // Only these can run (the engine refuses the others when the task is created).
         templates: templates
             .items
             .iter()
-            .filter(|t| t.status == TemplateStatus::Available)
+            .filter(|t| aibt_engine::templates::runnable(t))
             .map(|t| Choice {
                 value: t.prompt_id.clone(),
                 label: t
