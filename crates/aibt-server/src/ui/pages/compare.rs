@@ -84,12 +84,12 @@ async fn compare(
         .filter(|v| !v.is_empty())
         .collect();
     let mut finished = Vec::new();
-    for status in [TaskStatus::Completed, TaskStatus::CompletedWithErrors] {
+    for status in TaskStatus::ALL.iter().filter(|s| s.is_completed()) {
         let page = page_try!(
             state
                 .store
                 .list_tasks(&TaskQuery {
-                    status: Some(status),
+                    status: Some(*status),
                     limit: 200,
                     ..TaskQuery::default()
                 })
