@@ -78,6 +78,18 @@ pub fn format_timestamp(ts: DateTime<Utc>) -> String {
     ts.to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }
 
+/// The first moment of a day: a period that starts on a date starts here.
+pub fn start_of_day(date: NaiveDate) -> DateTime<Utc> {
+    date.and_time(chrono::NaiveTime::MIN).and_utc()
+}
+
+/// The last moment of a day (to the microsecond both databases keep): a period that ends on a
+/// date includes the whole of that day. `None` only for the last day chrono knows.
+pub fn end_of_day(date: NaiveDate) -> Option<DateTime<Utc>> {
+    let next = date.succ_opt()?;
+    Some(start_of_day(next) - chrono::Duration::microseconds(1))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,6 +113,17 @@ mod tests {
     fn epoch_seconds_and_milliseconds_are_told_apart_by_size() {
         assert_eq!(ts("1514764800"), "2018-01-01T00:00:00Z");
         assert_eq!(ts("1514764800000"), "2018-01-01T00:00:00Z");
+    }
+
+    #[test]
+    fn a_day_runs_from_midnight_to_its_last_microsecond() {
+        let date = NaiveDate::from_ymd_opt(2012, 2, 29).unwrap();
+        assert_eq!(format_timestamp(start_of_day(date)), "2012-02-29T00:00:00Z");
+        assert_eq!(
+            end_of_day(date).map(format_timestamp).as_deref(),
+            Some("2012-02-29T23:59:59.999999Z")
+        );
+        assert_eq!(end_of_day(NaiveDate::MAX), None);
     }
 
     #[test]

@@ -19,6 +19,8 @@ pub const DEFAULT_MAX_TOKENS: i64 = 400;
 pub const DEFAULT_TIMEOUT_SECONDS: i64 = 60;
 pub const DEFAULT_MAX_CONCURRENCY: i64 = 4;
 pub const DEFAULT_MAX_RETRIES: i64 = 3;
+/// The temperature of a config that names none.
+pub const DEFAULT_TEMPERATURE: Rate = Rate::ZERO;
 
 /// Where the key of a config comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,7 +104,7 @@ pub fn build_ai_config(spec: AiConfigSpec) -> Result<AiConfig> {
         ));
     }
     let base_url = check_base_url(&spec.base_url)?;
-    let temperature = spec.temperature.unwrap_or(Rate::ZERO);
+    let temperature = spec.temperature.unwrap_or(DEFAULT_TEMPERATURE);
     if temperature.is_negative() || temperature.mantissa() > 2 * 10i128.pow(Rate::SCALE) {
         return Err(EngineError::invalid(
             "temperature",

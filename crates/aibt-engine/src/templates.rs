@@ -28,6 +28,12 @@ pub fn new_template(
     })
 }
 
+/// Whether a task may be created with this template: only an available one runs (one made
+/// unavailable or deleted stays only for the tasks that already ran with it).
+pub fn runnable(template: &PromptTemplate) -> bool {
+    template.status == TemplateStatus::Available
+}
+
 /// The id of a template given as a file: derived from its content, so running the same file
 /// again reuses its row, and editing the file makes a new row instead of changing the prompt
 /// of the tasks that already ran with it.

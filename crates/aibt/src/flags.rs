@@ -12,7 +12,7 @@ use aibt_engine::ai_config::{AiConfigSpec, ApiKey};
 use aibt_engine::series::{DataFile, ensure_series};
 use aibt_store::{AiConfig, SeriesKey, Store, StoreError};
 use anyhow::{Context, Result, anyhow, bail};
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::cli::{AccountArgs, ModelArgs};
 
@@ -107,11 +107,8 @@ pub fn account_changes(args: &AccountArgs, fractional: bool) -> Result<AccountCh
 /// The period bound of a `--start`/`--end` flag; a bare date as `--end` means the whole day.
 pub fn parse_date(text: &str, flag: &str, end_of_day: bool) -> Result<DateTime<Utc>> {
     if end_of_day && let Ok(date) = NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d") {
-        let next = date
-            .succ_opt()
-            .and_then(|d| d.and_hms_opt(0, 0, 0))
-            .ok_or_else(|| anyhow!("--{flag}: {text} is out of range"))?;
-        return Ok(next.and_utc() - Duration::microseconds(1));
+        return aibt_core::time::end_of_day(date)
+            .ok_or_else(|| anyhow!("--{flag}: {text} is out of range"));
     }
     parse_timestamp(text).map_err(|e| anyhow!("--{flag}: {e}"))
 }

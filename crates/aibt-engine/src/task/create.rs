@@ -188,7 +188,7 @@ async fn check_strategy(store: &dyn Store, strategy: &StrategyRef) -> Result<Che
             ai_config_id,
         } => {
             let template = store.get_template(prompt_id).await?;
-            if template.status != aibt_core::TemplateStatus::Available {
+            if !crate::templates::runnable(&template) {
                 return Err(EngineError::invalid(
                     "user_prompt_id",
                     format!("template {prompt_id} is {}", template.status),

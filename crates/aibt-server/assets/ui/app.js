@@ -32,7 +32,10 @@
       position: buyish ? "belowBar" : "aboveBar",
       shape: buyish ? "arrowUp" : "arrowDown",
       color: colors[m.action] || colors.text,
-      text: labelled ? word("action." + m.action) : undefined,
+      // An exit by a stop, target or trailing stop says so; a signal's exit is its action.
+      text: labelled
+        ? (m.exit_reason && m.exit_reason !== "SIGNAL" ? word("exit." + m.exit_reason) : word("action." + m.action))
+        : undefined,
       size: labelled ? 1 : 0.6,
     };
   }

@@ -166,9 +166,7 @@ pub(crate) async fn insert_task(state: &AppState, body: TaskCreate) -> ApiResult
     )
     .await?;
     if body.start {
-        let started = transition(state.store.as_ref(), &task.task_id, Transition::Start).await?;
-        state.worker.wake();
-        return Ok(started);
+        return apply_transition(state, &task.task_id, Transition::Start).await;
     }
     Ok(task)
 }
@@ -211,12 +209,23 @@ async fn change(
     task_id: &str,
     change: Transition,
 ) -> ApiResult<Json<TaskDetail>> {
+    let task = apply_transition(state, task_id, change).await?;
+    Ok(Json(detail(state, task).await?))
+}
+
+/// Moves a task through its lifecycle; a move that sets it running wakes this process's
+/// workers (the API's and the web UI's).
+pub(crate) async fn apply_transition(
+    state: &AppState,
+    task_id: &str,
+    change: Transition,
+) -> ApiResult<Task> {
     let wakes = matches!(change, Transition::Start | Transition::Resume);
     let task = transition(state.store.as_ref(), task_id, change).await?;
     if wakes {
         state.worker.wake();
     }
-    Ok(Json(detail(state, task).await?))
+    Ok(task)
 }
 
 #[utoipa::path(

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::time::Duration;
 
-use aibt_core::{Bar, TradeStatus};
+use aibt_core::{Bar, MarketType, TimeGranularity, TradeStatus};
 use aibt_engine::export::equity_curve;
 use aibt_store::{RecordQuery, SeriesKey, Task};
 use axum::Json;
@@ -16,8 +16,8 @@ use futures_util::{Stream, StreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::UiLang;
-use super::pages::{SeriesQuery, progress_of};
+use super::format::progress_of;
+use super::i18n::UiLang;
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 
@@ -48,6 +48,8 @@ pub struct Marker {
     time: i64,
     action: &'static str,
     price: f64,
+    /// What closed the position, on an exit (`STOP_LOSS`, …).
+    exit_reason: Option<&'static str>,
 }
 
 #[derive(Debug, Serialize, Default)]
@@ -106,7 +108,7 @@ pub async fn task_chart(
     .await?;
     let (candles, width) = candles(&bars);
     // One marker per action and candle: a wide candle may hold many trades.
-    let mut markers: BTreeMap<(i64, &'static str), f64> = BTreeMap::new();
+    let mut markers: BTreeMap<(i64, &'static str), (f64, Option<&'static str>)> = BTreeMap::new();
     let mut cursor = None;
     'trades: loop {
         let page = state
@@ -127,7 +129,10 @@ pub async fn task_chart(
             if let Some(time) = bucket(&bars, width, trade.trade_time) {
                 markers
                     .entry((time, trade.trade_action.as_str()))
-                    .or_insert(trade.price.to_f64());
+                    .or_insert((
+                        trade.price.to_f64(),
+                        trade.exit_reason.map(|reason| reason.as_str()),
+                    ));
                 if markers.len() >= MAX_MARKERS {
                     break 'trades;
                 }
@@ -151,10 +156,11 @@ pub async fn task_chart(
         candles,
         markers: markers
             .into_iter()
-            .map(|((time, action), price)| Marker {
+            .map(|((time, action), (price, exit_reason))| Marker {
                 time,
                 action,
                 price,
+                exit_reason,
             })
             .collect(),
         equity: curve
@@ -173,6 +179,14 @@ pub async fn task_chart(
             })
             .collect(),
     }))
+}
+
+/// A stored series, as the market data page links to its chart.
+#[derive(Deserialize)]
+pub struct SeriesQuery {
+    pub symbol: String,
+    pub market_type: MarketType,
+    pub time_granularity: TimeGranularity,
 }
 
 pub async fn series_candles(
@@ -205,12 +219,7 @@ pub async fn compare_chart(
     Query(query): Query<CompareQuery>,
 ) -> ApiResult<Json<serde_json::Value>> {
     let mut lines = Vec::new();
-    for id in query
-        .task_ids
-        .split(',')
-        .filter(|id| !id.is_empty())
-        .take(4)
-    {
+    for id in &aibt_engine::compare::compared_ids(&query.task_ids)? {
         let task = state.store.get_task(id).await?;
         let account = state.store.get_task_account(id).await?;
         let initial = account.initial_balance.to_f64();
@@ -261,7 +270,7 @@ pub async fn task_events(
 fn live(
     state: AppState,
     ids: Vec<String>,
-    tr: super::Tr,
+    tr: super::i18n::Tr,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
     let seen: BTreeMap<String, String> = BTreeMap::new();
     futures_util::stream::unfold(

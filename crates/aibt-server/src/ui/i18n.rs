@@ -1,8 +1,13 @@
-//! The web UI's words in English (the default) and Chinese (zh-CN). Every label of every page
-//! is looked up here; a test checks that each key a template uses exists in both languages.
+//! The web UI's words in English (the default) and Chinese (zh-CN), and which of the two a
+//! page is in. Every label of every page is looked up here; a test checks that each key a
+//! template uses exists in both languages.
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
 
 /// A page's language.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -21,12 +26,89 @@ impl Lang {
         }
     }
 
+    /// The language a browser asks for in its `Accept-Language` header, among the two the
+    /// pages have: the highest q-value wins, the first listed among equals, and `q=0` means
+    /// "not this one". Any Chinese (`zh`, `zh-CN`, `zh-Hans-CN`, `zh-TW`) gets the Chinese
+    /// pages, the only Chinese there is. `None` when it names neither language.
+    pub fn from_accept_language(header: &str) -> Option<Lang> {
+        let mut best: Option<(Lang, u16)> = None;
+        for item in header.split(',') {
+            let mut parts = item.split(';').map(str::trim);
+            let tag = parts.next().unwrap_or_default();
+            let lang = match tag.split(['-', '_']).next().map(str::to_ascii_lowercase) {
+                Some(primary) if primary == "en" => Lang::En,
+                Some(primary) if primary == "zh" => Lang::ZhCn,
+                _ => continue,
+            };
+            let Some(weight) = parts.find_map(quality).unwrap_or(Some(1000)) else {
+                continue;
+            };
+            if weight > 0 && best.is_none_or(|(_, top)| weight > top) {
+                best = Some((lang, weight));
+            }
+        }
+        best.map(|(lang, _)| lang)
+    }
+
     pub fn code(self) -> &'static str {
         match self {
             Lang::En => "en",
             Lang::ZhCn => "zh-CN",
         }
     }
+}
+
+/// A `q=` parameter in thousandths: `Some(None)` when it is not a q-value between 0 and 1
+/// (the entry is then ignored), `None` when the parameter is not `q` at all.
+fn quality(param: &str) -> Option<Option<u16>> {
+    let (name, value) = param.split_once('=')?;
+    if !name.trim().eq_ignore_ascii_case("q") {
+        return None;
+    }
+    let value: f64 = match value.trim().parse() {
+        Ok(q) if (0.0..=1.0).contains(&q) => q,
+        _ => return Some(None),
+    };
+    // Within 0..=1 the product is within 0..=1000: the cast cannot truncate.
+    Some(Some((value * 1000.0).round() as u16))
+}
+
+/// The cookie that keeps a visitor's language.
+pub const LANG_COOKIE: &str = "aibt_lang";
+
+/// The page's language: the one the visitor chose with the switch (a cookie), else the one
+/// their browser asks for, else English.
+pub struct UiLang(pub Tr);
+
+impl<S: Send + Sync> FromRequestParts<S> for UiLang {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(UiLang(Tr {
+            lang: page_lang(&parts.headers),
+        }))
+    }
+}
+
+fn page_lang(headers: &HeaderMap) -> Lang {
+    chosen_lang(headers)
+        .or_else(|| browser_lang(headers))
+        .unwrap_or_default()
+}
+
+/// The language of the `aibt_lang` cookie.
+fn chosen_lang(headers: &HeaderMap) -> Option<Lang> {
+    crate::cookie(headers, LANG_COOKIE).and_then(Lang::from_code)
+}
+
+/// The language of the `Accept-Language` headers.
+fn browser_lang(headers: &HeaderMap) -> Option<Lang> {
+    let asked: Vec<&str> = headers
+        .get_all(header::ACCEPT_LANGUAGE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    Lang::from_accept_language(&asked.join(","))
 }
 
 /// (key, English, Chinese).
@@ -63,6 +145,13 @@ pub const WORDS: &[(&str, &str, &str)] = &[
     ("action.HOLD", "Hold", "持有"),
     ("action.SHORT_SELL", "Short", "做空"),
     ("action.COVER_SHORT", "Cover", "平空"),
+    ("exit.SIGNAL", "Signal", "信号"),
+    ("exit.STOP_LOSS", "Stop-loss", "止损"),
+    ("exit.TAKE_PROFIT", "Take-profit", "止盈"),
+    ("exit.TRAILING_STOP", "Trailing stop", "移动止损"),
+    ("exit.MARGIN_CALL", "Margin call", "强制平仓"),
+    ("exit.END", "End of period", "期末平仓"),
+    ("field.exit_reason", "Exit", "平仓原因"),
     ("trade.EXECUTED", "Executed", "已成交"),
     ("trade.FAILED", "Refused", "被拒绝"),
     ("trade.PENDING", "Pending", "待处理"),
@@ -131,6 +220,16 @@ pub const WORDS: &[(&str, &str, &str)] = &[
         "field.short_margin_ratio",
         "Short margin ratio",
         "做空保证金比例",
+    ),
+    (
+        "field.slippage",
+        "Slippage (fraction of each fill's price)",
+        "滑点（成交价的比例）",
+    ),
+    (
+        "field.borrow_rate",
+        "Borrow rate of shorts (a year)",
+        "融券费率（年化）",
     ),
     ("field.fractional", "Fractional shares", "允许零股"),
     (
@@ -483,7 +582,9 @@ impl Tr {
     pub fn js_json(&self) -> String {
         let words: serde_json::Map<String, serde_json::Value> = WORDS
             .iter()
-            .filter(|(key, ..)| key.starts_with("js.") || key.starts_with("action."))
+            .filter(|(key, ..)| {
+                key.starts_with("js.") || key.starts_with("action.") || key.starts_with("exit.")
+            })
             .map(|(key, ..)| (key.to_string(), serde_json::Value::from(self.t(key))))
             .collect();
         // Safe inside <script>: no "</" survives.
@@ -495,6 +596,8 @@ impl Tr {
 
 #[cfg(test)]
 mod tests {
+    use axum::http::HeaderValue;
+
     use super::*;
 
     #[test]
@@ -504,6 +607,34 @@ mod tests {
             assert!(seen.insert(key), "{key} twice");
             assert!(!en.is_empty() && !zh.is_empty(), "{key}");
         }
+    }
+
+    #[test]
+    fn a_browser_gets_the_language_it_prefers_most() {
+        let pick = Lang::from_accept_language;
+        assert_eq!(pick("zh-CN"), Some(Lang::ZhCn));
+        assert_eq!(pick("zh"), Some(Lang::ZhCn));
+        assert_eq!(pick("zh-Hans-CN;q=0.8"), Some(Lang::ZhCn));
+        assert_eq!(pick("zh-CN,zh;q=0.9,en;q=0.8"), Some(Lang::ZhCn));
+        assert_eq!(pick("en-US,en;q=0.9,zh-CN;q=0.8"), Some(Lang::En));
+        assert_eq!(pick("EN-gb"), Some(Lang::En));
+        // The q-value decides, not the order.
+        assert_eq!(pick("en;q=0.5, zh-CN;q=0.7"), Some(Lang::ZhCn));
+        assert_eq!(pick("en;q=0.7,zh;Q=0.5"), Some(Lang::En));
+        // Among equals, the first listed.
+        assert_eq!(pick("zh;q=0.8,en;q=0.8"), Some(Lang::ZhCn));
+        assert_eq!(pick("en,zh"), Some(Lang::En));
+        // Languages the pages do not have are passed over.
+        assert_eq!(pick("fr-FR,fr;q=0.9,zh-CN;q=0.2"), Some(Lang::ZhCn));
+        assert_eq!(pick("de-DE,de;q=0.9,fr;q=0.8"), None);
+        assert_eq!(pick("*"), None);
+        assert_eq!(pick(""), None);
+        // q=0 refuses a language; a malformed q-value drops its entry.
+        assert_eq!(pick("zh;q=0,en;q=0.1"), Some(Lang::En));
+        assert_eq!(pick("zh;q=0"), None);
+        assert_eq!(pick("zh;q=2,en;q=0.3"), Some(Lang::En));
+        assert_eq!(pick("zh;q=high"), None);
+        assert_eq!(pick("zh-CN;level=1;q=0.9, en;q=0.95"), Some(Lang::En));
     }
 
     /// Every `tr.t("…")` of every template names a key that exists.
@@ -525,5 +656,38 @@ mod tests {
             }
         }
         assert!(checked > 100, "only {checked} labels found");
+    }
+
+    fn lang_of(headers: &[(header::HeaderName, &'static str)]) -> Lang {
+        let mut map = HeaderMap::new();
+        for (name, value) in headers {
+            map.append(name, HeaderValue::from_static(value));
+        }
+        page_lang(&map)
+    }
+
+    #[test]
+    fn the_switch_wins_over_the_browser_which_wins_over_english() {
+        use header::{ACCEPT_LANGUAGE, COOKIE};
+        const CHINESE: &str = "zh-CN,zh;q=0.9,en;q=0.8";
+        assert_eq!(lang_of(&[]), Lang::En);
+        assert_eq!(lang_of(&[(ACCEPT_LANGUAGE, "fr-FR,fr;q=0.9")]), Lang::En);
+        assert_eq!(lang_of(&[(ACCEPT_LANGUAGE, CHINESE)]), Lang::ZhCn);
+        assert_eq!(
+            lang_of(&[
+                (ACCEPT_LANGUAGE, CHINESE),
+                (COOKIE, "aibt_token=x; aibt_lang=en")
+            ]),
+            Lang::En
+        );
+        assert_eq!(
+            lang_of(&[(ACCEPT_LANGUAGE, "en-US"), (COOKIE, "aibt_lang=zh-CN")]),
+            Lang::ZhCn
+        );
+        // A cookie the switch did not write is no choice.
+        assert_eq!(
+            lang_of(&[(ACCEPT_LANGUAGE, CHINESE), (COOKIE, "aibt_lang=klingon")]),
+            Lang::ZhCn
+        );
     }
 }

@@ -2,61 +2,26 @@
 //! TradingView Lightweight Charts for the charts, both vendored and embedded, so that a page
 //! loads nothing from outside this server. Pages call the same functions as the API; forms
 //! show an error next to the field it names.
+//!
+//! `pages/` has one module a page, each with its router, merged here. Beside them, what they
+//! share: `form` reads forms, `respond` answers, `choices` lists what a person picks from,
+//! `format` writes numbers and times, `i18n` holds the words and the page's language, and
+//! `charts` serves the charts' data. A page uses those, never another page.
 
 mod charts;
+mod choices;
+mod form;
 mod format;
 mod i18n;
 mod pages;
+mod respond;
 
 use axum::Router;
-use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{get, post};
-
-pub use i18n::{Lang, Tr};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 
 use crate::AppState;
-
-/// The cookie that keeps a visitor's language.
-const LANG_COOKIE: &str = "aibt_lang";
-
-/// The page's language, from the visitor's cookie (English without one).
-pub struct UiLang(pub Tr);
-
-impl<S: Send + Sync> FromRequestParts<S> for UiLang {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let lang = parts
-            .headers
-            .get_all(header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .filter_map(|pair| pair.trim().split_once('='))
-            .find(|(name, _)| *name == LANG_COOKIE)
-            .and_then(|(_, value)| Lang::from_code(value))
-            .unwrap_or_default();
-        Ok(UiLang(Tr { lang }))
-    }
-}
-
-/// A rendered page, or a 500 naming the template that failed (a bug, logged).
-pub fn render(template: &impl askama::Template) -> Response {
-    match template.render() {
-        Ok(html) => Html(html).into_response(),
-        Err(error) => {
-            tracing::error!(%error, "rendering a page");
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "the page could not be rendered",
-            )
-                .into_response()
-        }
-    }
-}
 
 const APP_JS: &str = include_str!("../../assets/ui/app.js");
 const APP_CSS: &str = include_str!("../../assets/ui/app.css");
@@ -74,48 +39,23 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
         .into_response()
 }
 
+/// Every page's routes, and the static files they load.
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/", get(pages::backtests))
-        .route(
-            "/backtests/new",
-            get(pages::new_backtest).post(pages::create_backtest),
-        )
-        .route("/tasks/{task_id}", get(pages::task))
-        .route("/tasks/{task_id}/chart.json", get(charts::task_chart))
-        .route("/tasks/{task_id}/decisions", get(pages::decision_rows))
-        .route("/tasks/{task_id}/decision", get(pages::decision_detail))
-        .route("/tasks/{task_id}/trades", get(pages::trade_rows))
-        .route("/tasks/{task_id}/{action}", post(pages::lifecycle))
-        .route(
-            "/accounts",
-            get(pages::accounts).post(pages::create_account),
-        )
-        .route(
-            "/templates",
-            get(pages::templates).post(pages::create_template),
-        )
-        .route(
-            "/templates/{prompt_id}",
-            get(pages::template).post(pages::save_template),
-        )
-        .route(
-            "/templates/{prompt_id}/preview",
-            post(pages::preview_template),
-        )
-        .route(
-            "/ai-configs",
-            get(pages::ai_configs).post(pages::create_ai_config),
-        )
-        .route("/ai-configs/{config_id}/test", post(pages::test_ai_config))
-        .route("/market-data", get(pages::market_data).post(pages::upload))
-        .route("/market-data/chart", get(pages::series_chart))
-        .route("/market-data/candles.json", get(charts::series_candles))
-        .route("/compare", get(pages::compare))
-        .route("/compare/chart.json", get(charts::compare_chart))
-        .route("/ui/events", get(charts::task_events))
-        .route("/lang/{code}", get(pages::switch_language))
-        .route("/login", get(pages::login_page).post(pages::login))
+        .merge(pages::backtests::router())
+        .merge(pages::new_backtest::router())
+        .merge(pages::task::router())
+        .merge(pages::accounts::router())
+        .merge(pages::templates::router())
+        .merge(pages::ai_configs::router())
+        .merge(pages::market_data::router())
+        .merge(pages::compare::router())
+        .merge(pages::login::router())
+        .merge(assets())
+}
+
+fn assets() -> Router<AppState> {
+    Router::new()
         .route(
             "/static/app.js",
             get(|| async { asset("text/javascript; charset=utf-8", APP_JS) }),

@@ -44,7 +44,9 @@ const browser = await chromium.launch({
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
     "--disable-dev-shm-usage"],
 });
-const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+// The pages follow the browser's language until the switch is used: this one asks for English
+// whatever the machine's locale is.
+const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: "en-US" });
 const page = await context.newPage();
 // Nothing may be loaded from anywhere but this server.
 const foreign = [];
@@ -254,6 +256,78 @@ try {
     await page.waitForSelector("#price-chart canvas");
     await page.screenshot({ path: `${shots}/10-phone-task.png` });
     await page.setViewportSize({ width: 1280, height: 800 });
+  });
+
+  await step("11-long-strategy-names", async () => {
+    // A rule with all its parameters, and a replay (named by the whole id of its source).
+    const account = await (await page.request.post(`${base}/api/v1/accounts`, {
+      data: { market_type: "US", initial_balance: "10000" },
+    })).json();
+    const long = "builtin:rsi-reversion (lower=25 period=10 short=true upper=75)";
+    const created = [];
+    for (const body of [
+      { strategy: "builtin:rsi-reversion", options: { params: { lower: "25", period: "10", short: "true", upper: "75" } } },
+      { strategy: `replay:${ruleTask}` },
+    ]) {
+      const response = await page.request.post(`${base}/api/v1/tasks`, {
+        data: { account_id: account.account_id, stock_symbol: "GOOG", ...body },
+      });
+      assert.equal(response.status(), 201, await response.text());
+      created.push((await response.json()).task_id);
+    }
+    for (const [width, height, name] of [[1280, 800, "11-task-list-desktop"], [390, 844, "11-task-list-phone"]]) {
+      await page.setViewportSize({ width, height });
+      await page.goto(`${base}/`);
+      const layout = await page.evaluate((ids) => {
+        const row = (id) => document.querySelector(`tr[data-task="${id}"]`);
+        const cells = (tr) => [...tr.children].map((td) => Math.round(td.getBoundingClientRect().left));
+        const strategy = (tr) => tr.children[2];
+        const table = document.getElementById("tasks");
+        return {
+          header: cells(table.querySelector("thead tr")),
+          rows: [...table.querySelectorAll("tbody tr")].map(cells),
+          heights: ids.map((id) => Math.round(row(id).getBoundingClientRect().height)),
+          titles: ids.map((id) => strategy(row(id)).title),
+          clipped: ids.map((id) => strategy(row(id)).scrollWidth > strategy(row(id)).clientWidth),
+          sideways: table.parentElement.scrollWidth - table.parentElement.clientWidth,
+          overflow: document.documentElement.scrollWidth - window.innerWidth,
+        };
+      }, [...created, aiTask]);
+      for (const cells of layout.rows) assert.deepEqual(cells, layout.header, "a column moved");
+      assert.equal(layout.titles[0], long);
+      assert.equal(layout.titles[1], `replay:${ruleTask}`);
+      assert.deepEqual(layout.clipped.slice(0, 2), [true, true], "long strategies are cut, not wrapped");
+      // As tall as the row of a short strategy over the same period: nothing wrapped.
+      assert.equal(new Set(layout.heights).size, 1, `rows of unequal height: ${layout.heights}`);
+      assert.ok(layout.overflow <= 1, `the page is ${layout.overflow}px wider than the screen`);
+      if (width === 1280) assert.ok(layout.sideways <= 1, `the list scrolls ${layout.sideways}px sideways`);
+      await page.screenshot({ path: `${shots}/${name}.png` });
+    }
+    await page.setViewportSize({ width: 1280, height: 800 });
+  });
+
+  await step("12-browser-language", async () => {
+    // A browser that asks for Chinese, with no cookie yet, gets Chinese…
+    const chinese = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: "zh-CN" });
+    const other = await chinese.newPage();
+    try {
+      await other.goto(`${base}/backtests/new`);
+      assert.equal(await other.getAttribute("html", "lang"), "zh-CN");
+      assert.ok((await other.textContent("#new-backtest")).includes("初始资金"));
+      // …until the person picks English with the switch, which then wins over the browser.
+      await other.click("#lang-en");
+      await other.waitForURL(/\/backtests\/new$/);
+      assert.equal(await other.getAttribute("html", "lang"), "en");
+      await other.goto(`${base}/`);
+      assert.equal(await other.getAttribute("html", "lang"), "en");
+      // The same for a header with q-values, as browsers send it.
+      const asked = await fetch(`${base}/`, { headers: { "accept-language": "zh-CN,zh;q=0.9,en;q=0.8" } });
+      assert.match(await asked.text(), /<html lang="zh-CN">/);
+      const french = await fetch(`${base}/`, { headers: { "accept-language": "fr-FR,fr;q=0.9" } });
+      assert.match(await french.text(), /<html lang="en">/);
+    } finally {
+      await chinese.close();
+    }
   });
 
   assert.deepEqual(foreign, [], "requests to other hosts");

@@ -1,0 +1,457 @@
+//! `/tasks/{id}`: one backtest with its charts, statistics, decisions and trades (pages of
+//! them swapped in by htmx), a decision's prompt and answer, and the pause, resume and cancel
+//! buttons its status allows.
+
+use aibt_core::MarketType;
+use aibt_engine::Transition;
+use aibt_engine::task::TaskDetail;
+use aibt_store::{RecordQuery, Task};
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::AppState;
+use crate::error::ApiError;
+use crate::routes::tasks::{apply_transition, detail};
+use crate::ui::charts;
+use crate::ui::format::{
+    MODEL_STATS, STATS, decimal, percent, period, progress_of, signed_class, stat, strategy_label,
+    time, url_encode,
+};
+use crate::ui::i18n::{Tr, UiLang};
+use crate::ui::respond::{fragment, not_found, page_try, render};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/tasks/{task_id}", get(task))
+        .route("/tasks/{task_id}/chart.json", get(charts::task_chart))
+        .route("/tasks/{task_id}/decisions", get(decision_rows))
+        .route("/tasks/{task_id}/decision", get(decision_detail))
+        .route("/tasks/{task_id}/trades", get(trade_rows))
+        .route("/tasks/{task_id}/{action}", post(lifecycle))
+}
+
+pub struct StatRow {
+    pub label: String,
+    pub value: String,
+}
+
+pub struct Card {
+    pub label: &'static str,
+    pub value: String,
+    pub class: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "task.html")]
+pub struct TaskPage {
+    tr: Tr,
+    nav: &'static str,
+    task: Task,
+    strategy: String,
+    period: String,
+    progress: f64,
+    progress_text: String,
+    can_pause: bool,
+    can_resume: bool,
+    can_cancel: bool,
+    memorisation_warning: Option<String>,
+    cards: Vec<Card>,
+    stats: Vec<StatRow>,
+    model_stats: Vec<StatRow>,
+    decisions: String,
+    trades: String,
+}
+
+fn stat_rows(stats: &Value, keys: &[&str]) -> Vec<StatRow> {
+    keys.iter()
+        .filter(|key| stats.get(**key).is_some())
+        .map(|key| StatRow {
+            label: format!("stat.{key}"),
+            value: stat(&stats[*key]),
+        })
+        .collect()
+}
+
+/// The key numbers above the charts.
+fn cards(detail: &TaskDetail, stats: &Value) -> Vec<Card> {
+    let number = |key: &str| stats.get(key).and_then(Value::as_f64);
+    let mut cards = vec![
+        Card {
+            label: "stat.equity_final",
+            value: decimal(&detail.equity.to_string(), 2),
+            class: "",
+        },
+        Card {
+            label: "stat.return_pct",
+            value: percent(number("return_pct")),
+            class: signed_class(number("return_pct")),
+        },
+        Card {
+            label: "stat.buy_hold_return_pct",
+            value: percent(number("buy_hold_return_pct")),
+            class: signed_class(number("buy_hold_return_pct")),
+        },
+        Card {
+            label: "stat.max_drawdown_pct",
+            value: percent(number("max_drawdown_pct")),
+            class: "",
+        },
+        Card {
+            label: "stat.sharpe_ratio",
+            value: stats.get("sharpe_ratio").map(stat).unwrap_or_default(),
+            class: "",
+        },
+        Card {
+            label: "stat.num_trades",
+            value: stats.get("num_trades").map(stat).unwrap_or_default(),
+            class: "",
+        },
+    ];
+    if stats.get("llm_calls").is_some() {
+        cards.push(Card {
+            label: "stat.failed_decisions",
+            value: stat(&stats["failed_decisions"]),
+            class: "",
+        });
+    }
+    cards
+}
+
+async fn task(
+    State(state): State<AppState>,
+    UiLang(tr): UiLang,
+    Path(task_id): Path<String>,
+) -> Response {
+    let task = page_try!(state.store.get_task(&task_id).await);
+    let detail = page_try!(detail(&state, task.clone()).await);
+    let stats = task.stats.clone().unwrap_or(Value::Null);
+    let decisions = page_try!(decisions_partial(&state, tr, &task_id, None).await);
+    let trades = page_try!(trades_partial(&state, tr, &task, None).await);
+    let (progress, progress_text) = progress_of(&task);
+    render(&TaskPage {
+        tr,
+        nav: "backtests",
+        strategy: strategy_label(&task),
+        period: period(task.start_date, task.end_date, task.time_granularity),
+        progress,
+        progress_text,
+        can_pause: Transition::Pause.allowed_from(task.status),
+        can_resume: Transition::Resume.allowed_from(task.status),
+        can_cancel: Transition::Cancel.allowed_from(task.status),
+        memorisation_warning: memorisation_text(&state, tr, &detail).await,
+        cards: cards(&detail, &stats),
+        stats: stat_rows(&stats, STATS),
+        model_stats: stat_rows(&stats, MODEL_STATS),
+        decisions,
+        trades,
+        task,
+    })
+}
+
+/// The engine's memorisation warning, in the page's language.
+async fn memorisation_text(state: &AppState, tr: Tr, detail: &TaskDetail) -> Option<String> {
+    detail.memorisation_warning.as_ref()?;
+    let task = &detail.task;
+    let config = state
+        .store
+        .get_ai_config(task.ai_config_id.as_deref()?)
+        .await
+        .ok()?;
+    let cutoff = config.knowledge_cutoff?;
+    Some(
+        tr.t("task.memorisation_text")
+            .replace("{end}", &task.end_date.date_naive().to_string())
+            .replace("{model}", &config.local_ai_model_name)
+            .replace("{cutoff}", &cutoff.to_string()),
+    )
+}
+
+pub struct DecisionRow {
+    pub id: String,
+    pub at: String,
+    pub time: String,
+    pub action: &'static str,
+    pub failed: bool,
+    pub confidence: String,
+    pub reasoning: String,
+    pub latency: String,
+    pub tokens: String,
+}
+
+#[derive(Template)]
+#[template(path = "decision_rows.html")]
+pub struct DecisionRows {
+    tr: Tr,
+    task_id: String,
+    rows: Vec<DecisionRow>,
+    first: bool,
+    next: Option<String>,
+}
+
+const ROWS_PER_PAGE: u32 = 100;
+
+async fn decisions_partial(
+    state: &AppState,
+    tr: Tr,
+    task_id: &str,
+    cursor: Option<String>,
+) -> Result<String, ApiError> {
+    let task = state.store.get_task(task_id).await?;
+    let first = cursor.is_none();
+    let page = state
+        .store
+        .list_decisions(
+            task_id,
+            &RecordQuery {
+                limit: ROWS_PER_PAGE,
+                cursor,
+                ..RecordQuery::default()
+            },
+        )
+        .await?;
+    let rows = page
+        .items
+        .iter()
+        .map(|d| {
+            let at = d.analysis_date.unwrap_or(d.start_time);
+            let tokens = match (d.prompt_tokens, d.completion_tokens) {
+                (Some(p), Some(c)) => format!("{p} + {c}"),
+                _ => String::new(),
+            };
+            DecisionRow {
+                id: url_encode(&d.decision_id),
+                at: url_encode(&aibt_core::time::format_timestamp(at)),
+                time: time(at, task.time_granularity),
+                action: d.decision_result.as_str(),
+                failed: d.failed(),
+                confidence: decimal(&d.confidence_score.to_string(), 2),
+                reasoning: d.reasoning.clone(),
+                latency: if d.llm_calls > 0 {
+                    d.execution_time_ms
+                        .map(|l| l.to_string())
+                        .unwrap_or_default()
+                } else {
+                    String::new()
+                },
+                tokens,
+            }
+        })
+        .collect();
+    DecisionRows {
+        tr,
+        task_id: task_id.to_string(),
+        rows,
+        first,
+        next: page.next_cursor.map(|c| url_encode(&c)),
+    }
+    .render()
+    .map_err(ApiError::internal)
+}
+
+#[derive(Deserialize)]
+pub struct CursorQuery {
+    cursor: Option<String>,
+}
+
+async fn decision_rows(
+    State(state): State<AppState>,
+    UiLang(tr): UiLang,
+    Path(task_id): Path<String>,
+    Query(query): Query<CursorQuery>,
+) -> Response {
+    fragment(decisions_partial(&state, tr, &task_id, query.cursor).await)
+}
+
+pub struct TradeRow {
+    pub time: String,
+    pub action: &'static str,
+    pub status: &'static str,
+    pub reject_reason: Option<String>,
+    /// What closed the position, on an exit.
+    pub exit_reason: Option<&'static str>,
+    pub quantity: String,
+    pub price: String,
+    pub amount: String,
+    pub fees: String,
+    pub pnl: String,
+    pub pnl_class: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "trade_rows.html")]
+pub struct TradeRows {
+    tr: Tr,
+    task_id: String,
+    rows: Vec<TradeRow>,
+    first: bool,
+    next: Option<String>,
+}
+
+async fn trades_partial(
+    state: &AppState,
+    tr: Tr,
+    task: &Task,
+    cursor: Option<String>,
+) -> Result<String, ApiError> {
+    let first = cursor.is_none();
+    let page = state
+        .store
+        .list_trades(
+            &task.task_id,
+            &RecordQuery {
+                limit: ROWS_PER_PAGE,
+                cursor,
+                ..RecordQuery::default()
+            },
+        )
+        .await?;
+    let quantity_places = if task.market_type == Some(MarketType::Coin) {
+        8
+    } else {
+        4
+    };
+    let rows = page
+        .items
+        .iter()
+        .map(|t| TradeRow {
+            time: time(t.trade_time, task.time_granularity),
+            action: t.trade_action.as_str(),
+            status: t.status.as_str(),
+            reject_reason: t.reject_reason.clone(),
+            exit_reason: t.exit_reason.map(|reason| reason.as_str()),
+            quantity: decimal(&t.quantity.to_string(), quantity_places),
+            price: decimal(&t.price.to_string(), 4),
+            amount: decimal(&t.total_amount.to_string(), 2),
+            fees: decimal(&t.total_fees.to_string(), 2),
+            pnl: t
+                .realized_pnl
+                .map(|p| decimal(&p.to_string(), 2))
+                .unwrap_or_default(),
+            pnl_class: match t.realized_pnl {
+                Some(p) if p.is_positive() => "up",
+                Some(p) if p.is_negative() => "down",
+                _ => "",
+            },
+        })
+        .collect();
+    TradeRows {
+        tr,
+        task_id: task.task_id.clone(),
+        rows,
+        first,
+        next: page.next_cursor.map(|c| url_encode(&c)),
+    }
+    .render()
+    .map_err(ApiError::internal)
+}
+
+async fn trade_rows(
+    State(state): State<AppState>,
+    UiLang(tr): UiLang,
+    Path(task_id): Path<String>,
+    Query(query): Query<CursorQuery>,
+) -> Response {
+    let task = match state.store.get_task(&task_id).await {
+        Ok(task) => task,
+        Err(error) => return ApiError::from(error).into_response(),
+    };
+    fragment(trades_partial(&state, tr, &task, query.cursor).await)
+}
+
+#[derive(Template)]
+#[template(path = "decision_detail.html")]
+pub struct DecisionDetail {
+    tr: Tr,
+    time: String,
+    action: &'static str,
+    confidence: String,
+    reasoning: String,
+    from_cache: bool,
+    calls: i64,
+    error: Option<String>,
+    prompt: String,
+    raw_answer: String,
+    parsed: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct DecisionQuery {
+    id: String,
+    at: DateTime<Utc>,
+}
+
+async fn decision_detail(
+    State(state): State<AppState>,
+    UiLang(tr): UiLang,
+    Path(task_id): Path<String>,
+    Query(query): Query<DecisionQuery>,
+) -> Response {
+    let task = page_try!(state.store.get_task(&task_id).await);
+    let page = page_try!(
+        state
+            .store
+            .list_decisions(
+                &task_id,
+                &RecordQuery {
+                    from: Some(query.at),
+                    to: Some(query.at),
+                    limit: 100,
+                    ..RecordQuery::default()
+                },
+            )
+            .await
+    );
+    let Some(d) = page.items.into_iter().find(|d| d.decision_id == query.id) else {
+        return not_found("decision");
+    };
+    render(&DecisionDetail {
+        tr,
+        time: time(
+            d.analysis_date.unwrap_or(d.start_time),
+            task.time_granularity,
+        ),
+        action: d.decision_result.as_str(),
+        confidence: decimal(&d.confidence_score.to_string(), 2),
+        reasoning: d.reasoning.clone(),
+        from_cache: d.from_cache,
+        calls: d.llm_calls,
+        error: d.error.clone(),
+        prompt: d
+            .prompt
+            .clone()
+            .unwrap_or_else(|| tr.t("task.no_prompt").to_string()),
+        raw_answer: d.raw_answer.clone().unwrap_or_default(),
+        parsed: d
+            .parsed_decision
+            .as_ref()
+            .and_then(|p| serde_json::to_string_pretty(p).ok()),
+    })
+}
+
+/// Pause, resume or cancel; the page reloads to show the new state.
+async fn lifecycle(
+    State(state): State<AppState>,
+    Path((task_id, action)): Path<(String, String)>,
+) -> Response {
+    let change = match action.as_str() {
+        "pause" => Transition::Pause,
+        "resume" => Transition::Resume,
+        "cancel" => Transition::Cancel,
+        _ => return not_found("action"),
+    };
+    let mut response = match apply_transition(&state, &task_id, change).await {
+        Ok(_) => StatusCode::NO_CONTENT.into_response(),
+        Err(error) => error.into_response(),
+    };
+    response
+        .headers_mut()
+        .insert("hx-refresh", HeaderValue::from_static("true"));
+    response
+}
