@@ -126,6 +126,25 @@ impl Builder {
         }
     }
 
+    /// A page newest first, by `created_at` and then `id` (descending), after a `time|id`
+    /// cursor.
+    fn newest_first<T>(
+        mut self,
+        id: &str,
+        cursor: Option<&str>,
+        limit: u32,
+        cursor_of: fn(&T) -> String,
+    ) -> Result<PageQuery<T>> {
+        if let Some(cursor) = cursor {
+            self.after_cursor(("created_at", id), "<", cursor)?;
+        }
+        Ok(self.page(
+            &format!("created_at DESC, {id} DESC"),
+            clamp_limit(limit),
+            cursor_of,
+        ))
+    }
+
     /// Orders by `order` and asks for one row more than a page of `limit`.
     fn page<T>(mut self, order: &str, limit: u32, cursor_of: fn(&T) -> String) -> PageQuery<T> {
         self.order(order, Some(i64::from(limit) + 1));
@@ -270,14 +289,21 @@ pub fn tasks(dialect: Dialect, query: &TaskQuery) -> Result<PageQuery<Task>> {
     b.compare_opt("status =", query.status.map(|s| text(s.as_str())));
     b.compare_opt("stock_symbol =", query.stock_symbol.as_deref().map(text));
     b.compare_opt("account_id =", query.account_id.as_deref().map(text));
-    if let Some(cursor) = &query.cursor {
-        b.after_cursor(("created_at", "task_id"), "<", cursor)?;
-    }
-    Ok(b.page(
-        "created_at DESC, task_id DESC",
-        clamp_limit(query.limit),
+    b.newest_first(
+        "task_id",
+        query.cursor.as_deref(),
+        query.limit,
         |t: &Task| time_cursor(t.created_at, &t.task_id),
-    ))
+    )
+}
+
+/// `column`, compared as bytes: SQLite's only order, and PostgreSQL's under `COLLATE "C"`
+/// (its default collation follows the locale, which would order `Zeta` after `alpha`).
+fn bytewise(dialect: Dialect, column: &str) -> String {
+    match dialect {
+        Dialect::Sqlite => column.to_string(),
+        Dialect::Postgres => format!("{column} COLLATE \"C\""),
+    }
 }
 
 /// The columns a list of a task's records is filtered and ordered by.
@@ -363,10 +389,7 @@ pub fn snapshots(
         }
         None => prefix.clone(),
     };
-    let id = match dialect {
-        Dialect::Sqlite => "snapshot_id",
-        Dialect::Postgres => "snapshot_id COLLATE \"C\"",
-    };
+    let id = &bytewise(dialect, "snapshot_id");
     let mut b = Builder::select::<AccountSnapshot>(dialect);
     b.compare(&format!("{id} >"), SqlValue::Text(lower));
     // The smallest text greater than every id that starts with the prefix (ids are ASCII).
