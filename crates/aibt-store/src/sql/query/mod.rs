@@ -10,7 +10,9 @@ use chrono::{DateTime, Utc};
 
 use super::columns::{TableRow, WriteRow};
 use super::dialect::{Dialect, SqlValue};
-use super::schema::{ACCOUNTS, AI_CONFIGS, BARS, CACHE, SERIES, TASK_CHILD_TABLES, TASKS};
+use super::schema::{
+    ACCOUNTS, AI_CONFIGS, BARS, CACHE, EXPERIMENT_RUNS, SERIES, TASK_CHILD_TABLES, TASKS,
+};
 use super::table::Table;
 use crate::error::{Result, StoreError};
 use crate::paging::{
@@ -18,8 +20,8 @@ use crate::paging::{
     parse_time_cursor, time_cursor,
 };
 use crate::rows::{
-    AccountSnapshot, AiConfig, LocalDecision, PromptTemplate, SeriesKey, Task, TradeRecord,
-    VirtualAccount,
+    AccountSnapshot, AiConfig, Experiment, ExperimentRun, LocalDecision, PromptTemplate, SeriesKey,
+    Task, TradeRecord, VirtualAccount,
 };
 
 /// A statement and its parameters.
@@ -297,6 +299,43 @@ pub fn tasks(dialect: Dialect, query: &TaskQuery) -> Result<PageQuery<Task>> {
     )
 }
 
+/// A page of the experiment list, newest first.
+pub fn experiments(
+    dialect: Dialect,
+    limit: u32,
+    cursor: Option<&str>,
+) -> Result<PageQuery<Experiment>> {
+    Builder::select::<Experiment>(dialect).newest_first(
+        "experiment_id",
+        cursor,
+        limit,
+        |e: &Experiment| time_cursor(e.created_at, &e.experiment_id),
+    )
+}
+
+/// Every run of an experiment in its grid's order: variant, series, period, the named run
+/// before its blind twin, then the repeats (the task id only breaks ties). Text is compared
+/// byte by byte in both databases.
+pub fn experiment_runs(dialect: Dialect, experiment_id: &str) -> Query {
+    let mut b = Builder::select::<ExperimentRun>(dialect);
+    b.compare("experiment_id =", text(experiment_id));
+    let [variant, symbol, period, task] =
+        ["variant", "stock_symbol", "period", "task_id"].map(|c| bytewise(dialect, c));
+    b.order(
+        &format!("{variant}, {symbol}, {period}, blind, repeat_index, {task}"),
+        None,
+    );
+    b.finish()
+}
+
+/// The run of a task, if the task belongs to an experiment.
+pub fn experiment_run_of_task(dialect: Dialect, task_id: &str) -> Query {
+    let mut b = Builder::select::<ExperimentRun>(dialect);
+    b.compare("task_id =", text(task_id));
+    b.order("experiment_id", Some(1));
+    b.finish()
+}
+
 /// `column`, compared as bytes: SQLite's only order, and PostgreSQL's under `COLLATE "C"`
 /// (its default collation follows the locale, which would order `Zeta` after `alpha`).
 fn bytewise(dialect: Dialect, column: &str) -> String {
@@ -531,12 +570,19 @@ pub fn delete_task(dialect: Dialect, task_id: &str, refuse: &[TaskStatus]) -> Qu
 pub fn delete_task_rows(dialect: Dialect, task_id: &str) -> Vec<Query> {
     TASK_CHILD_TABLES
         .iter()
-        .map(|table| {
-            let mut b = Builder::new(dialect, format!("DELETE FROM {}", table.name));
-            b.compare("task_id =", text(task_id));
-            b.finish()
-        })
+        .map(|table| delete_by_task(dialect, table, task_id))
         .collect()
+}
+
+/// Deletes a task's place in its experiment (the experiment keeps its other runs).
+pub fn delete_experiment_run(dialect: Dialect, task_id: &str) -> Query {
+    delete_by_task(dialect, &EXPERIMENT_RUNS, task_id)
+}
+
+fn delete_by_task(dialect: Dialect, table: &Table, task_id: &str) -> Query {
+    let mut b = Builder::new(dialect, format!("DELETE FROM {}", table.name));
+    b.compare("task_id =", text(task_id));
+    b.finish()
 }
 
 /// Stores an answer unless one is already stored under its key.
