@@ -163,6 +163,8 @@ pub fn build_ai_config(spec: AiConfigSpec) -> Result<AiConfig> {
         )?,
         max_retries: within("max_retries", spec.max_retries, DEFAULT_MAX_RETRIES, 0, 10)?,
         knowledge_cutoff: spec.knowledge_cutoff,
+        price_input_per_million: None,
+        price_output_per_million: None,
     })
 }
 

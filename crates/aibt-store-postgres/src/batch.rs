@@ -1,13 +1,13 @@
 //! Writing a batch of steps: one transaction that locks the task's row, checks the lease
 //! fence, and pipelines each table's inserts on one connection.
 
-use aibt_store::sql::{ACCOUNTS, PROGRESS, WriteRow, query, task_status};
+use aibt_store::sql::{ACCOUNTS, PROGRESS, query, task_status};
 use aibt_store::{CommitOutcome, Result, StepBatch, StoreError};
-use futures_util::future::try_join_all;
-use tokio_postgres::types::{Json, ToSql};
+use tokio_postgres::types::Json;
 
-use crate::codec::{DIALECT, RowParams, db_error, insert_error, refs};
+use crate::codec::{DIALECT, RowParams, db_error, refs};
 use crate::connection::PostgresStore;
+use crate::tables::insert_many;
 
 impl PostgresStore {
     /// Commits a batch whose predecessor has committed.
@@ -52,31 +52,4 @@ impl PostgresStore {
         tx.commit().await.map_err(db_error)?;
         Ok(CommitOutcome::Committed)
     }
-}
-
-/// Inserts rows of one table through one prepared statement, pipelined on one connection.
-async fn insert_many<T: WriteRow>(
-    tx: &deadpool_postgres::Transaction<'_>,
-    rows: &[T],
-) -> Result<()> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let table = T::table();
-    let statement = tx
-        .prepare_cached(&table.sql(DIALECT).insert)
-        .await
-        .map_err(db_error)?;
-    let params = rows.iter().map(RowParams::of).collect::<Result<Vec<_>>>()?;
-    let parameter_lists: Vec<Vec<&(dyn ToSql + Sync)>> = params.iter().map(refs).collect();
-    let results = try_join_all(parameter_lists.iter().zip(rows).map(|(params, row)| {
-        let statement = &statement;
-        async move {
-            tx.execute(statement, params)
-                .await
-                .map_err(insert_error(table.entity, row.key()))
-        }
-    }))
-    .await;
-    results.map(|_| ())
 }

@@ -24,6 +24,11 @@ static MIGRATIONS: &[Migration] = &[
         name: "orders",
         sql: include_str!("../migrations/0003_orders.sql"),
     },
+    Migration {
+        version: 4,
+        name: "experiments",
+        sql: include_str!("../migrations/0004_experiments.sql"),
+    },
 ];
 
 pub const LATEST_VERSION: i64 = Migration::latest(MIGRATIONS);

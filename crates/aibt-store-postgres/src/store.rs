@@ -4,7 +4,9 @@
 use std::path::Path;
 
 use aibt_core::{Bar, TaskStatus};
-use aibt_store::sql::{LIFECYCLE, LifecycleChange, TABLES, TASKS, TableRow, query, task_status};
+use aibt_store::sql::{
+    ExperimentStatus, LIFECYCLE, LifecycleChange, TABLES, TASKS, TableRow, query, task_status,
+};
 use aibt_store::*;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -13,7 +15,7 @@ use tokio_postgres::types::ToSql;
 use crate::codec::{DIALECT, Params, Reader, RowParams, db_error, refs};
 use crate::connection::PostgresStore;
 use crate::migrations::{self, LATEST_VERSION};
-use crate::tables::{count, delete_unused, execute, get, insert, update};
+use crate::tables::{count, delete_unused, execute, get, insert, insert_many, update};
 
 /// Names identify AI configs on the CLI; creations and renames are serialised so two configs
 /// cannot end up sharing one.
@@ -425,6 +427,7 @@ impl Store for PostgresStore {
         for child in query::delete_task_rows(DIALECT, task_id) {
             execute(&tx, &child).await?;
         }
+        execute(&tx, &query::delete_experiment_run(DIALECT, task_id)).await?;
         tx.commit().await.map_err(db_error)?;
         Ok(DeleteOutcome::Deleted)
     }
@@ -460,6 +463,67 @@ impl Store for PostgresStore {
         query: &RecordQuery,
     ) -> Result<Page<AccountSnapshot>> {
         self.page(query::snapshots(DIALECT, task_id, query)).await
+    }
+
+    async fn create_experiment(
+        &self,
+        experiment: &Experiment,
+        tasks: &[(Task, VirtualAccount)],
+        runs: &[ExperimentRun],
+    ) -> Result<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db_error)?;
+        insert(&tx, experiment).await?;
+        insert_many(&tx, tasks.iter().map(|(task, _)| task)).await?;
+        insert_many(&tx, tasks.iter().map(|(_, account)| account)).await?;
+        insert_many(&tx, runs).await?;
+        tx.commit().await.map_err(db_error)
+    }
+
+    async fn get_experiment(&self, experiment_id: &str) -> Result<Experiment> {
+        self.get(experiment_id).await
+    }
+
+    async fn list_experiments(
+        &self,
+        limit: u32,
+        cursor: Option<String>,
+    ) -> Result<Page<Experiment>> {
+        self.page(query::experiments(DIALECT, limit, cursor.as_deref()))
+            .await
+    }
+
+    async fn update_experiment(
+        &self,
+        experiment_id: &str,
+        status: TaskStatus,
+        error_message: Option<String>,
+        updated_at: DateTime<Utc>,
+    ) -> Result<Experiment> {
+        let change = ExperimentStatus {
+            experiment_id: experiment_id.to_string(),
+            status,
+            error_message,
+            updated_at,
+        };
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db_error)?;
+        update(&tx, &change).await?;
+        let experiment = get(&tx, experiment_id).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(experiment)
+    }
+
+    async fn list_experiment_runs(&self, experiment_id: &str) -> Result<Vec<ExperimentRun>> {
+        self.rows(query::experiment_runs(DIALECT, experiment_id))
+            .await
+    }
+
+    async fn experiment_of_task(&self, task_id: &str) -> Result<Option<String>> {
+        let run: Option<ExperimentRun> = self
+            .first(query::experiment_run_of_task(DIALECT, task_id))
+            .await?;
+        Ok(run.map(|run| run.experiment_id))
     }
 
     async fn get_cached_answer(&self, cache_key: &str) -> Result<Option<CachedAnswer>> {

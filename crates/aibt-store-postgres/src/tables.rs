@@ -6,6 +6,8 @@ use aibt_store::sql::query::DeleteUnused;
 use aibt_store::sql::{PageQuery, Query, TableRow, WriteRow, query};
 use aibt_store::{Page, Result, StoreError};
 use deadpool_postgres::GenericClient;
+use futures_util::future::try_join_all;
+use tokio_postgres::types::ToSql;
 
 use crate::codec::{DIALECT, Reader, RowParams, db_error, insert_error, query_refs, refs};
 use crate::connection::PostgresStore;
@@ -88,6 +90,37 @@ pub async fn insert<T: WriteRow>(client: &impl GenericClient, row: &T) -> Result
         .await?
         .map_err(insert_error(table.entity, row.key()))?;
     Ok(())
+}
+
+/// Inserts rows of one table through one prepared statement, pipelined on one connection.
+pub async fn insert_many<'r, T: WriteRow + 'r>(
+    tx: &deadpool_postgres::Transaction<'_>,
+    rows: impl IntoIterator<Item = &'r T>,
+) -> Result<()> {
+    let rows: Vec<&T> = rows.into_iter().collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let table = T::table();
+    let statement = tx
+        .prepare_cached(&table.sql(DIALECT).insert)
+        .await
+        .map_err(db_error)?;
+    let params = rows
+        .iter()
+        .map(|row| RowParams::of(*row))
+        .collect::<Result<Vec<_>>>()?;
+    let parameter_lists: Vec<Vec<&(dyn ToSql + Sync)>> = params.iter().map(refs).collect();
+    let results = try_join_all(parameter_lists.iter().zip(&rows).map(|(params, row)| {
+        let statement = &statement;
+        async move {
+            tx.execute(statement, params)
+                .await
+                .map_err(insert_error(table.entity, row.key()))
+        }
+    }))
+    .await;
+    results.map(|_| ())
 }
 
 /// Writes every column of the stored row with this key, which must exist.

@@ -122,16 +122,8 @@ impl EncodedBatch {
             short_cache: None,
         };
         Ok(EncodedBatch {
-            decisions: batch
-                .decisions
-                .iter()
-                .map(Encoded::new)
-                .collect::<Result<_>>()?,
-            trades: batch
-                .trades
-                .iter()
-                .map(Encoded::new)
-                .collect::<Result<_>>()?,
+            decisions: Encoded::all(&batch.decisions)?,
+            trades: Encoded::all(&batch.trades)?,
             snapshots: batch
                 .snapshots
                 .iter()

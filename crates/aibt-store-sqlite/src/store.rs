@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use aibt_core::{Bar, TaskStatus};
-use aibt_store::sql::{LifecycleChange, TABLES, query};
+use aibt_store::sql::{ExperimentStatus, LifecycleChange, TABLES, query};
 use aibt_store::*;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -14,7 +14,7 @@ use crate::batch::EncodedBatch;
 use crate::codec::{self, DIALECT, Values, db_error};
 use crate::connection::SqliteStore;
 use crate::migrations::{self, LATEST_VERSION};
-use crate::tables::{Encoded, count, delete_unused, execute, get, query_rows};
+use crate::tables::{Encoded, count, delete_unused, execute, get, insert_all, query_rows};
 
 #[async_trait]
 impl Store for SqliteStore {
@@ -426,7 +426,8 @@ impl Store for SqliteStore {
     async fn delete_task(&self, task_id: &str, refuse: &[TaskStatus]) -> Result<DeleteOutcome> {
         let id = task_id.to_string();
         let delete = query::delete_task(DIALECT, task_id, refuse);
-        let children = query::delete_task_rows(DIALECT, task_id);
+        let mut children = query::delete_task_rows(DIALECT, task_id);
+        children.push(query::delete_experiment_run(DIALECT, task_id));
         self.write(move |tx| {
             if execute(tx, &delete)? == 0 {
                 // Missing (NotFound), or refused by its status, which the writer's lock keeps
@@ -479,6 +480,71 @@ impl Store for SqliteStore {
         query: &RecordQuery,
     ) -> Result<Page<AccountSnapshot>> {
         self.page(query::snapshots(DIALECT, task_id, query)).await
+    }
+
+    async fn create_experiment(
+        &self,
+        experiment: &Experiment,
+        tasks: &[(Task, VirtualAccount)],
+        runs: &[ExperimentRun],
+    ) -> Result<()> {
+        let experiment = Encoded::new(experiment)?;
+        let task_rows = Encoded::all(tasks.iter().map(|(task, _)| task))?;
+        let accounts = Encoded::all(tasks.iter().map(|(_, account)| account))?;
+        let runs = Encoded::all(runs)?;
+        self.write(move |tx| {
+            experiment.insert(tx)?;
+            insert_all(tx, &task_rows)?;
+            insert_all(tx, &accounts)?;
+            insert_all(tx, &runs)
+        })
+        .await
+    }
+
+    async fn get_experiment(&self, experiment_id: &str) -> Result<Experiment> {
+        self.get(experiment_id).await
+    }
+
+    async fn list_experiments(
+        &self,
+        limit: u32,
+        cursor: Option<String>,
+    ) -> Result<Page<Experiment>> {
+        self.page(query::experiments(DIALECT, limit, cursor.as_deref()))
+            .await
+    }
+
+    async fn update_experiment(
+        &self,
+        experiment_id: &str,
+        status: TaskStatus,
+        error_message: Option<String>,
+        updated_at: DateTime<Utc>,
+    ) -> Result<Experiment> {
+        let id = experiment_id.to_string();
+        let change = Encoded::new(&ExperimentStatus {
+            experiment_id: id.clone(),
+            status,
+            error_message,
+            updated_at,
+        })?;
+        self.write(move |tx| {
+            change.update(tx)?;
+            get(tx, &id)
+        })
+        .await
+    }
+
+    async fn list_experiment_runs(&self, experiment_id: &str) -> Result<Vec<ExperimentRun>> {
+        self.rows(query::experiment_runs(DIALECT, experiment_id))
+            .await
+    }
+
+    async fn experiment_of_task(&self, task_id: &str) -> Result<Option<String>> {
+        let run: Option<ExperimentRun> = self
+            .first(query::experiment_run_of_task(DIALECT, task_id))
+            .await?;
+        Ok(run.map(|run| run.experiment_id))
     }
 
     async fn get_cached_answer(&self, cache_key: &str) -> Result<Option<CachedAnswer>> {

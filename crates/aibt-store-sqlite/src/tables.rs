@@ -84,6 +84,13 @@ impl Encoded {
         })
     }
 
+    /// Renders every row of a list.
+    pub fn all<'r, T: WriteRow + 'r>(
+        rows: impl IntoIterator<Item = &'r T>,
+    ) -> Result<Vec<Encoded>> {
+        rows.into_iter().map(Encoded::new).collect()
+    }
+
     /// Inserts the row; a taken key is a conflict naming the row.
     pub fn insert(&self, connection: &Connection) -> Result<()> {
         insert_all(connection, std::slice::from_ref(self))

@@ -1,5 +1,5 @@
 //! The storage interface of aibt: the [`Store`] trait, the row types of the seed's seven tables
-//! plus `market_bars` and `llm_cache`, the errors every backend reports the same way, and the
+//! plus `market_bars`, `llm_cache`, `experiments` and `experiment_runs`, the errors every backend reports the same way, and the
 //! SQL both backends share ([`sql`]: each table's columns and how a row is read and bound, and
 //! the statements of every list).
 //!
@@ -206,9 +206,10 @@ pub trait Store: Send + Sync + 'static {
         worker: &str,
         lease_until: DateTime<Utc>,
     ) -> Result<bool>;
-    /// Deletes a task with its run account, decisions, trades and snapshots in one transaction,
-    /// unless its status is one of `refuse`; the status test and the delete are one statement,
-    /// so a concurrent start (a compare-and-set on the status) cannot slip between them.
+    /// Deletes a task with its run account, decisions, trades, snapshots and experiment run in
+    /// one transaction, unless its status is one of `refuse`; the status test and the delete
+    /// are one statement, so a concurrent start (a compare-and-set on the status) cannot slip
+    /// between them.
     async fn delete_task(&self, task_id: &str, refuse: &[TaskStatus]) -> Result<DeleteOutcome>;
 
     /// Commits a batch of steps (see [`StepBatch`]).
@@ -237,6 +238,36 @@ pub trait Store: Send + Sync + 'static {
         task_id: &str,
         query: &RecordQuery,
     ) -> Result<Page<AccountSnapshot>>;
+
+    /// Stores an experiment with all its tasks (each with its run account) and runs, at once:
+    /// an experiment is never half created.
+    async fn create_experiment(
+        &self,
+        experiment: &Experiment,
+        tasks: &[(Task, VirtualAccount)],
+        runs: &[ExperimentRun],
+    ) -> Result<()>;
+    /// [`StoreError::NotFound`] (entity `experiment`) if there is none.
+    async fn get_experiment(&self, experiment_id: &str) -> Result<Experiment>;
+    /// Newest first, keyset-paged like the task list (`created_at|experiment_id` cursor).
+    async fn list_experiments(
+        &self,
+        limit: u32,
+        cursor: Option<String>,
+    ) -> Result<Page<Experiment>>;
+    /// Sets the status and error message (and `updated_at`) and returns the row as stored.
+    async fn update_experiment(
+        &self,
+        experiment_id: &str,
+        status: TaskStatus,
+        error_message: Option<String>,
+        updated_at: DateTime<Utc>,
+    ) -> Result<Experiment>;
+    /// Every run of an experiment, in (variant, stock_symbol, period, blind, repeat_index)
+    /// order, text compared byte by byte.
+    async fn list_experiment_runs(&self, experiment_id: &str) -> Result<Vec<ExperimentRun>>;
+    /// The experiment a task belongs to, if any.
+    async fn experiment_of_task(&self, task_id: &str) -> Result<Option<String>>;
 
     /// A cached answer, if one was stored under `cache_key`.
     async fn get_cached_answer(&self, cache_key: &str) -> Result<Option<CachedAnswer>>;

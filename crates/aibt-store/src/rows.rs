@@ -2,8 +2,8 @@
 //! field names of the HTTP API). Columns aibt adds are marked and listed in `docs/schema.md`.
 
 use aibt_core::{
-    Bar, ExitReason, MarketType, Money, Percent, PositionSide, Quantity, Rate, ResponseFormat,
-    TaskStatus, TemplateStatus, TimeGranularity, TradeAction, TradeStatus,
+    Bar, EnumParseError, ExitReason, MarketType, Money, Percent, PositionSide, Quantity, Rate,
+    ResponseFormat, TaskStatus, TemplateStatus, TimeGranularity, TradeAction, TradeStatus,
 };
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -255,6 +255,95 @@ pub struct AiConfig {
     pub max_retries: i64,
     /// Added: the model's training cutoff.
     pub knowledge_cutoff: Option<NaiveDate>,
+    /// Added (migration 4): money per million prompt tokens, for an experiment's cost.
+    #[serde(default)]
+    pub price_input_per_million: Option<Money>,
+    /// Added (migration 4): money per million completion tokens.
+    #[serde(default)]
+    pub price_output_per_million: Option<Money>,
+}
+
+/// `experiments` (added): a grid of tasks judged together on one leaderboard.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Experiment {
+    pub experiment_id: String,
+    pub name: String,
+    /// The spec as the user gave it (TOML read into JSON, template files inlined), so that any
+    /// process reads the same experiment.
+    pub spec: serde_json::Value,
+    /// The user's intent and the end state: RUNNING, PAUSED, CANCELLED, COMPLETED,
+    /// COMPLETED_WITH_ERRORS, FAILED (the seed's task statuses; PENDING unused).
+    pub status: TaskStatus,
+    /// Why it stopped (a budget reached, say).
+    pub error_message: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// `experiment_runs` (added): one task of an experiment and its place in the grid.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ExperimentRun {
+    pub experiment_id: String,
+    pub task_id: String,
+    /// The strategy's name in the spec, or a baseline's (`buy-and-hold`, `always-hold`).
+    pub variant: String,
+    pub role: RunRole,
+    pub stock_symbol: String,
+    pub market_type: MarketType,
+    pub time_granularity: TimeGranularity,
+    /// The period's name in the spec (`in_sample`, `out_of_sample`, `fold1`, or the user's).
+    pub period: String,
+    /// 0-based repeat of a sampled strategy.
+    pub repeat_index: i64,
+    /// The blind twin of a variant.
+    pub blind: bool,
+}
+
+/// What a run of an experiment is there for: a strategy under test, or a baseline it is
+/// judged against. Stored as its string, like the seed's enumerations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RunRole {
+    Strategy,
+    Baseline,
+}
+
+impl RunRole {
+    pub const ALL: &'static [RunRole] = &[RunRole::Strategy, RunRole::Baseline];
+    /// The stored strings, in the same order as [`Self::ALL`].
+    pub const NAMES: &'static [&'static str] = &["STRATEGY", "BASELINE"];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            RunRole::Strategy => "STRATEGY",
+            RunRole::Baseline => "BASELINE",
+        }
+    }
+}
+
+impl std::fmt::Display for RunRole {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for RunRole {
+    type Err = EnumParseError;
+
+    fn from_str(text: &str) -> Result<RunRole, EnumParseError> {
+        RunRole::ALL
+            .iter()
+            .copied()
+            .find(|role| role.as_str() == text)
+            .ok_or_else(|| EnumParseError {
+                what: "run role",
+                input: text.to_string(),
+                allowed: RunRole::NAMES,
+            })
+    }
 }
 
 /// Which series a bar belongs to: `market_bars` is unique on this key plus the timestamp.

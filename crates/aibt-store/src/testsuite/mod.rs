@@ -7,6 +7,7 @@
 mod accounts;
 mod bars;
 mod cache;
+mod experiments;
 mod records;
 mod samples;
 mod schema;
@@ -18,6 +19,7 @@ use crate::Store;
 pub use accounts::*;
 pub use bars::*;
 pub use cache::*;
+pub use experiments::*;
 pub use records::*;
 pub use samples::{sample_account, sample_run_account, sample_task, sample_trade};
 pub use schema::*;
@@ -37,6 +39,14 @@ pub async fn run_all(store: &dyn Store) {
     bars_import_and_read_back(store).await;
     templates_and_configs_behave(store).await;
     cached_answers_round_trip(store).await;
+    experiments_round_trip_every_column(store).await;
+    an_experiment_is_created_whole_or_not_at_all(store).await;
+    experiments_page_newest_first(store).await;
+    an_experiment_status_changes_in_place(store).await;
+    experiment_runs_list_in_grid_order(store).await;
+    a_task_knows_its_experiment(store).await;
+    deleting_a_task_removes_its_experiment_run(store).await;
+    experiment_lookups_are_indexed(store).await;
     assert_eq!(
         store.schema_version().await.expect("version"),
         store.check().await.expect("check").latest_version

@@ -53,6 +53,8 @@ pub async fn every_table_round_trips_every_column(store: &dyn Store) {
         max_concurrency: 8,
         max_retries: 5,
         knowledge_cutoff: chrono::NaiveDate::from_ymd_opt(2024, 6, 30),
+        price_input_per_million: Some(money("0.15000001")),
+        price_output_per_million: Some(money("123456.6")),
     };
     store
         .insert_ai_config(&config)
@@ -228,6 +230,18 @@ pub async fn an_upgraded_database_keeps_its_rows(
     );
     assert_eq!(config.temperature, Rate::ZERO);
     assert_eq!(config.knowledge_cutoff, None);
+    assert_eq!(config.price_input_per_million, None);
+    assert_eq!(config.price_output_per_million, None);
+    // The experiment tables exist, empty.
+    let experiments = store.list_experiments(10, None).await.expect("experiments");
+    assert!(experiments.items.is_empty());
+    assert_eq!(
+        store
+            .experiment_of_task("old-task")
+            .await
+            .expect("experiment of a task"),
+        None
+    );
 }
 
 /// Identifiers of the rows a backend test inserted with raw SQL for [`defaults_match_seed`].

@@ -50,6 +50,8 @@ pub async fn templates_and_configs_behave(store: &dyn Store) {
         max_concurrency: 4,
         max_retries: 3,
         knowledge_cutoff: None,
+        price_input_per_million: None,
+        price_output_per_million: None,
     };
     store.insert_ai_config(&config).await.expect("insert");
     let err = store

@@ -10,7 +10,9 @@ use chrono::{DateTime, Utc};
 
 use super::columns::{TableRow, WriteRow};
 use super::dialect::{Dialect, SqlValue};
-use super::schema::{ACCOUNTS, AI_CONFIGS, BARS, CACHE, SERIES, TASK_CHILD_TABLES, TASKS};
+use super::schema::{
+    ACCOUNTS, AI_CONFIGS, BARS, CACHE, EXPERIMENT_RUNS, SERIES, TASK_CHILD_TABLES, TASKS,
+};
 use super::table::Table;
 use crate::error::{Result, StoreError};
 use crate::paging::{
@@ -18,8 +20,8 @@ use crate::paging::{
     parse_time_cursor, time_cursor,
 };
 use crate::rows::{
-    AccountSnapshot, AiConfig, LocalDecision, PromptTemplate, SeriesKey, Task, TradeRecord,
-    VirtualAccount,
+    AccountSnapshot, AiConfig, Experiment, ExperimentRun, LocalDecision, PromptTemplate, SeriesKey,
+    Task, TradeRecord, VirtualAccount,
 };
 
 /// A statement and its parameters.
@@ -124,6 +126,25 @@ impl Builder {
             sql: self.sql,
             params: self.params,
         }
+    }
+
+    /// A page newest first, by `created_at` and then `id` (descending), after a `time|id`
+    /// cursor.
+    fn newest_first<T>(
+        mut self,
+        id: &str,
+        cursor: Option<&str>,
+        limit: u32,
+        cursor_of: fn(&T) -> String,
+    ) -> Result<PageQuery<T>> {
+        if let Some(cursor) = cursor {
+            self.after_cursor(("created_at", id), "<", cursor)?;
+        }
+        Ok(self.page(
+            &format!("created_at DESC, {id} DESC"),
+            clamp_limit(limit),
+            cursor_of,
+        ))
     }
 
     /// Orders by `order` and asks for one row more than a page of `limit`.
@@ -270,14 +291,58 @@ pub fn tasks(dialect: Dialect, query: &TaskQuery) -> Result<PageQuery<Task>> {
     b.compare_opt("status =", query.status.map(|s| text(s.as_str())));
     b.compare_opt("stock_symbol =", query.stock_symbol.as_deref().map(text));
     b.compare_opt("account_id =", query.account_id.as_deref().map(text));
-    if let Some(cursor) = &query.cursor {
-        b.after_cursor(("created_at", "task_id"), "<", cursor)?;
-    }
-    Ok(b.page(
-        "created_at DESC, task_id DESC",
-        clamp_limit(query.limit),
+    b.newest_first(
+        "task_id",
+        query.cursor.as_deref(),
+        query.limit,
         |t: &Task| time_cursor(t.created_at, &t.task_id),
-    ))
+    )
+}
+
+/// A page of the experiment list, newest first.
+pub fn experiments(
+    dialect: Dialect,
+    limit: u32,
+    cursor: Option<&str>,
+) -> Result<PageQuery<Experiment>> {
+    Builder::select::<Experiment>(dialect).newest_first(
+        "experiment_id",
+        cursor,
+        limit,
+        |e: &Experiment| time_cursor(e.created_at, &e.experiment_id),
+    )
+}
+
+/// Every run of an experiment in its grid's order: variant, series, period, the named run
+/// before its blind twin, then the repeats (the task id only breaks ties). Text is compared
+/// byte by byte in both databases.
+pub fn experiment_runs(dialect: Dialect, experiment_id: &str) -> Query {
+    let mut b = Builder::select::<ExperimentRun>(dialect);
+    b.compare("experiment_id =", text(experiment_id));
+    let [variant, symbol, period, task] =
+        ["variant", "stock_symbol", "period", "task_id"].map(|c| bytewise(dialect, c));
+    b.order(
+        &format!("{variant}, {symbol}, {period}, blind, repeat_index, {task}"),
+        None,
+    );
+    b.finish()
+}
+
+/// The run of a task, if the task belongs to an experiment.
+pub fn experiment_run_of_task(dialect: Dialect, task_id: &str) -> Query {
+    let mut b = Builder::select::<ExperimentRun>(dialect);
+    b.compare("task_id =", text(task_id));
+    b.order("experiment_id", Some(1));
+    b.finish()
+}
+
+/// `column`, compared as bytes: SQLite's only order, and PostgreSQL's under `COLLATE "C"`
+/// (its default collation follows the locale, which would order `Zeta` after `alpha`).
+fn bytewise(dialect: Dialect, column: &str) -> String {
+    match dialect {
+        Dialect::Sqlite => column.to_string(),
+        Dialect::Postgres => format!("{column} COLLATE \"C\""),
+    }
 }
 
 /// The columns a list of a task's records is filtered and ordered by.
@@ -363,10 +428,7 @@ pub fn snapshots(
         }
         None => prefix.clone(),
     };
-    let id = match dialect {
-        Dialect::Sqlite => "snapshot_id",
-        Dialect::Postgres => "snapshot_id COLLATE \"C\"",
-    };
+    let id = &bytewise(dialect, "snapshot_id");
     let mut b = Builder::select::<AccountSnapshot>(dialect);
     b.compare(&format!("{id} >"), SqlValue::Text(lower));
     // The smallest text greater than every id that starts with the prefix (ids are ASCII).
@@ -508,12 +570,19 @@ pub fn delete_task(dialect: Dialect, task_id: &str, refuse: &[TaskStatus]) -> Qu
 pub fn delete_task_rows(dialect: Dialect, task_id: &str) -> Vec<Query> {
     TASK_CHILD_TABLES
         .iter()
-        .map(|table| {
-            let mut b = Builder::new(dialect, format!("DELETE FROM {}", table.name));
-            b.compare("task_id =", text(task_id));
-            b.finish()
-        })
+        .map(|table| delete_by_task(dialect, table, task_id))
         .collect()
+}
+
+/// Deletes a task's place in its experiment (the experiment keeps its other runs).
+pub fn delete_experiment_run(dialect: Dialect, task_id: &str) -> Query {
+    delete_by_task(dialect, &EXPERIMENT_RUNS, task_id)
+}
+
+fn delete_by_task(dialect: Dialect, table: &Table, task_id: &str) -> Query {
+    let mut b = Builder::new(dialect, format!("DELETE FROM {}", table.name));
+    b.compare("task_id =", text(task_id));
+    b.finish()
 }
 
 /// Stores an answer unless one is already stored under its key.

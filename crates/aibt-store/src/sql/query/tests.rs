@@ -272,3 +272,43 @@ fn lease_renewals_and_status_changes_are_guarded_updates() {
          lease_expires_at = $10, updated_at = $11 WHERE task_id = $1 AND status = $12"
     );
 }
+
+#[test]
+fn experiment_pages_run_newest_first_and_runs_in_grid_order() {
+    let page = experiments(Dialect::Postgres, 20, Some(&time_cursor(at(5), "exp-9"))).expect("q");
+    assert_eq!(
+        tail::<Experiment>(Dialect::Postgres, &page.query),
+        " WHERE (created_at, experiment_id) < ($1, $2) \
+         ORDER BY created_at DESC, experiment_id DESC LIMIT $3"
+    );
+    assert_eq!(
+        page.query.params,
+        [SqlValue::Time(at(5)), text("exp-9"), SqlValue::Int(21)]
+    );
+    let runs = experiment_runs(Dialect::Sqlite, "exp-1");
+    assert_eq!(
+        tail::<ExperimentRun>(Dialect::Sqlite, &runs),
+        " WHERE experiment_id = ?1 \
+         ORDER BY variant, stock_symbol, period, blind, repeat_index, task_id"
+    );
+    let runs = experiment_runs(Dialect::Postgres, "exp-1");
+    assert_eq!(
+        tail::<ExperimentRun>(Dialect::Postgres, &runs),
+        " WHERE experiment_id = $1 ORDER BY variant COLLATE \"C\", stock_symbol COLLATE \"C\", \
+         period COLLATE \"C\", blind, repeat_index, task_id COLLATE \"C\""
+    );
+    let of_task = experiment_run_of_task(Dialect::Sqlite, "task-1");
+    assert_eq!(
+        tail::<ExperimentRun>(Dialect::Sqlite, &of_task),
+        " WHERE task_id = ?1 ORDER BY experiment_id LIMIT ?2"
+    );
+    assert_eq!(
+        delete_experiment_run(Dialect::Postgres, "task-1").sql,
+        "DELETE FROM experiment_runs WHERE task_id = $1"
+    );
+    assert_eq!(
+        crate::sql::EXPERIMENT_STATUS.sql(Dialect::Sqlite).update,
+        "UPDATE experiments SET status = ?2, error_message = ?3, updated_at = ?4 \
+         WHERE experiment_id = ?1"
+    );
+}
