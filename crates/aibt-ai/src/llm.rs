@@ -138,6 +138,23 @@ impl LlmDecider {
         ]
     }
 
+    /// The cache key of the first request of a decision on `prompt` (what a plan looks up to
+    /// count the calls a run would make).
+    pub fn first_request_key(&self, prompt: &str) -> String {
+        let body = self
+            .client
+            .request_body(&Self::messages(prompt), &answer_schema());
+        cache_key(&self.client.settings().base_url, &body)
+    }
+
+    /// Whether the cache holds the answer to `key` (and is read at all).
+    pub async fn is_cached(&self, key: &str) -> bool {
+        match &self.cache {
+            Some(cache) if self.cache_mode != CacheMode::Off => cache.get(key).await.is_some(),
+            _ => false,
+        }
+    }
+
     /// An answer from the cache, or from the model (and then cached).
     async fn answer(&self, body: &Value) -> (CallReport, bool) {
         let key = cache_key(&self.client.settings().base_url, body);

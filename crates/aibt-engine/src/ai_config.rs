@@ -168,6 +168,64 @@ pub fn build_ai_config(spec: AiConfigSpec) -> Result<AiConfig> {
     })
 }
 
+/// The config `spec` describes inline (a backtest's `--base-url --model …`, an experiment's
+/// strategy): its name is derived from every setting, so the same settings find one row and a
+/// resumed task keeps the settings it began with. Stored when `store` is given and no row has
+/// the name yet; a plan passes `None` and gets the config without a row.
+pub async fn inline_ai_config(
+    store: Option<&dyn aibt_store::Store>,
+    mut spec: AiConfigSpec,
+) -> Result<AiConfig> {
+    let key_source = match &spec.api_key {
+        ApiKey::None => None,
+        ApiKey::FromEnv(variable) => Some(variable.clone()),
+        ApiKey::Given(_) => Some("given".to_string()),
+    };
+    let fingerprint = aibt_ai::llm::hash_json(&serde_json::json!({
+        "base_url": check_base_url(&spec.base_url)?,
+        "key": key_source,
+        "model": spec.model,
+        "temperature": spec.temperature.map(|t| t.to_string()),
+        "max_tokens": spec.max_tokens,
+        "timeout": spec.timeout_seconds,
+        "format": spec.response_format.map(|f| f.to_string()),
+        "concurrency": spec.max_concurrency,
+        "retries": spec.max_retries,
+        "cutoff": spec.knowledge_cutoff.map(|d| d.to_string()),
+    }));
+    spec.name = format!(
+        "{} @ {} [{}]",
+        spec.model.trim(),
+        spec.base_url.trim(),
+        &fingerprint[..8]
+    );
+    if let Some(store) = store
+        && let Some(existing) = store.find_ai_config_by_name(&spec.name).await?
+    {
+        return Ok(existing);
+    }
+    let config = build_ai_config(spec)?;
+    if let Some(store) = store {
+        store.insert_ai_config(&config).await?;
+    }
+    Ok(config)
+}
+
+/// A stored AI config by name, or else by id.
+pub async fn find_ai_config(store: &dyn aibt_store::Store, name: &str) -> Result<AiConfig> {
+    if let Some(config) = store.find_ai_config_by_name(name).await? {
+        return Ok(config);
+    }
+    match store.get_ai_config(name).await {
+        Ok(config) => Ok(config),
+        Err(aibt_store::StoreError::NotFound { .. }) => Err(EngineError::invalid(
+            "ai_config",
+            format!("no AI config is named {name:?} (aibt ai-config list shows them)"),
+        )),
+        Err(other) => Err(other.into()),
+    }
+}
+
 /// What one test call showed.
 #[derive(Debug, Clone, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -12,6 +12,7 @@ pub mod ai_config;
 pub mod compare;
 pub mod decide;
 pub mod error;
+pub mod experiment;
 pub mod export;
 pub mod model;
 pub mod records;

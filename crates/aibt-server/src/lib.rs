@@ -72,6 +72,7 @@ impl Default for Limits {
         (name = "ai-configs", description = "How to reach a model"),
         (name = "market-data", description = "OHLCV bars"),
         (name = "tasks", description = "Backtests: lifecycle, records, statistics, events"),
+        (name = "experiments", description = "Grids of tasks judged on one leaderboard"),
     ),
     components(schemas(ErrorBody, ErrorDetail)),
     modifiers(&BearerAuth),
@@ -98,7 +99,7 @@ impl utoipa::Modify for BearerAuth {
 
 /// The API's routes and their OpenAPI description.
 fn api(limits: Limits) -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    use routes::{accounts, ai_configs, events, market_data, tasks, templates};
+    use routes::{accounts, ai_configs, events, experiments, market_data, tasks, templates};
     let upload = OpenApiRouter::new()
         .routes(routes!(market_data::import))
         .layer(DefaultBodyLimit::max(limits.upload_bytes));
@@ -145,6 +146,14 @@ fn api(limits: Limits) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(tasks::export))
         .routes(routes!(events::events))
         .routes(routes!(tasks::compare))
+        .routes(routes!(experiments::list, experiments::create))
+        .routes(routes!(experiments::plan_experiment))
+        .routes(routes!(experiments::get))
+        .routes(routes!(experiments::board))
+        .routes(routes!(experiments::pause))
+        .routes(routes!(experiments::resume))
+        .routes(routes!(experiments::cancel))
+        .routes(routes!(experiments::events))
         .layer(DefaultBodyLimit::max(limits.body_bytes))
         .merge(upload)
         .split_for_parts()

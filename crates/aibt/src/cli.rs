@@ -42,6 +42,9 @@ pub enum Command {
     /// Store and test how to reach a model.
     #[command(subcommand, name = "ai-config")]
     AiConfig(AiConfigCommand),
+    /// Judge strategies on a grid of runs against baselines, luck, memory and out-of-sample.
+    #[command(subcommand)]
+    Experiment(ExperimentCommand),
     /// Serve the HTTP API (and run tasks, unless --no-worker).
     Serve(ServeArgs),
     /// Run tasks from the database (any number of workers, on any number of hosts).
@@ -342,6 +345,46 @@ pub enum AiConfigCommand {
     Test { name: String },
     /// Delete an AI config.
     Remove { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExperimentCommand {
+    /// Print what a spec would run (tasks, decisions, calls not in the cache, prompt tokens,
+    /// money) without running or paying for anything.
+    Plan {
+        spec: PathBuf,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Create the experiment of a spec and run its tasks here (Ctrl-C pauses them all).
+    Run {
+        spec: PathBuf,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Resume a paused experiment and run its tasks here.
+    Resume {
+        id: String,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Print an experiment's leaderboard.
+    Show {
+        id: String,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// List experiments, newest first.
+    List {
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Pause an experiment's tasks (their workers stop after the step in progress).
+    Pause { id: String },
+    /// Cancel an experiment's tasks.
+    Cancel { id: String },
 }
 
 #[derive(Debug, Subcommand)]

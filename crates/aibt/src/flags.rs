@@ -10,8 +10,8 @@ use aibt_engine::EngineError;
 use aibt_engine::accounts::AccountChanges;
 use aibt_engine::ai_config::{AiConfigSpec, ApiKey};
 use aibt_engine::series::{DataFile, ensure_series};
-use aibt_store::{AiConfig, SeriesKey, Store, StoreError};
-use anyhow::{Context, Result, anyhow, bail};
+use aibt_store::{AiConfig, SeriesKey, Store};
+use anyhow::{Context, Result, anyhow};
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::cli::{AccountArgs, ModelArgs};
@@ -33,6 +33,7 @@ fn flag_of(field: &str) -> &str {
         "min_commission" => "min-commission",
         "short_margin_ratio" => "short-margin",
         "borrow_rate" => "borrow-rate",
+        "ai_config" => "ai-config",
         other => other,
     }
 }
@@ -150,16 +151,9 @@ pub async fn series(
 
 /// A stored AI config by name, or else by id.
 pub async fn find_ai_config(store: &dyn Store, name: &str) -> Result<AiConfig> {
-    if let Some(config) = store.find_ai_config_by_name(name).await? {
-        return Ok(config);
-    }
-    match store.get_ai_config(name).await {
-        Ok(config) => Ok(config),
-        Err(StoreError::NotFound { .. }) => {
-            bail!("--ai-config: no AI config is named {name:?} (aibt ai-config list shows them)")
-        }
-        Err(other) => Err(other.into()),
-    }
+    aibt_engine::ai_config::find_ai_config(store, name)
+        .await
+        .map_err(flag_error)
 }
 
 /// An AI config spec from the model flags.

@@ -56,6 +56,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Task(command) => commands::task::run(store, command).await,
         Command::Template(command) => commands::template::run(store, command).await,
         Command::AiConfig(command) => commands::ai_config::run(store, command).await,
+        Command::Experiment(command) => commands::experiment::run(store, command).await,
         Command::Serve(args) => commands::serve::serve(store, args).await,
         Command::Worker(args) => commands::serve::worker(store, args).await,
     }

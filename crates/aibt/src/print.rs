@@ -1,5 +1,6 @@
 //! How a task is printed: its statistics as a backtesting.py-style table, or as JSON.
 
+use aibt_engine::experiment::Leaderboard;
 use aibt_store::Task;
 use anyhow::Result;
 use serde_json::{Value, json};
@@ -129,3 +130,190 @@ const STAT_ROWS: &[(&str, &str)] = &[
     ("Total Fees [$]", "total_fees"),
     ("Rejected Orders", "rejected_orders"),
 ];
+
+/// An experiment's leaderboard: `{...}` as JSON, or tables (variants, in and out of sample,
+/// memory, models).
+pub fn print_leaderboard(board: &Leaderboard, format: Format) -> Result<()> {
+    if format == Format::Json {
+        println!("{}", serde_json::to_string_pretty(board)?);
+        return Ok(());
+    }
+    let p = &board.progress;
+    println!(
+        "{:<14}{} ({})",
+        "Experiment", board.name, board.experiment_id
+    );
+    println!(
+        "{:<14}{}{}",
+        "Status",
+        board.status,
+        board
+            .error_message
+            .as_deref()
+            .map(|e| format!(": {e}"))
+            .unwrap_or_default()
+    );
+    println!(
+        "{:<14}{}/{} tasks done, {} running, {} paused, {} failed; {}/{} decisions",
+        "Progress",
+        p.finished,
+        p.tasks,
+        p.running,
+        p.paused,
+        p.failed,
+        p.processed_items,
+        p.total_items
+    );
+    println!();
+    let f = |v: Option<f64>, places: usize| {
+        v.map_or("—".to_string(), |v| format!("{:.*}", places, v + 0.0))
+    };
+    let pct = |v: Option<f64>| v.map_or("—".to_string(), |v| format!("{:.0}%", v * 100.0));
+    println!(
+        "{:<24} {:<10} {:<14} {:>5} {:>22} {:>7} {:>8} {:>6} {:>6} {:>6} {:>26} {:>5} {:>5}",
+        "variant",
+        "series",
+        "period",
+        "runs",
+        "return % (min..max)",
+        "sharpe",
+        "max dd %",
+        "trades",
+        ">B&H",
+        "luck",
+        "vs B&H %/yr [95%] p",
+        "PSR",
+        "DSR"
+    );
+    for row in &board.rows {
+        let name = if row.blind {
+            format!("{} (blind)", row.variant)
+        } else {
+            row.variant.clone()
+        };
+        let ret = row.return_pct.map_or("—".to_string(), |s| {
+            format!(
+                "{:.2} ({:.1}..{:.1})",
+                s.mean + 0.0,
+                s.min + 0.0,
+                s.max + 0.0
+            )
+        });
+        let vs = row.vs_buy_hold.map_or("—".to_string(), |c| {
+            format!(
+                "{:+.1} [{:+.1},{:+.1}] {:.2}",
+                c.return_pct.estimate, c.return_pct.low, c.return_pct.high, c.return_pct.p_value
+            )
+        });
+        println!(
+            "{:<24} {:<10} {:<14} {:>5} {:>22} {:>7} {:>8} {:>6} {:>6} {:>6} {:>26} {:>5} {:>5}",
+            name,
+            row.stock_symbol,
+            row.period,
+            format!("{}/{}", row.finished, row.runs),
+            ret,
+            f(row.sharpe.map(|s| s.mean), 2),
+            f(row.max_drawdown_pct.map(|s| s.mean), 1),
+            f(row.trades.map(|s| s.mean), 1),
+            pct(row.beat_buy_hold),
+            f(row.luck_percentile, 0),
+            vs,
+            f(row.psr, 2),
+            f(row.dsr, 2),
+        );
+    }
+    if !board.splits.is_empty() {
+        println!();
+        println!(
+            "{:<24} {:<10} {:>14} {:>14} {:>10} {:>10} {:>10} {:>10}",
+            "in vs out of sample",
+            "series",
+            "in return %",
+            "out return %",
+            "drop",
+            "in sharpe",
+            "out sharpe",
+            "drop"
+        );
+        for s in &board.splits {
+            let name = if s.blind {
+                format!("{} (blind)", s.variant)
+            } else {
+                s.variant.clone()
+            };
+            println!(
+                "{:<24} {:<10} {:>14} {:>14} {:>10} {:>10} {:>10} {:>10}",
+                name,
+                s.stock_symbol,
+                f(s.in_sample_return_pct, 2),
+                f(s.out_of_sample_return_pct, 2),
+                f(s.return_drop_pct, 2),
+                f(s.in_sample_sharpe, 2),
+                f(s.out_of_sample_sharpe, 2),
+                f(s.sharpe_drop, 2),
+            );
+        }
+    }
+    let models: Vec<_> = board.rows.iter().filter(|r| r.cost.is_some()).collect();
+    if !models.is_empty() {
+        println!();
+        println!(
+            "{:<24} {:<10} {:<14} {:>22} {:>11} {:>24} {:>7} {:>7} {:>9} {:>10} {:>7}",
+            "model variants",
+            "series",
+            "period",
+            "memory gap %/yr [95%]",
+            "consistent",
+            "mix buy/sell/hold",
+            "calls",
+            "cached",
+            "tokens",
+            "money",
+            "failed"
+        );
+        for row in models {
+            let name = if row.blind {
+                format!("{} (blind)", row.variant)
+            } else {
+                row.variant.clone()
+            };
+            let gap = row.memory_gap.map_or("—".to_string(), |g| {
+                format!(
+                    "{:+.1} [{:+.1},{:+.1}]",
+                    g.return_pct.estimate, g.return_pct.low, g.return_pct.high
+                )
+            });
+            let mix = row.action_mix.map_or("—".to_string(), |m| {
+                format!(
+                    "{:.0}/{:.0}/{:.0}%{}",
+                    m.buy * 100.0,
+                    (m.sell + m.short + m.cover) * 100.0,
+                    m.hold * 100.0,
+                    if m.degenerate { " !" } else { "" }
+                )
+            });
+            let cost = row.cost.clone().unwrap_or_default();
+            println!(
+                "{:<24} {:<10} {:<14} {:>22} {:>11} {:>24} {:>7} {:>7} {:>9} {:>10} {:>7}",
+                name,
+                row.stock_symbol,
+                row.period,
+                gap,
+                pct(row.consistency),
+                mix,
+                cost.llm_calls,
+                cost.cache_hits,
+                cost.prompt_tokens + cost.completion_tokens,
+                cost.money.clone().unwrap_or_else(|| "—".into()),
+                cost.failed_decisions,
+            );
+            if let Some(warning) = &row.memorisation_warning {
+                println!("  warning: {warning}");
+            }
+        }
+    }
+    for note in &board.notes {
+        println!("note: {note}");
+    }
+    Ok(())
+}

@@ -52,7 +52,10 @@ pub fn decider_for(
     config: &AiConfig,
     options: &TaskOptions,
 ) -> Result<LlmDecider> {
-    let settings = client_settings(config, options.seed)?;
+    let mut settings = client_settings(config, options.seed)?;
+    if let Some(temperature) = options.temperature {
+        settings.temperature = temperature.to_f64();
+    }
     let limiter = limiter_for(
         &config.config_id,
         usize::try_from(config.max_concurrency).unwrap_or(4),

@@ -18,7 +18,7 @@ use aibt_ai::llm::{DecisionOutcome, LlmDecider};
 use aibt_ai::template::{Blind, PastDecision, PromptTemplate, past_decision};
 use aibt_core::Bar;
 use aibt_core::broker::AccountSettings;
-use aibt_store::{Store, Task};
+use aibt_store::{AiConfig, Store, Task};
 use serde_json::Value;
 
 pub use client::decider_for;
@@ -55,6 +55,19 @@ impl Drop for AskedAhead {
     }
 }
 
+/// What a model run would ask of its model (see [`ModelSource::estimate`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CallEstimate {
+    pub decisions: u64,
+    /// Decisions the cache already answers (no call).
+    pub cached: u64,
+    /// Prompt tokens of the calls still to make.
+    pub prompt_tokens: u64,
+    /// False when the template reads the account: the prompts were rendered for a flat one.
+    pub exact: bool,
+}
+
 /// The decision source of a task whose strategy is a prompt template.
 pub struct ModelSource {
     task_id: String,
@@ -88,12 +101,33 @@ impl ModelSource {
             Some(content) => content.clone(),
             None => store.get_template(prompt_id).await?.content,
         };
+        let ai_config = store.get_ai_config(ai_config_id).await?;
+        ModelSource::with(
+            store,
+            task,
+            options,
+            (prompt_id, &content),
+            &ai_config,
+            settings,
+        )
+        .await
+    }
+
+    /// [`ModelSource::open`] with the template's content and the AI config at hand (a plan
+    /// estimates a task that is not stored yet).
+    pub async fn with(
+        store: Arc<dyn Store>,
+        task: &Task,
+        options: &TaskOptions,
+        (prompt_id, content): (&str, &str),
+        ai_config: &AiConfig,
+        settings: AccountSettings,
+    ) -> Result<ModelSource> {
         let template =
-            Arc::new(PromptTemplate::new(&content).map_err(|e| {
+            Arc::new(PromptTemplate::new(content).map_err(|e| {
                 EngineError::invalid("content", format!("template {prompt_id}: {e}"))
             })?);
-        let ai_config = store.get_ai_config(ai_config_id).await?;
-        let decider = Arc::new(decider_for(&store, &ai_config, options)?);
+        let decider = Arc::new(decider_for(&store, ai_config, options)?);
         let window = if options.window == 0 {
             DEFAULT_WINDOW
         } else {
@@ -135,13 +169,48 @@ impl ModelSource {
             blind: options.blind,
             past,
             ahead: AskedAhead::default(),
-            memorisation_warning: memorisation_warning(&ai_config, task),
+            memorisation_warning: memorisation_warning(ai_config, task),
         })
     }
 
     /// Every bar the source holds, and the index of the period's first.
     pub fn bars(&self) -> (Arc<Vec<Bar>>, usize) {
         (self.bars.clone(), self.offset)
+    }
+
+    /// What a run of this source would ask: its decisions, how many of them the cache already
+    /// answers, and the prompt tokens of the rest (four characters a token, an estimate). A
+    /// template that reads the account is rendered for a flat account with no earlier decision,
+    /// so its figures are estimates too (`exact` says so).
+    pub async fn estimate(&self, settings: &AccountSettings) -> Result<CallEstimate> {
+        let flat = aibt_core::broker::Account::open(settings.clone(), "plan");
+        let mut estimate = CallEstimate {
+            exact: !self.maker.template.info().account_dependent,
+            ..CallEstimate::default()
+        };
+        for (step, index) in (0..self.period()).step_by(self.interval).enumerate() {
+            let at = self.offset + index;
+            let view = aibt_ai::template::AccountView::plain(
+                aibt_core::decision::PositionView::of(&flat, self.bars[at].close)?,
+                aibt_core::Money::ZERO,
+            );
+            let (prompt, _) = self
+                .maker
+                .render(&self.bars, at, &view, &[], step as u64)
+                .map_err(|e| EngineError::invalid("content", e))?;
+            estimate.decisions += 1;
+            if self
+                .decider
+                .is_cached(&self.decider.first_request_key(&prompt))
+                .await
+            {
+                estimate.cached += 1;
+            } else {
+                let characters = aibt_ai::llm::SYSTEM_MESSAGE.len() + prompt.len();
+                estimate.prompt_tokens += characters.div_ceil(4) as u64;
+            }
+        }
+        Ok(estimate)
     }
 
     fn period(&self) -> usize {

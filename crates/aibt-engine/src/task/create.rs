@@ -2,7 +2,7 @@
 //! account, a fresh copy of the user's account.
 
 use aibt_core::{MarketType, TaskStatus, TimeGranularity};
-use aibt_store::{BarRange, SeriesKey, Store, Task};
+use aibt_store::{BarRange, SeriesKey, Store, Task, VirtualAccount};
 use chrono::{DateTime, Utc};
 
 use super::options::TaskOptions;
@@ -30,6 +30,14 @@ pub struct TaskSpec {
 /// Checks a spec against the stored account and series and creates the task (PENDING) with
 /// its run account.
 pub async fn create_task(store: &dyn Store, spec: TaskSpec) -> Result<Task> {
+    let (task, run_account) = prepare_task(store, spec).await?;
+    store.create_task(&task, &run_account).await?;
+    Ok(task)
+}
+
+/// Checks a spec and builds the task (PENDING) and its run account, a fresh copy of the user's
+/// account, without storing them (an experiment stores all of its tasks at once).
+pub async fn prepare_task(store: &dyn Store, spec: TaskSpec) -> Result<(Task, VirtualAccount)> {
     if spec.decision_interval < 1 {
         return Err(EngineError::invalid(
             "decision_interval",
@@ -110,8 +118,7 @@ pub async fn create_task(store: &dyn Store, spec: TaskSpec) -> Result<Task> {
         account.allow_fractional_shares,
     );
     run_account.task_id = Some(task_id);
-    store.create_task(&task, &run_account).await?;
-    Ok(task)
+    Ok((task, run_account))
 }
 
 /// The period of a task within its stored series: the given bounds, or the series' own, with

@@ -6,7 +6,7 @@ mod detail;
 mod lifecycle;
 mod options;
 
-pub use create::{TaskSpec, create_task};
+pub use create::{TaskSpec, create_task, prepare_task};
 pub use detail::{TaskDetail, task_detail};
 pub use lifecycle::{Transition, delete_task, transition};
 pub use options::TaskOptions;

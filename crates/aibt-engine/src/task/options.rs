@@ -51,6 +51,9 @@ pub struct TaskOptions {
     /// AI tasks: sampling seed sent to the model.
     #[serde(default)]
     pub seed: Option<u64>,
+    /// AI tasks: sampling temperature, instead of the AI config's (an experiment's repeats).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<aibt_core::Rate>,
     /// AI tasks: the template's content when the task was created (set by aibt, not by the
     /// user), so that editing the template later changes neither a resumed run's prompts nor
     /// what the task says it ran.

@@ -7,12 +7,10 @@ use std::sync::Arc;
 use aibt_ai::llm::CacheMode;
 use aibt_core::FillRule;
 use aibt_engine::accounts::{account_settings, create_account, default_settings};
-use aibt_engine::ai_config::{build_ai_config, check_base_url};
 use aibt_engine::templates::template_for_content;
 use aibt_engine::{StrategyRef, TaskOptions, TaskSpec, Transition, create_task, transition};
 use aibt_store::{AiConfig, SeriesKey, Store};
 use anyhow::{Context, Result, anyhow, bail};
-use serde_json::json;
 
 use crate::cli::{AccountArgs, AiTaskArgs, BacktestArgs, CacheArg, ModelArgs};
 use crate::flags::{
@@ -132,35 +130,12 @@ async fn ai_strategy(store: &dyn Store, ai: &AiTaskArgs, file: &Path) -> Result<
     Ok((template.prompt_id, config.config_id))
 }
 
-/// The config that `--base-url --model …` describe: stored under a name derived from every
-/// setting, so the same flags reuse one row and a resumed task keeps the settings it began
-/// with.
+/// The config that `--base-url --model …` describe, stored once under a name derived from
+/// every setting.
 async fn inline_ai_config(store: &dyn Store, model: &ModelArgs) -> Result<AiConfig> {
-    let mut spec = ai_config_spec("", model)?;
-    let fingerprint = aibt_ai::llm::hash_json(&json!({
-        "base_url": check_base_url(&spec.base_url).map_err(flag_error)?,
-        "key": model.api_key_env,
-        "model": spec.model,
-        "temperature": spec.temperature.map(|t| t.to_string()),
-        "max_tokens": spec.max_tokens,
-        "timeout": spec.timeout_seconds,
-        "format": spec.response_format.map(|f| f.to_string()),
-        "concurrency": spec.max_concurrency,
-        "retries": spec.max_retries,
-        "cutoff": spec.knowledge_cutoff.map(|d| d.to_string()),
-    }));
-    spec.name = format!(
-        "{} @ {} [{}]",
-        spec.model.trim(),
-        spec.base_url.trim(),
-        &fingerprint[..8]
-    );
-    if let Some(existing) = store.find_ai_config_by_name(&spec.name).await? {
-        return Ok(existing);
-    }
-    let config = build_ai_config(spec).map_err(flag_error)?;
-    store.insert_ai_config(&config).await?;
-    Ok(config)
+    aibt_engine::ai_config::inline_ai_config(Some(store), ai_config_spec("", model)?)
+        .await
+        .map_err(flag_error)
 }
 
 /// A replay of a finished task: its series, period, interval and recorded decisions, on an
