@@ -126,6 +126,8 @@ impl Bench {
             max_concurrency: Some(limit),
             max_retries: Some(0),
             knowledge_cutoff: None,
+            price_input_per_million: None,
+            price_output_per_million: None,
         })
         .expect("config");
         self.store

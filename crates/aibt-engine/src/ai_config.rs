@@ -47,6 +47,9 @@ pub struct AiConfigSpec {
     pub max_concurrency: Option<i64>,
     pub max_retries: Option<i64>,
     pub knowledge_cutoff: Option<NaiveDate>,
+    /// Money per million prompt tokens and per million completion tokens.
+    pub price_input_per_million: Option<aibt_core::Money>,
+    pub price_output_per_million: Option<aibt_core::Money>,
 }
 
 fn within(field: &str, value: Option<i64>, default: i64, low: i64, high: i64) -> Result<i64> {
@@ -58,6 +61,16 @@ fn within(field: &str, value: Option<i64>, default: i64, low: i64, high: i64) ->
         ));
     }
     Ok(value)
+}
+
+/// A price per million tokens: not negative.
+fn price(field: &str, value: Option<aibt_core::Money>) -> Result<Option<aibt_core::Money>> {
+    match value {
+        Some(price) if price.is_negative() => {
+            Err(EngineError::invalid(field, format!("{price} is negative")))
+        }
+        other => Ok(other),
+    }
 }
 
 /// Checks a base URL: an http(s) URL of the API root, without the `/chat/completions` part.
@@ -163,8 +176,8 @@ pub fn build_ai_config(spec: AiConfigSpec) -> Result<AiConfig> {
         )?,
         max_retries: within("max_retries", spec.max_retries, DEFAULT_MAX_RETRIES, 0, 10)?,
         knowledge_cutoff: spec.knowledge_cutoff,
-        price_input_per_million: None,
-        price_output_per_million: None,
+        price_input_per_million: price("price_input_per_million", spec.price_input_per_million)?,
+        price_output_per_million: price("price_output_per_million", spec.price_output_per_million)?,
     })
 }
 
@@ -344,6 +357,8 @@ mod tests {
             max_concurrency: None,
             max_retries: None,
             knowledge_cutoff: None,
+            price_input_per_million: None,
+            price_output_per_million: None,
         }
     }
 

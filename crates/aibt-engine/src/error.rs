@@ -29,6 +29,9 @@ pub enum EngineError {
     Broker(#[from] BrokerError),
     #[error("task {task_id}: {reason}")]
     Run { task_id: String, reason: String },
+    /// A call would pass the task's budget: the task pauses with this reason.
+    #[error("{0}")]
+    OutOfBudget(String),
     /// Where an export was going could not take it (a closed pipe, a client gone).
     #[error("writing the export: {0}")]
     Output(String),

@@ -9,6 +9,7 @@
 
 pub mod accounts;
 pub mod ai_config;
+pub mod budget;
 pub mod compare;
 pub mod decide;
 pub mod error;

@@ -49,6 +49,9 @@ pub struct Lifecycle {
     pub stats: Option<serde_json::Value>,
     pub lease_owner: Option<String>,
     pub lease_expires_at: Option<DateTime<Utc>>,
+    /// The task's options, changed with its status where a transition changes how it runs
+    /// (a resume that raises the budget).
+    pub options: serde_json::Value,
     pub updated_at: DateTime<Utc>,
 }
 
@@ -64,6 +67,7 @@ impl Lifecycle {
             stats: task.stats.clone(),
             lease_owner: task.lease_owner.clone(),
             lease_expires_at: task.lease_expires_at,
+            options: task.options.clone(),
             updated_at: task.updated_at,
         }
     }

@@ -220,6 +220,11 @@ pub struct AiTaskArgs {
     /// A sampling seed sent to the model (with it, a temperature above 0 repeats).
     #[arg(long, requires = "template")]
     pub seed: Option<u64>,
+    /// The most the run may spend on its model: money by the AI config's prices (2.50) or
+    /// tokens (150000tokens); may be given once of each kind. The task pauses before a call
+    /// would pass it (aibt task resume ID --budget … goes on).
+    #[arg(long, requires = "template")]
+    pub budget: Vec<String>,
 }
 
 /// How to reach a model: an AI config's fields.
@@ -259,6 +264,12 @@ pub struct ModelArgs {
     /// risk of memorisation.
     #[arg(long, requires = "base_url")]
     pub knowledge_cutoff: Option<String>,
+    /// What a million prompt tokens cost (any currency; for the cost of runs and budgets).
+    #[arg(long, requires = "base_url")]
+    pub price_input_per_million: Option<String>,
+    /// What a million completion tokens cost.
+    #[arg(long, requires = "base_url")]
+    pub price_output_per_million: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -331,7 +342,7 @@ pub enum AiConfigCommand {
     Add {
         name: String,
         #[command(flatten)]
-        model: ModelArgs,
+        model: Box<ModelArgs>,
         /// Read an API key from standard input and store it encrypted.
         #[arg(long, conflicts_with = "api_key_env")]
         api_key_stdin: bool,
@@ -365,6 +376,10 @@ pub enum ExperimentCommand {
     /// Resume a paused experiment and run its tasks here.
     Resume {
         id: String,
+        /// A new budget for the whole experiment (2.50 or 150000tokens), split among its
+        /// model tasks by their decisions.
+        #[arg(long)]
+        budget: Vec<String>,
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
@@ -419,6 +434,10 @@ pub enum TaskCommand {
     /// Resume a paused or failed task and run it here to completion.
     Resume {
         id: String,
+        /// A new budget for the task's model (2.50 or 150000tokens; see aibt backtest
+        /// --budget), replacing the one it paused at.
+        #[arg(long)]
+        budget: Vec<String>,
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },

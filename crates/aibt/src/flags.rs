@@ -34,6 +34,7 @@ fn flag_of(field: &str) -> &str {
         "short_margin_ratio" => "short-margin",
         "borrow_rate" => "borrow-rate",
         "ai_config" => "ai-config",
+        budget if budget.starts_with("options.budget") || budget.starts_with("budget") => "budget",
         other => other,
     }
 }
@@ -192,6 +193,16 @@ pub fn ai_config_spec(name: &str, model: &ModelArgs) -> Result<AiConfigSpec> {
                     anyhow!("--knowledge-cutoff: {d:?} is not a YYYY-MM-DD date ({e})")
                 })
             })
+            .transpose()?,
+        price_input_per_million: model
+            .price_input_per_million
+            .as_deref()
+            .map(|p| money(p, "price-input-per-million"))
+            .transpose()?,
+        price_output_per_million: model
+            .price_output_per_million
+            .as_deref()
+            .map(|p| money(p, "price-output-per-million"))
             .transpose()?,
     })
 }

@@ -14,10 +14,17 @@ pub fn finish_status(task: &Task) -> Result<()> {
     match task.status {
         Completed | CompletedWithErrors => Ok(()),
         Paused => {
-            eprintln!(
-                "task {} paused; continue it with: aibt task resume {}",
-                task.task_id, task.task_id
-            );
+            match &task.error_message {
+                // Stopped at its budget: only a larger one lets it go on.
+                Some(reason) if aibt_engine::budget::is_budget_reason(reason) => eprintln!(
+                    "task {} paused: {reason}\ncontinue it with a larger budget: aibt task resume {} --budget …",
+                    task.task_id, task.task_id
+                ),
+                _ => eprintln!(
+                    "task {} paused; continue it with: aibt task resume {}",
+                    task.task_id, task.task_id
+                ),
+            }
             Ok(())
         }
         status => bail!(

@@ -5,14 +5,17 @@
 use std::collections::HashMap;
 
 use aibt_core::{MarketType, TaskStatus};
-use aibt_store::{Experiment, ExperimentRun, Store};
+use aibt_store::{Experiment, ExperimentRun, Store, Task};
 
+use super::budget::{decisions_in, shares};
 use super::plan::{Plan, PlannedStrategy};
 use super::spec::ExperimentSpec;
 use crate::accounts::{create_account, default_settings};
+use crate::budget::Budget;
 use crate::error::{EngineError, Result};
-use crate::strategy::StrategyRef;
-use crate::task::{TaskSpec, Transition, prepare_task, transition};
+use crate::series::series_of;
+use crate::strategy::{StrategyRef, column_uses_model};
+use crate::task::{TaskSpec, Transition, check_budget, prepare_task, transition};
 use crate::templates::template_for_content;
 
 /// Creates the experiment of a checked plan; its tasks are RUNNING, ready for any worker.
@@ -128,10 +131,12 @@ pub async fn create_experiment(store: &dyn Store, plan: &Plan) -> Result<Experim
 }
 
 /// A lifecycle change of a whole experiment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ExperimentChange {
     Pause,
     Resume,
+    /// A resume with a new budget: each model task gets its share of it.
+    ResumeWithBudget(Budget),
     Cancel,
 }
 
@@ -143,9 +148,11 @@ pub async fn change_experiment(
     change: ExperimentChange,
 ) -> Result<Experiment> {
     let experiment = store.get_experiment(experiment_id).await?;
-    let (target, transition_of) = match change {
+    let (target, transition_of) = match &change {
         ExperimentChange::Pause => (TaskStatus::Paused, Transition::Pause),
-        ExperimentChange::Resume => (TaskStatus::Running, Transition::Resume),
+        ExperimentChange::Resume | ExperimentChange::ResumeWithBudget(_) => {
+            (TaskStatus::Running, Transition::Resume)
+        }
         ExperimentChange::Cancel => (TaskStatus::Cancelled, Transition::Cancel),
     };
     if experiment.status == TaskStatus::Cancelled {
@@ -155,12 +162,29 @@ pub async fn change_experiment(
             reason: "a cancelled experiment does not change again".into(),
         });
     }
+    let mut tasks = Vec::new();
     for run in store.list_experiment_runs(experiment_id).await? {
-        let task = store.get_task(&run.task_id).await?;
-        if !transition_of.allowed_from(task.status) {
+        tasks.push(store.get_task(&run.task_id).await?);
+    }
+    let mut budgets = match &change {
+        ExperimentChange::ResumeWithBudget(budget) => {
+            model_shares(store, &tasks, budget).await?.into_iter()
+        }
+        _ => Vec::new().into_iter(),
+    };
+    for task in &tasks {
+        let mut change = transition_of.clone();
+        // Each model task takes the next share, in the order the shares were made.
+        if matches!(&change, Transition::Resume)
+            && column_uses_model(&task.strategy)
+            && let Some(share) = budgets.next()
+        {
+            change = Transition::ResumeWithBudget(share);
+        }
+        if !change.allowed_from(task.status) {
             continue;
         }
-        match transition(store, &run.task_id, transition_of.clone()).await {
+        match transition(store, &task.task_id, change).await {
             // A task that changed state meanwhile (finished, say) is left as it is.
             Ok(_) | Err(EngineError::WrongState { .. }) => {}
             Err(other) => return Err(other),
@@ -169,6 +193,25 @@ pub async fn change_experiment(
     Ok(store
         .update_experiment(experiment_id, target, None, aibt_core::time::now())
         .await?)
+}
+
+/// Each model task's share of `budget`, in the order of `tasks`; a budget in money is refused
+/// when a task's AI config has no prices.
+async fn model_shares(store: &dyn Store, tasks: &[Task], budget: &Budget) -> Result<Vec<Budget>> {
+    let mut decisions = Vec::new();
+    for task in tasks.iter().filter(|t| column_uses_model(&t.strategy)) {
+        check_budget(store, &StrategyRef::of_task(task)?, budget, "budget").await?;
+        decisions.push(
+            decisions_in(
+                store,
+                &series_of(task)?,
+                (task.start_date, task.end_date),
+                task.decision_interval,
+            )
+            .await?,
+        );
+    }
+    shares(budget, &decisions)
 }
 
 /// The spec of a stored experiment, as JSON for the API and the report.

@@ -50,7 +50,17 @@ pub async fn drive(
         }
         let live = tasks.iter().filter(|t| t.status.is_live()).count();
         if live == 0 && running.is_empty() {
-            return Ok(Driven::Ended);
+            // A task paused on its own (at its share of the budget) waits for a resume.
+            return Ok(
+                if tasks
+                    .iter()
+                    .any(|t| t.status == aibt_core::TaskStatus::Paused)
+                {
+                    Driven::Paused
+                } else {
+                    Driven::Ended
+                },
+            );
         }
         let claimable: Vec<_> = tasks
             .iter()

@@ -17,6 +17,13 @@ use crate::strategy::column_uses_model;
 /// The experiment's status as people see it: the stored intent (running, paused, cancelled),
 /// or the end state once every task has ended.
 pub fn effective_status(experiment: &Experiment, tasks: &[Task]) -> TaskStatus {
+    // Tasks paused on their own (at their share of the budget) with none left running.
+    if experiment.status == TaskStatus::Running
+        && !tasks.iter().any(|t| t.status.is_live())
+        && tasks.iter().any(|t| t.status == TaskStatus::Paused)
+    {
+        return TaskStatus::Paused;
+    }
     let ended = tasks
         .iter()
         .all(|t| t.status.is_terminal() || t.status == TaskStatus::Failed);
@@ -30,6 +37,16 @@ pub fn effective_status(experiment: &Experiment, tasks: &[Task]) -> TaskStatus {
     } else {
         TaskStatus::Failed
     }
+}
+
+/// Why the experiment stopped: its own reason, or that of a task paused at its budget.
+pub fn effective_error(experiment: &Experiment, tasks: &[Task]) -> Option<String> {
+    experiment.error_message.clone().or_else(|| {
+        tasks
+            .iter()
+            .filter(|t| t.status == TaskStatus::Paused)
+            .find_map(|t| t.error_message.clone())
+    })
 }
 
 /// How far the tasks are.
@@ -204,7 +221,7 @@ pub async fn leaderboard(store: &dyn Store, experiment_id: &str) -> Result<Leade
         experiment_id: &experiment.experiment_id,
         name: &experiment.name,
         status: effective_status(&experiment, &tasks),
-        error_message: experiment.error_message.clone(),
+        error_message: effective_error(&experiment, &tasks),
         spec: &spec,
         splits: &splits,
         runs: &data,

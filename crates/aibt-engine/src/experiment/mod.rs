@@ -11,6 +11,7 @@
 //! - [`random_runs`]: the random baseline, simulated from the bars.
 
 pub mod board;
+pub mod budget;
 pub mod compute;
 pub mod create;
 pub mod drive;

@@ -9,9 +9,11 @@ use aibt_core::{Money, Rate, TaskStatus, TimeGranularity};
 use aibt_store::{AiConfig, RunRole, SeriesKey, Store, Task};
 use serde::Serialize;
 
+use super::budget::{decisions_in, shares};
 use super::spec::{AccountSpec, ExperimentSpec, Period, Split, StrategySpec};
 use crate::accounts::{AccountChanges, apply_changes, default_settings};
 use crate::ai_config::{AiConfigSpec, ApiKey, find_ai_config, inline_ai_config};
+use crate::budget::{Budget, Prices};
 use crate::error::{EngineError, Result};
 use crate::model::{CallEstimate, ModelSource};
 use crate::series::ensure_series;
@@ -169,6 +171,8 @@ async fn model_of(
                 max_concurrency: None,
                 max_retries: None,
                 knowledge_cutoff: None,
+                price_input_per_million: None,
+                price_output_per_million: None,
             };
             let config = inline_ai_config(None, spec).await.map_err(|e| match e {
                 EngineError::Invalid { field: f, reason } => {
@@ -273,6 +277,9 @@ pub async fn plan(store: &dyn Store, spec: &ExperimentSpec) -> Result<Plan> {
             }
         }
     }
+    if let Some(budget) = spec.budget.as_ref().filter(|b| !b.is_empty()) {
+        split_budget(store, spec, budget, &mut runs).await?;
+    }
     // Buy-and-hold (the benchmark) and always-hold (cash) run on every series and period.
     for key in &series {
         for period in &periods {
@@ -302,6 +309,38 @@ pub async fn plan(store: &dyn Store, spec: &ExperimentSpec) -> Result<Plan> {
         runs,
         account,
     })
+}
+
+/// Gives each model run its share of the experiment's budget, refusing a budget in money
+/// that a model's AI config has no prices to count by.
+async fn split_budget(
+    store: &dyn Store,
+    spec: &ExperimentSpec,
+    budget: &Budget,
+    runs: &mut [PlannedRun],
+) -> Result<()> {
+    let mut decisions = Vec::new();
+    for run in runs.iter() {
+        if let PlannedStrategy::Model { config, .. } = &run.strategy {
+            budget.check("spec.budget", Prices::of(config), &config.name)?;
+            decisions.push(
+                decisions_in(
+                    store,
+                    &run.series,
+                    (run.period.start, run.period.end),
+                    spec.decision_interval,
+                )
+                .await?,
+            );
+        }
+    }
+    let mut shares = shares(budget, &decisions)?.into_iter();
+    for run in runs.iter_mut() {
+        if matches!(run.strategy, PlannedStrategy::Model { .. }) {
+            run.options.budget = shares.next();
+        }
+    }
+    Ok(())
 }
 
 /// A task as the run would have it, for estimating a run before it exists.
@@ -357,6 +396,8 @@ pub struct PlanSummary {
     pub completion_money_max: Option<String>,
     /// False when a template reads the account: its prompts were rendered for a flat one.
     pub exact: bool,
+    /// The experiment's budget, split among its model tasks by their decisions.
+    pub budget: Option<Budget>,
     pub notes: Vec<String>,
 }
 
@@ -370,6 +411,7 @@ pub async fn estimate(store: &Arc<dyn Store>, plan: &Plan) -> Result<PlanSummary
     let mut prompt_money = Some(aibt_core::Decimal::ZERO);
     let mut completion_money = Some(aibt_core::Decimal::ZERO);
     let million = aibt_core::Decimal::from(1_000_000);
+    let mut max_answer_tokens = 0u64;
     for run in &plan.runs {
         let PlannedStrategy::Model {
             template, config, ..
@@ -405,6 +447,7 @@ pub async fn estimate(store: &Arc<dyn Store>, plan: &Plan) -> Result<PlanSummary
         summary.exact &= exact;
         let calls = aibt_core::Decimal::from(decisions - cached);
         let max_tokens = aibt_core::Decimal::from(config.max_tokens.max(0));
+        max_answer_tokens += (decisions - cached) * u64::try_from(config.max_tokens).unwrap_or(0);
         prompt_money = prompt_money
             .zip(config.price_input_per_million)
             .map(|(total, price)| {
@@ -422,6 +465,24 @@ pub async fn estimate(store: &Arc<dyn Store>, plan: &Plan) -> Result<PlanSummary
     summary.prompt_money = money(prompt_money);
     summary.completion_money_max = money(completion_money);
     summary.notes = super::compute::notes(&plan.spec);
+    if let Some(budget) = &plan.spec.budget {
+        summary.budget = Some(budget.clone());
+        let most_tokens = summary.prompt_tokens + max_answer_tokens;
+        let most_money = prompt_money.zip(completion_money).map(|(p, c)| p + c);
+        let short = budget.tokens.is_some_and(|limit| most_tokens > limit)
+            || budget
+                .money
+                .zip(most_money)
+                .is_some_and(|(limit, most)| most > limit.get());
+        if short {
+            summary.notes.push(format!(
+                "the budget may pause the experiment before its end: its calls may take up to {most_tokens} tokens{}; each model task may spend its share, by its decisions",
+                most_money
+                    .map(|m| format!(" and cost up to {}", m.round_dp(6).normalize()))
+                    .unwrap_or_default()
+            ));
+        }
+    }
     Ok(summary)
 }
 

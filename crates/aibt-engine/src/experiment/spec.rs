@@ -35,7 +35,7 @@ pub struct ExperimentSpec {
     pub fill: FillRule,
     /// Stops the experiment (paused, with the reason) before a model call would pass it.
     #[serde(default)]
-    pub budget: Option<BudgetSpec>,
+    pub budget: Option<crate::budget::Budget>,
 }
 
 /// A decimal given as a number or as text (TOML writes `0.7`, JSON may write `"0.7"`), kept as
@@ -210,17 +210,6 @@ impl Default for BaselinesSpec {
     fn default() -> BaselinesSpec {
         BaselinesSpec { random: 20 }
     }
-}
-
-/// The most an experiment may spend: money (by the AI configs' prices) or tokens.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(deny_unknown_fields)]
-pub struct BudgetSpec {
-    #[serde(default, deserialize_with = "decimal_text")]
-    pub money: Option<String>,
-    #[serde(default)]
-    pub tokens: Option<u64>,
 }
 
 /// A period of the experiment, resolved to times.

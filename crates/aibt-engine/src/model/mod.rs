@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aibt_ai::llm::{DecisionOutcome, LlmDecider};
-use aibt_ai::template::{Blind, PastDecision, PromptTemplate, past_decision};
+use aibt_ai::template::{AccountView, Blind, PastDecision, PromptTemplate, past_decision};
 use aibt_core::Bar;
 use aibt_core::broker::AccountSettings;
 use aibt_store::{AiConfig, Store, Task};
@@ -26,6 +26,7 @@ pub use prompt::{DEFAULT_WINDOW, Preview, PreviewSpec, preview_prompt};
 pub use stats::ai_stats;
 
 use crate::ai_config::memorisation_warning;
+use crate::budget::{Budget, Meter, Prices, Spend};
 use crate::decide::{Decided, DecisionFacts, DecisionPoint, DecisionSource, SourceSummary};
 use crate::error::{EngineError, Result};
 use crate::series::series_of;
@@ -38,8 +39,16 @@ use prompt::{
 /// What a decision asked ahead of its bar yields: the rendered prompt (or why it could not be
 /// rendered), the model's outcome, and the market data shown.
 type Answered = (std::result::Result<String, String>, DecisionOutcome, Value);
-/// A decision asked ahead: its period index, its step, and the call in flight.
-type Asked = (usize, u64, tokio::task::JoinHandle<Answered>);
+
+/// A decision asked ahead of its bar.
+struct Asked {
+    /// Its index in the period, and its step.
+    index: usize,
+    step: u64,
+    /// The most its call may cost, held against the budget until its answer is in.
+    projected: Spend,
+    call: tokio::task::JoinHandle<Answered>,
+}
 
 /// The decisions asked ahead of their bar. A run that stops (paused, cancelled, failed) drops
 /// them, and with them their calls: a detached call would go on holding a slot of the AI
@@ -49,10 +58,16 @@ struct AskedAhead(VecDeque<Asked>);
 
 impl Drop for AskedAhead {
     fn drop(&mut self) {
-        for (_, _, call) in &self.0 {
-            call.abort();
+        for asked in &self.0 {
+            asked.call.abort();
         }
     }
+}
+
+/// A decision asked, or the budget's reason not to.
+enum Launch {
+    Asked(Asked),
+    Refused(String),
 }
 
 /// What a model run would ask of its model (see [`ModelSource::estimate`]).
@@ -82,6 +97,8 @@ pub struct ModelSource {
     blind: bool,
     past: VecDeque<PastDecision>,
     ahead: AskedAhead,
+    /// What the task has spent of its budget, when it has one.
+    meter: Option<Meter>,
     /// Set when the period ends before the model's training cutoff.
     memorisation_warning: Option<String>,
 }
@@ -153,6 +170,10 @@ impl ModelSource {
             options: settings,
         });
         let past = past_decisions(store.as_ref(), &task.task_id, &bars, options.blind).await?;
+        let meter = match &options.budget {
+            Some(budget) => Some(meter_of(store.as_ref(), task, budget, ai_config).await?),
+            None => None,
+        };
         let prefetch = if template.info().account_dependent {
             1
         } else {
@@ -169,6 +190,7 @@ impl ModelSource {
             blind: options.blind,
             past,
             ahead: AskedAhead::default(),
+            meter,
             memorisation_warning: memorisation_warning(ai_config, task),
         })
     }
@@ -217,69 +239,120 @@ impl ModelSource {
         self.bars.len() - self.offset
     }
 
-    /// The prompt, the outcome and the market data of the decision at `point`: asked now, or
-    /// taken from the calls in flight with up to `prefetch` later decisions asked beside it.
+    /// The prompt, the outcome and the market data of the decision at `point`: taken from the
+    /// calls in flight, with up to `prefetch` later decisions asked beside it. Refused, with
+    /// the reason, when its call would pass the budget.
     async fn ask(&mut self, point: &DecisionPoint<'_>) -> Result<Answered> {
         let index = usize::try_from(point.index).unwrap_or(usize::MAX);
         let view = account_view(point)?;
-        if self.prefetch <= 1 {
-            let past: Vec<PastDecision> = self.past.iter().cloned().collect();
-            let at = self.offset + index;
-            return Ok(
-                match self.maker.render(&self.bars, at, &view, &past, point.step) {
-                    Ok((prompt, data)) => {
-                        let outcome = self.decider.decide(&prompt).await;
-                        (Ok(prompt), outcome, data)
-                    }
-                    Err(error) => (Err(error), failed_render(), Value::Null),
-                },
-            );
-        }
-        // Keep `prefetch` decisions in flight, this one first.
         let mut next_index = self
             .ahead
             .0
             .back()
-            .map_or(index, |(i, _, _)| i + self.interval);
-        let mut next_step = self.ahead.0.back().map_or(point.step, |(_, s, _)| s + 1);
+            .map_or(index, |asked| asked.index + self.interval);
+        let mut next_step = self
+            .ahead
+            .0
+            .back()
+            .map_or(point.step, |asked| asked.step + 1);
         while self.ahead.0.len() < self.prefetch && next_index < self.period() {
-            let (maker, decider, bars, view, past) = (
-                self.maker.clone(),
-                self.decider.clone(),
-                self.bars.clone(),
-                view.clone(),
-                self.past.iter().cloned().collect::<Vec<_>>(),
-            );
-            let at = self.offset + next_index;
-            let at_step = next_step;
-            self.ahead.0.push_back((
-                next_index,
-                next_step,
-                tokio::spawn(async move {
-                    match maker.render(&bars, at, &view, &past, at_step) {
-                        Ok((prompt, data)) => {
-                            let outcome = decider.decide(&prompt).await;
-                            (Ok(prompt), outcome, data)
-                        }
-                        Err(error) => (Err(error), failed_render(), Value::Null),
-                    }
-                }),
-            ));
+            match self.launch(next_index, next_step, &view).await {
+                Launch::Asked(asked) => self.ahead.0.push_back(asked),
+                Launch::Refused(reason) if next_index == index => {
+                    return Err(EngineError::OutOfBudget(reason));
+                }
+                // Asked again when its bar comes, with the answers before it counted.
+                Launch::Refused(_) => break,
+            }
             next_index += self.interval;
             next_step += 1;
         }
-        let Some((at, at_step, handle)) = self.ahead.0.pop_front() else {
+        let Some(asked) = self.ahead.0.pop_front() else {
             return Err(EngineError::Run {
                 task_id: self.task_id.clone(),
                 reason: "no decision was asked for this bar".into(),
             });
         };
-        debug_assert_eq!((at, at_step), (index, point.step));
-        handle.await.map_err(|e| EngineError::Run {
+        debug_assert_eq!((asked.index, asked.step), (index, point.step));
+        asked.call.await.map_err(|e| EngineError::Run {
             task_id: self.task_id.clone(),
             reason: format!("a decision call failed: {e}"),
         })
     }
+
+    /// Renders the prompt of the decision at `index` and asks it, unless the budget cannot
+    /// cover its call after the calls already in flight.
+    async fn launch(&self, index: usize, step: u64, view: &AccountView) -> Launch {
+        let past: Vec<PastDecision> = self.past.iter().cloned().collect();
+        let rendered = self
+            .maker
+            .render(&self.bars, self.offset + index, view, &past, step);
+        let mut projected = Spend::default();
+        if let (Some(meter), Ok((prompt, _))) = (&self.meter, &rendered)
+            && !self
+                .decider
+                .is_cached(&self.decider.first_request_key(prompt))
+                .await
+        {
+            let in_flight = self
+                .ahead
+                .0
+                .iter()
+                .fold(Spend::default(), |sum, asked| sum.plus(asked.projected));
+            let characters = prompt_characters(prompt);
+            if let Some(reason) = meter.refuses(characters, in_flight) {
+                return Launch::Refused(reason);
+            }
+            projected = meter.projected(characters);
+        }
+        let decider = self.decider.clone();
+        let call = tokio::spawn(async move {
+            match rendered {
+                Ok((prompt, data)) => {
+                    let outcome = decider.decide(&prompt).await;
+                    (Ok(prompt), outcome, data)
+                }
+                Err(error) => (Err(error), failed_render(), Value::Null),
+            }
+        });
+        Launch::Asked(Asked {
+            index,
+            step,
+            projected,
+            call,
+        })
+    }
+}
+
+/// The characters a call sends: the system message and the prompt.
+fn prompt_characters(prompt: &str) -> usize {
+    aibt_ai::llm::SYSTEM_MESSAGE.len() + prompt.len()
+}
+
+/// The budget of a task with what its stored decisions spent (a resumed run counts what the
+/// runs before it spent).
+async fn meter_of(
+    store: &dyn Store,
+    task: &Task,
+    budget: &Budget,
+    ai_config: &AiConfig,
+) -> Result<Meter> {
+    let prices = Prices::of(ai_config);
+    budget.check("budget", prices, &ai_config.name)?;
+    let mut meter = Meter::new(
+        budget.clone(),
+        prices,
+        u64::try_from(ai_config.max_tokens).unwrap_or(0),
+    );
+    for row in crate::records::all_decisions(store, &task.task_id).await? {
+        meter.record(
+            prompt_characters(row.prompt.as_deref().unwrap_or("")),
+            row.raw_answer.as_deref().map_or(0, str::len),
+            (row.prompt_tokens, row.completion_tokens),
+            row.llm_calls,
+        );
+    }
+    Ok(meter)
 }
 
 impl DecisionSource for ModelSource {
@@ -292,6 +365,14 @@ impl DecisionSource for ModelSource {
     async fn decide(&mut self, point: DecisionPoint<'_>) -> Result<Decided> {
         let started = aibt_core::time::now();
         let (prompt, mut outcome, market_data) = self.ask(&point).await?;
+        if let (Some(meter), Ok(prompt)) = (&mut self.meter, &prompt) {
+            meter.record(
+                prompt_characters(prompt),
+                outcome.raw_answer.as_deref().map_or(0, str::len),
+                (outcome.prompt_tokens, outcome.completion_tokens),
+                i64::from(outcome.calls),
+            );
+        }
         let prompt = match prompt {
             Ok(prompt) => prompt,
             // A template that passed its check can still fail on data (a filter applied

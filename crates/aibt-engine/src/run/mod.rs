@@ -105,6 +105,27 @@ impl Claimed {
             Ok(outcome) => Ok(outcome),
             // The database failed: the lease runs out and this or another worker tries again.
             Err(EngineError::Store(error)) => Err(EngineError::Store(error)),
+            // Every step before the refused call is committed: a resume with a larger budget
+            // goes on from there.
+            Err(EngineError::OutOfBudget(reason)) => {
+                match transition(
+                    self.store.as_ref(),
+                    &task_id,
+                    Transition::OutOfBudget { reason },
+                )
+                .await
+                {
+                    Ok(task) => Ok(RunOutcome::Stopped {
+                        status: task.status,
+                        lease_owner: None,
+                    }),
+                    Err(EngineError::WrongState { status, .. }) => Ok(RunOutcome::Stopped {
+                        status,
+                        lease_owner: None,
+                    }),
+                    Err(other) => Err(other),
+                }
+            }
             Err(error) => fail(self.store.as_ref(), &task_id, error.to_string()).await,
         }
     }

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 
 use super::options::TaskOptions;
 use crate::accounts::{account_settings, new_account, run_account_id};
+use crate::budget::{Budget, Prices};
 use crate::error::{EngineError, Result};
 use crate::strategy::StrategyRef;
 
@@ -72,6 +73,10 @@ pub async fn prepare_task(store: &dyn Store, spec: TaskSpec) -> Result<(Task, Vi
     options.params = spec.strategy.params().cloned().unwrap_or_default();
     let checked = check_strategy(store, &spec.strategy).await?;
     options.template_content = checked.template_content;
+    options.budget = options.budget.filter(|budget| !budget.is_empty());
+    if let Some(budget) = &options.budget {
+        check_budget(store, &spec.strategy, budget, "options.budget").await?;
+    }
 
     let series = SeriesKey {
         symbol: symbol.clone(),
@@ -168,6 +173,27 @@ async fn period(
         ));
     }
     Ok((start, end))
+}
+
+/// Checks that `budget` can be kept on `strategy`: it calls a model, and a budget in money has
+/// the AI config's prices to count by. `field` names the budget in the error.
+pub async fn check_budget(
+    store: &dyn Store,
+    strategy: &StrategyRef,
+    budget: &Budget,
+    field: &str,
+) -> Result<()> {
+    let StrategyRef::Template { ai_config_id, .. } = strategy else {
+        return Err(EngineError::invalid(
+            field,
+            format!(
+                "{} calls no model, so there is nothing to budget",
+                strategy.label()
+            ),
+        ));
+    };
+    let config = store.get_ai_config(ai_config_id).await?;
+    budget.check(field, Prices::of(&config), &config.name)
 }
 
 /// What a checked strategy puts in the task's columns.

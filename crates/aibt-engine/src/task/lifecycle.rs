@@ -8,6 +8,8 @@
 use aibt_core::TaskStatus;
 use aibt_store::{DeleteOutcome, Lifecycle, Store, Task};
 
+use super::TaskOptions;
+use crate::budget::Budget;
 use crate::error::{EngineError, Result};
 
 /// A lifecycle change a user or worker asks for.
@@ -15,7 +17,13 @@ use crate::error::{EngineError, Result};
 pub enum Transition {
     Start,
     Pause,
+    /// The run stopped before a call that would pass the task's budget.
+    OutOfBudget {
+        reason: String,
+    },
     Resume,
+    /// A resume with a new budget in the task's options.
+    ResumeWithBudget(Budget),
     Cancel,
     Complete {
         with_errors: bool,
@@ -29,8 +37,10 @@ pub enum Transition {
 impl Transition {
     fn target(&self) -> TaskStatus {
         match self {
-            Transition::Start | Transition::Resume => TaskStatus::Running,
-            Transition::Pause => TaskStatus::Paused,
+            Transition::Start | Transition::Resume | Transition::ResumeWithBudget(_) => {
+                TaskStatus::Running
+            }
+            Transition::Pause | Transition::OutOfBudget { .. } => TaskStatus::Paused,
             Transition::Cancel => TaskStatus::Cancelled,
             Transition::Complete {
                 with_errors: false, ..
@@ -45,8 +55,8 @@ impl Transition {
     fn name(&self) -> &'static str {
         match self {
             Transition::Start => "start",
-            Transition::Pause => "pause",
-            Transition::Resume => "resume",
+            Transition::Pause | Transition::OutOfBudget { .. } => "pause",
+            Transition::Resume | Transition::ResumeWithBudget(_) => "resume",
             Transition::Cancel => "cancel",
             Transition::Complete { .. } => "complete",
             Transition::Fail { .. } => "fail",
@@ -59,7 +69,7 @@ impl Transition {
         let by_table = status.can_become(self.target());
         match self {
             Transition::Start => status == TaskStatus::Pending,
-            Transition::Resume => {
+            Transition::Resume | Transition::ResumeWithBudget(_) => {
                 by_table && matches!(status, TaskStatus::Paused | TaskStatus::Failed)
             }
             _ => by_table,
@@ -90,12 +100,22 @@ pub async fn transition(store: &dyn Store, task_id: &str, transition: Transition
                 next.started_at = Some(now);
                 next.error_message = None;
             }
-            Transition::Pause => {
+            Transition::Pause | Transition::OutOfBudget { .. } => {
                 next.paused_at = Some(now);
                 next.lease_owner = None;
                 next.lease_expires_at = None;
+                if let Transition::OutOfBudget { reason } = &transition {
+                    next.error_message = Some(reason.clone());
+                }
             }
-            Transition::Resume => {
+            Transition::Resume | Transition::ResumeWithBudget(_) => {
+                if let Transition::ResumeWithBudget(budget) = &transition {
+                    let mut options = TaskOptions::of_task(&task)?;
+                    options.budget = (!budget.is_empty()).then(|| budget.clone());
+                    next.options = serde_json::to_value(&options).map_err(|e| {
+                        EngineError::invalid("options", format!("encoding options: {e}"))
+                    })?;
+                }
                 next.resumed_at = Some(now);
                 next.error_message = None;
                 next.lease_owner = None;
@@ -137,6 +157,17 @@ pub async fn transition(store: &dyn Store, task_id: &str, transition: Transition
             transition.name()
         ),
     })
+}
+
+/// Resumes a task with a new budget (raised, say, after it paused at the old one), checked
+/// as a new task's is.
+pub async fn resume_with_budget(store: &dyn Store, task_id: &str, budget: Budget) -> Result<Task> {
+    let task = store.get_task(task_id).await?;
+    if !budget.is_empty() {
+        let strategy = crate::strategy::StrategyRef::of_task(&task)?;
+        super::check_budget(store, &strategy, &budget, "budget").await?;
+    }
+    transition(store, task_id, Transition::ResumeWithBudget(budget)).await
 }
 
 /// Deletes a task with its run account and records. A RUNNING task is refused (pause or

@@ -6,7 +6,7 @@ mod detail;
 mod lifecycle;
 mod options;
 
-pub use create::{TaskSpec, create_task, prepare_task};
+pub use create::{TaskSpec, check_budget, create_task, prepare_task};
 pub use detail::{TaskDetail, task_detail};
-pub use lifecycle::{Transition, delete_task, transition};
+pub use lifecycle::{Transition, delete_task, resume_with_budget, transition};
 pub use options::TaskOptions;

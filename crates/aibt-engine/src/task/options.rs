@@ -51,6 +51,10 @@ pub struct TaskOptions {
     /// AI tasks: sampling seed sent to the model.
     #[serde(default)]
     pub seed: Option<u64>,
+    /// AI tasks: the most the task may spend on its model, in money (by the AI config's
+    /// prices) or tokens; it pauses before a call would pass it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<crate::budget::Budget>,
     /// AI tasks: sampling temperature, instead of the AI config's (an experiment's repeats).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temperature: Option<aibt_core::Rate>,

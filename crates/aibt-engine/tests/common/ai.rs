@@ -55,6 +55,8 @@ pub fn config_spec(base_url: &str) -> AiConfigSpec {
         max_concurrency: Some(8),
         max_retries: Some(2),
         knowledge_cutoff: None,
+        price_input_per_million: None,
+        price_output_per_million: None,
     }
 }
 

@@ -1,7 +1,7 @@
 //! `/api/v1/ai-configs`: how to reach a model. A key is stored encrypted and never returned:
 //! responses show it masked (`****abcd`, or `$VAR` for a key read from the environment).
 
-use aibt_core::{Rate, ResponseFormat};
+use aibt_core::{Money, Rate, ResponseFormat};
 use aibt_engine::ai_config::{
     AiConfigSpec, ApiKey, ConnectionTest, build_ai_config, test_ai_config,
 };
@@ -36,6 +36,10 @@ pub struct AiConfigCreate {
     pub max_concurrency: Option<i64>,
     pub max_retries: Option<i64>,
     pub knowledge_cutoff: Option<NaiveDate>,
+    /// Money per million prompt tokens (the cost of runs, budgets).
+    pub price_input_per_million: Option<Money>,
+    /// Money per million completion tokens.
+    pub price_output_per_million: Option<Money>,
 }
 
 /// Changes to a config; omitted fields keep their value. `local_ai_api_key: ""` removes the key.
@@ -54,6 +58,10 @@ pub struct AiConfigUpdate {
     pub max_concurrency: Option<i64>,
     pub max_retries: Option<i64>,
     pub knowledge_cutoff: Option<NaiveDate>,
+    /// Money per million prompt tokens (the cost of runs, budgets).
+    pub price_input_per_million: Option<Money>,
+    /// Money per million completion tokens.
+    pub price_output_per_million: Option<Money>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -151,6 +159,8 @@ pub(crate) async fn insert_ai_config(
         max_concurrency: body.max_concurrency,
         max_retries: body.max_retries,
         knowledge_cutoff: body.knowledge_cutoff,
+        price_input_per_million: body.price_input_per_million,
+        price_output_per_million: body.price_output_per_million,
     })?;
     state.store.insert_ai_config(&config).await?;
     Ok(masked(config))
@@ -210,6 +220,12 @@ pub async fn update_ai_config(
         max_concurrency: Some(body.max_concurrency.unwrap_or(current.max_concurrency)),
         max_retries: Some(body.max_retries.unwrap_or(current.max_retries)),
         knowledge_cutoff: body.knowledge_cutoff.or(current.knowledge_cutoff),
+        price_input_per_million: body
+            .price_input_per_million
+            .or(current.price_input_per_million),
+        price_output_per_million: body
+            .price_output_per_million
+            .or(current.price_output_per_million),
     })?;
     config.config_id = current.config_id.clone();
     config.created_at = current.created_at;

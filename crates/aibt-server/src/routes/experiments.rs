@@ -7,7 +7,7 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use aibt_engine::experiment::board::Progress;
-use aibt_engine::experiment::load::{effective_status, progress_of};
+use aibt_engine::experiment::load::{effective_error, effective_status, progress_of};
 use aibt_engine::experiment::{
     ExperimentChange, ExperimentSpec, Leaderboard, PlanSummary, change_experiment,
     create_experiment, estimate, experiment_tasks, leaderboard, plan,
@@ -22,9 +22,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
 
+use super::ResumeRequest;
 use crate::AppState;
 use crate::error::{ApiResult, ErrorBody};
-use crate::extract::{Body, Params};
+use crate::extract::{Body, OptionalBody, Params};
 
 /// An experiment with its runs.
 #[derive(Debug, Serialize, ToSchema)]
@@ -105,6 +106,7 @@ pub(crate) async fn detail(state: &AppState, experiment_id: &str) -> ApiResult<E
     let (mut experiment, runs, tasks) =
         experiment_tasks(state.store.as_ref(), experiment_id).await?;
     experiment.status = effective_status(&experiment, &tasks);
+    experiment.error_message = effective_error(&experiment, &tasks);
     Ok(ExperimentDetail {
         progress: progress_of(&tasks),
         experiment,
@@ -169,8 +171,12 @@ async fn change(
     experiment_id: &str,
     change: ExperimentChange,
 ) -> ApiResult<Json<ExperimentDetail>> {
+    let wakes = matches!(
+        change,
+        ExperimentChange::Resume | ExperimentChange::ResumeWithBudget(_)
+    );
     change_experiment(state.store.as_ref(), experiment_id, change).await?;
-    if change == ExperimentChange::Resume {
+    if wakes {
         state.worker.wake();
     }
     Ok(Json(detail(state, experiment_id).await?))
@@ -195,17 +201,24 @@ pub async fn pause(
 #[utoipa::path(
     post, path = "/api/v1/experiments/{experiment_id}/resume", tag = "experiments",
     params(("experiment_id" = String, Path, description = "The experiment's id")),
+    request_body(content = Option<ResumeRequest>, description = "Optional: a new budget, split among the model tasks by their decisions"),
     responses(
         (status = 200, description = "RUNNING again: paused and failed tasks resume", body = ExperimentDetail),
         (status = 404, description = "No such experiment", body = ErrorBody),
         (status = 409, description = "A cancelled experiment does not change", body = ErrorBody),
+        (status = 422, description = "The budget cannot be kept (money without an AI config's prices, say)", body = ErrorBody),
     )
 )]
 pub async fn resume(
     State(state): State<AppState>,
     Path(experiment_id): Path<String>,
+    OptionalBody(body): OptionalBody<ResumeRequest>,
 ) -> ApiResult<Json<ExperimentDetail>> {
-    change(&state, &experiment_id, ExperimentChange::Resume).await
+    let resume = match body.and_then(|body| body.budget) {
+        Some(budget) => ExperimentChange::ResumeWithBudget(budget),
+        None => ExperimentChange::Resume,
+    };
+    change(&state, &experiment_id, resume).await
 }
 
 #[utoipa::path(

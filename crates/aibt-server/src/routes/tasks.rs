@@ -5,7 +5,7 @@
 use aibt_core::{TaskStatus, TimeGranularity, TradeAction};
 use aibt_engine::compare::{Comparison, compare_tasks, compared_ids};
 use aibt_engine::export::{EquityPoint, Records, Sink, equity_curve, export_csv, export_json};
-use aibt_engine::task::{TaskDetail, delete_task, task_detail};
+use aibt_engine::task::{TaskDetail, delete_task, resume_with_budget, task_detail};
 use aibt_engine::{StrategyRef, TaskOptions, TaskSpec, Transition, create_task, transition};
 use aibt_store::{AccountSnapshot, LocalDecision, Page, RecordQuery, Task, TaskQuery, TradeRecord};
 use axum::Json;
@@ -17,9 +17,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::ResumeRequest;
 use crate::AppState;
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::{Body, Params};
+use crate::extract::{Body, OptionalBody, Params};
 
 /// A new task (backtest).
 #[derive(Debug, Deserialize, ToSchema)]
@@ -263,17 +264,27 @@ pub async fn pause(
 #[utoipa::path(
     post, path = "/api/v1/tasks/{task_id}/resume", tag = "tasks",
     params(("task_id" = String, Path, description = "The task's id")),
+    request_body(content = Option<ResumeRequest>, description = "Optional: a new budget"),
     responses(
         (status = 200, description = "RUNNING again, from its last committed step", body = TaskDetail),
         (status = 404, description = "No such task", body = ErrorBody),
         (status = 409, description = "Only a PAUSED or FAILED task resumes", body = ErrorBody),
+        (status = 422, description = "The budget cannot be kept (money without the AI config's prices, say)", body = ErrorBody),
     )
 )]
 pub async fn resume(
     State(state): State<AppState>,
     Path(task_id): Path<String>,
+    OptionalBody(body): OptionalBody<ResumeRequest>,
 ) -> ApiResult<Json<TaskDetail>> {
-    change(&state, &task_id, Transition::Resume).await
+    match body.and_then(|body| body.budget) {
+        Some(budget) => {
+            let task = resume_with_budget(state.store.as_ref(), &task_id, budget).await?;
+            state.worker.wake();
+            Ok(Json(detail(&state, task).await?))
+        }
+        None => change(&state, &task_id, Transition::Resume).await,
+    }
 }
 
 #[utoipa::path(

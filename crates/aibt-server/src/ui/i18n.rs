@@ -233,6 +233,16 @@ pub const WORDS: &[(&str, &str, &str)] = &[
     ),
     ("field.fractional", "Fractional shares", "允许零股"),
     (
+        "field.price_input_per_million",
+        "Price of a million prompt tokens",
+        "每百万输入 token 价格",
+    ),
+    (
+        "field.price_output_per_million",
+        "Price of a million completion tokens",
+        "每百万输出 token 价格",
+    ),
+    (
         "field.params",
         "Parameters (name=value, space-separated)",
         "参数（名称=值，空格分隔）",

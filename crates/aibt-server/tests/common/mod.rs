@@ -177,6 +177,44 @@ impl Server {
         .await
     }
 
+    /// POSTs a JSON body that declares `declared` bytes but sends only `sent` of them, then
+    /// reads the answer: how a server refuses a body over its limit before reading it whole.
+    /// (Sending the whole of it races the refusal: the server closes the connection with
+    /// unread bytes in it, which resets it under the client before the answer is read.)
+    pub async fn post_oversized(&self, path: &str, declared: usize, sent: usize) -> (u16, Value) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let address = self.base.trim_start_matches("http://");
+        let mut stream = tokio::net::TcpStream::connect(address)
+            .await
+            .expect("connect");
+        let auth = self
+            .token
+            .as_ref()
+            .map(|token| format!("Authorization: Bearer {token}\r\n"))
+            .unwrap_or_default();
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
+             Content-Length: {declared}\r\n{auth}Connection: close\r\n\r\n"
+        );
+        stream.write_all(head.as_bytes()).await.expect("head");
+        let mut body = b"{\"stock_symbol\": \"".to_vec();
+        body.resize(sent, b'x');
+        stream.write_all(&body).await.expect("body");
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).await.expect("answer");
+        let text = String::from_utf8_lossy(&answer);
+        let status = text
+            .split(' ')
+            .nth(1)
+            .and_then(|code| code.parse().ok())
+            .expect("a status line");
+        let json = text
+            .split_once("\r\n\r\n")
+            .and_then(|(_, body)| serde_json::from_str(body).ok())
+            .unwrap_or(Value::Null);
+        (status, json)
+    }
+
     /// Polls a task until it reaches one of `statuses`.
     pub async fn wait_for(&self, task_id: &str, statuses: &[&str]) -> Value {
         for _ in 0..600 {

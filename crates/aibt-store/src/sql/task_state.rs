@@ -24,6 +24,7 @@ pub static LIFECYCLE: Table = Table::new(
         "stats",
         "lease_owner",
         "lease_expires_at",
+        "options",
         "updated_at",
     ],
 );
@@ -58,6 +59,7 @@ impl LifecycleChange<'_> {
         b.opt_json(l.stats.as_ref());
         b.opt_text(l.lease_owner.as_deref());
         b.opt_time(l.lease_expires_at);
+        b.json(&l.options);
         b.time(l.updated_at);
         b.label(self.expected.as_str());
     }

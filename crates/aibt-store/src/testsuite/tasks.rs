@@ -38,10 +38,17 @@ pub async fn commits_are_fenced_by_lease_and_status(store: &dyn Store) {
     let mut paused = Lifecycle::of(&task);
     paused.status = TaskStatus::Paused;
     paused.paused_at = Some(at(50));
-    store
+    // A status change may carry new options (a resume that raises the budget), written with it.
+    paused.options = serde_json::json!({"budget": {"tokens": 1000}});
+    let stored = store
         .update_lifecycle("task-fence", TaskStatus::Running, &paused)
         .await
         .expect("pause");
+    assert_eq!(stored.options, paused.options);
+    assert_eq!(
+        store.get_task("task-fence").await.expect("task").options,
+        paused.options
+    );
     let refused = store
         .commit_steps(batch("task-fence", "worker-1", 0..2))
         .await

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use aibt_ai::llm::CacheMode;
 use aibt_core::FillRule;
 use aibt_engine::accounts::{account_settings, create_account, default_settings};
+use aibt_engine::budget::Budget;
 use aibt_engine::templates::template_for_content;
 use aibt_engine::{StrategyRef, TaskOptions, TaskSpec, Transition, create_task, transition};
 use aibt_store::{AiConfig, SeriesKey, Store};
@@ -78,6 +79,7 @@ async fn new_spec(store: &dyn Store, args: &BacktestArgs) -> Result<TaskSpec> {
             options.blind = args.ai.blind;
             options.window = args.ai.window.unwrap_or(0);
             options.failure_limit = args.ai.failure_limit;
+            options.budget = Some(Budget::parse(&args.ai.budget, "budget").map_err(flag_error)?);
             options.answer_retries = args.ai.answer_retries;
             options.seed = args.ai.seed;
             StrategyRef::Template {

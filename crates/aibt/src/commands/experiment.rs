@@ -4,6 +4,7 @@ use std::io::IsTerminal;
 use std::path::Path;
 use std::sync::Arc;
 
+use aibt_engine::budget::Budget;
 use aibt_engine::experiment::board::Progress;
 use aibt_engine::experiment::{
     Driven, ExperimentChange, ExperimentSpec, PlanSummary, change_experiment, create_experiment,
@@ -14,6 +15,7 @@ use aibt_store::Store;
 use anyhow::{Context, Result, anyhow, bail};
 
 use crate::cli::{ExperimentCommand, Format};
+use crate::flags::flag_error;
 use crate::print::print_leaderboard;
 
 pub async fn run(store: Arc<dyn Store>, command: ExperimentCommand) -> Result<()> {
@@ -35,8 +37,17 @@ pub async fn run(store: Arc<dyn Store>, command: ExperimentCommand) -> Result<()
             );
             follow(store, &experiment.experiment_id, format).await
         }
-        ExperimentCommand::Resume { id, format } => {
-            change_experiment(store.as_ref(), &id, ExperimentChange::Resume).await?;
+        ExperimentCommand::Resume { id, budget, format } => {
+            let change = if budget.is_empty() {
+                ExperimentChange::Resume
+            } else {
+                ExperimentChange::ResumeWithBudget(
+                    Budget::parse(&budget, "budget").map_err(flag_error)?,
+                )
+            };
+            change_experiment(store.as_ref(), &id, change)
+                .await
+                .map_err(flag_error)?;
             follow(store, &id, format).await
         }
         ExperimentCommand::Show { id, format } => {
@@ -132,6 +143,15 @@ fn print_plan(spec: &ExperimentSpec, summary: &PlanSummary, format: Format) -> R
                 "Answer money, at most",
                 money(&summary.completion_money_max)
             );
+            if let Some(budget) = &summary.budget {
+                let limits: Vec<String> = budget
+                    .money
+                    .map(|m| m.to_string())
+                    .into_iter()
+                    .chain(budget.tokens.map(|t| format!("{t} tokens")))
+                    .collect();
+                println!("{:<34}{}", "Budget", limits.join(", "));
+            }
             for note in &summary.notes {
                 println!("note: {note}");
             }
@@ -186,13 +206,18 @@ async fn follow(store: Arc<dyn Store>, experiment_id: &str, format: Format) -> R
     match driven {
         Driven::Ended => Ok(()),
         Driven::Paused => {
+            let at_budget = board
+                .error_message
+                .as_deref()
+                .is_some_and(aibt_engine::budget::is_budget_reason);
             eprintln!(
-                "experiment {experiment_id} paused{}; continue it with: aibt experiment resume {experiment_id}",
+                "experiment {experiment_id} paused{}; continue it with: aibt experiment resume {experiment_id}{}",
                 board
                     .error_message
                     .as_deref()
                     .map(|e| format!(" ({e})"))
-                    .unwrap_or_default()
+                    .unwrap_or_default(),
+                if at_budget { " --budget …" } else { "" }
             );
             if board.status == aibt_core::TaskStatus::Cancelled {
                 bail!("experiment {experiment_id} was cancelled");

@@ -2,13 +2,15 @@ use std::io::Write;
 use std::sync::Arc;
 
 use aibt_core::TaskStatus;
+use aibt_engine::budget::Budget;
 use aibt_engine::export::{Records as ExportRecords, Sink, export_csv, export_json};
-use aibt_engine::task::delete_task;
+use aibt_engine::task::{delete_task, resume_with_budget};
 use aibt_engine::{Transition, transition};
 use aibt_store::{Store, TaskQuery};
 use anyhow::{Context, Result, anyhow, bail};
 
 use crate::cli::{ExportFormat, Format, Records, TaskCommand};
+use crate::flags::flag_error;
 use crate::foreground::{finish_status, run_in_foreground};
 use crate::print::print_task;
 
@@ -99,8 +101,15 @@ pub async fn run(store: Arc<dyn Store>, command: TaskCommand) -> Result<()> {
             sink.0.flush()?;
             Ok(())
         }
-        TaskCommand::Resume { id, format } => {
-            transition(store.as_ref(), &id, Transition::Resume).await?;
+        TaskCommand::Resume { id, budget, format } => {
+            if budget.is_empty() {
+                transition(store.as_ref(), &id, Transition::Resume).await?;
+            } else {
+                let budget = Budget::parse(&budget, "budget").map_err(flag_error)?;
+                resume_with_budget(store.as_ref(), &id, budget)
+                    .await
+                    .map_err(flag_error)?;
+            }
             let task = run_in_foreground(store, &id).await?;
             print_task(&task, format)?;
             finish_status(&task)

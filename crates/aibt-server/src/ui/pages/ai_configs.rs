@@ -1,7 +1,7 @@
 //! `/ai-configs`: the models a task may ask, their keys never shown again, and a connection
 //! test that asks one for a decision.
 
-use aibt_core::Rate;
+use aibt_core::{Money, Rate};
 use aibt_engine::ai_config::{
     ConnectionTest, DEFAULT_MAX_CONCURRENCY, DEFAULT_MAX_TOKENS, DEFAULT_TEMPERATURE,
     DEFAULT_TIMEOUT_SECONDS,
@@ -47,6 +47,8 @@ const AI_FIELDS: &[(&str, &str)] = &[
     ("timeout_seconds", "field.timeout"),
     ("max_concurrency", "field.max_concurrency"),
     ("knowledge_cutoff", "field.knowledge_cutoff"),
+    ("price_input_per_million", "field.price_input_per_million"),
+    ("price_output_per_million", "field.price_output_per_million"),
 ];
 
 /// Where a local Ollama answers, the likeliest server on a laptop.
@@ -96,6 +98,8 @@ async fn create_ai_config(
         max_concurrency: form.integer("max_concurrency"),
         max_retries: None,
         knowledge_cutoff: form.date("knowledge_cutoff"),
+        price_input_per_million: form.decimal("price_input_per_million", Money::parse),
+        price_output_per_million: form.decimal("price_output_per_million", Money::parse),
     };
     if form.ok() {
         match insert_ai_config(&state, body).await {

@@ -269,7 +269,7 @@ fn lease_renewals_and_status_changes_are_guarded_updates() {
         crate::sql::LifecycleChange::sql(Dialect::Postgres),
         "UPDATE tasks SET status = $2, started_at = $3, paused_at = $4, resumed_at = $5, \
          completed_at = $6, error_message = $7, stats = $8, lease_owner = $9, \
-         lease_expires_at = $10, updated_at = $11 WHERE task_id = $1 AND status = $12"
+         lease_expires_at = $10, options = $11, updated_at = $12 WHERE task_id = $1 AND status = $13"
     );
 }
 
