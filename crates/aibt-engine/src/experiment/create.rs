@@ -135,6 +135,24 @@ pub enum ExperimentChange {
     Cancel,
 }
 
+impl ExperimentChange {
+    /// The change each of the experiment's tasks undergoes.
+    fn transition(self) -> Transition {
+        match self {
+            ExperimentChange::Pause => Transition::Pause,
+            ExperimentChange::Resume => Transition::Resume,
+            ExperimentChange::Cancel => Transition::Cancel,
+        }
+    }
+
+    /// Whether the change means anything to an experiment whose status (as
+    /// [`super::load::effective_status`] gives it) is `status`: a task's lifecycle, so that a
+    /// page offers the same buttons for an experiment as for a task.
+    pub fn allowed_from(self, status: TaskStatus) -> bool {
+        self.transition().allowed_from(status)
+    }
+}
+
 /// Applies a change to the experiment and to each of its tasks the change applies to (a
 /// finished task stays as it is). Returns the experiment as stored.
 pub async fn change_experiment(
@@ -143,11 +161,12 @@ pub async fn change_experiment(
     change: ExperimentChange,
 ) -> Result<Experiment> {
     let experiment = store.get_experiment(experiment_id).await?;
-    let (target, transition_of) = match change {
-        ExperimentChange::Pause => (TaskStatus::Paused, Transition::Pause),
-        ExperimentChange::Resume => (TaskStatus::Running, Transition::Resume),
-        ExperimentChange::Cancel => (TaskStatus::Cancelled, Transition::Cancel),
+    let target = match change {
+        ExperimentChange::Pause => TaskStatus::Paused,
+        ExperimentChange::Resume => TaskStatus::Running,
+        ExperimentChange::Cancel => TaskStatus::Cancelled,
     };
+    let transition_of = change.transition();
     if experiment.status == TaskStatus::Cancelled {
         return Err(EngineError::WrongState {
             task_id: experiment_id.to_string(),
