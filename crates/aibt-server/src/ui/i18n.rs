@@ -2,6 +2,8 @@
 //! page is in. Every label of every page is looked up here; a test checks that each key a
 //! template uses exists in both languages.
 
+mod experiments;
+
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
@@ -538,10 +540,15 @@ pub const WORDS: &[(&str, &str, &str)] = &[
     ("js.no_data", "No data yet", "暂无数据"),
 ];
 
+/// Every word: the pages' above and the experiments' and reports' (`experiments.rs`).
+fn all_words() -> impl Iterator<Item = &'static (&'static str, &'static str, &'static str)> {
+    WORDS.iter().chain(experiments::WORDS)
+}
+
 static TABLES: LazyLock<[HashMap<&'static str, &'static str>; 2]> = LazyLock::new(|| {
     [
-        WORDS.iter().map(|(k, en, _)| (*k, *en)).collect(),
-        WORDS.iter().map(|(k, _, zh)| (*k, *zh)).collect(),
+        all_words().map(|(k, en, _)| (*k, *en)).collect(),
+        all_words().map(|(k, _, zh)| (*k, *zh)).collect(),
     ]
 });
 
@@ -580,8 +587,7 @@ impl Tr {
 
     /// The chart words, as JSON for the page's script.
     pub fn js_json(&self) -> String {
-        let words: serde_json::Map<String, serde_json::Value> = WORDS
-            .iter()
+        let words: serde_json::Map<String, serde_json::Value> = all_words()
             .filter(|(key, ..)| {
                 key.starts_with("js.") || key.starts_with("action.") || key.starts_with("exit.")
             })
@@ -603,7 +609,7 @@ mod tests {
     #[test]
     fn every_key_is_unique_and_translated() {
         let mut seen = std::collections::HashSet::new();
-        for (key, en, zh) in WORDS {
+        for (key, en, zh) in all_words() {
             assert!(seen.insert(key), "{key} twice");
             assert!(!en.is_empty() && !zh.is_empty(), "{key}");
         }
@@ -648,7 +654,7 @@ mod tests {
             for piece in text.split("tr.t(\"").skip(1) {
                 let key = piece.split('"').next().expect("key");
                 assert!(
-                    WORDS.iter().any(|(k, ..)| *k == key),
+                    all_words().any(|(k, ..)| *k == key),
                     "{}: no words for {key:?}",
                     path.display()
                 );

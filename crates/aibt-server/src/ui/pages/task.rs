@@ -2,7 +2,6 @@
 //! them swapped in by htmx), a decision's prompt and answer, and the pause, resume and cancel
 //! buttons its status allows.
 
-use aibt_core::MarketType;
 use aibt_engine::Transition;
 use aibt_engine::task::TaskDetail;
 use aibt_store::{RecordQuery, Task};
@@ -21,10 +20,11 @@ use crate::error::ApiError;
 use crate::routes::tasks::{apply_transition, detail};
 use crate::ui::charts;
 use crate::ui::format::{
-    MODEL_STATS, STATS, decimal, percent, period, progress_of, signed_class, stat, strategy_label,
-    time, url_encode,
+    MODEL_STATS, STATS, StatRow, decimal, percent, period, progress_of, signed_class, stat,
+    stat_rows, strategy_label, time, url_encode,
 };
 use crate::ui::i18n::{Tr, UiLang};
+use crate::ui::records::{DecisionRow, TradeRows, decision_row, trade_row};
 use crate::ui::respond::{fragment, not_found, page_try, render};
 
 pub fn router() -> Router<AppState> {
@@ -35,11 +35,6 @@ pub fn router() -> Router<AppState> {
         .route("/tasks/{task_id}/decision", get(decision_detail))
         .route("/tasks/{task_id}/trades", get(trade_rows))
         .route("/tasks/{task_id}/{action}", post(lifecycle))
-}
-
-pub struct StatRow {
-    pub label: String,
-    pub value: String,
 }
 
 pub struct Card {
@@ -67,16 +62,6 @@ pub struct TaskPage {
     model_stats: Vec<StatRow>,
     decisions: String,
     trades: String,
-}
-
-fn stat_rows(stats: &Value, keys: &[&str]) -> Vec<StatRow> {
-    keys.iter()
-        .filter(|key| stats.get(**key).is_some())
-        .map(|key| StatRow {
-            label: format!("stat.{key}"),
-            value: stat(&stats[*key]),
-        })
-        .collect()
 }
 
 /// The key numbers above the charts.
@@ -173,18 +158,6 @@ async fn memorisation_text(state: &AppState, tr: Tr, detail: &TaskDetail) -> Opt
     )
 }
 
-pub struct DecisionRow {
-    pub id: String,
-    pub at: String,
-    pub time: String,
-    pub action: &'static str,
-    pub failed: bool,
-    pub confidence: String,
-    pub reasoning: String,
-    pub latency: String,
-    pub tokens: String,
-}
-
 #[derive(Template)]
 #[template(path = "decision_rows.html")]
 pub struct DecisionRows {
@@ -216,34 +189,7 @@ async fn decisions_partial(
             },
         )
         .await?;
-    let rows = page
-        .items
-        .iter()
-        .map(|d| {
-            let at = d.analysis_date.unwrap_or(d.start_time);
-            let tokens = match (d.prompt_tokens, d.completion_tokens) {
-                (Some(p), Some(c)) => format!("{p} + {c}"),
-                _ => String::new(),
-            };
-            DecisionRow {
-                id: url_encode(&d.decision_id),
-                at: url_encode(&aibt_core::time::format_timestamp(at)),
-                time: time(at, task.time_granularity),
-                action: d.decision_result.as_str(),
-                failed: d.failed(),
-                confidence: decimal(&d.confidence_score.to_string(), 2),
-                reasoning: d.reasoning.clone(),
-                latency: if d.llm_calls > 0 {
-                    d.execution_time_ms
-                        .map(|l| l.to_string())
-                        .unwrap_or_default()
-                } else {
-                    String::new()
-                },
-                tokens,
-            }
-        })
-        .collect();
+    let rows = page.items.iter().map(|d| decision_row(d, &task)).collect();
     DecisionRows {
         tr,
         task_id: task_id.to_string(),
@@ -269,31 +215,6 @@ async fn decision_rows(
     fragment(decisions_partial(&state, tr, &task_id, query.cursor).await)
 }
 
-pub struct TradeRow {
-    pub time: String,
-    pub action: &'static str,
-    pub status: &'static str,
-    pub reject_reason: Option<String>,
-    /// What closed the position, on an exit.
-    pub exit_reason: Option<&'static str>,
-    pub quantity: String,
-    pub price: String,
-    pub amount: String,
-    pub fees: String,
-    pub pnl: String,
-    pub pnl_class: &'static str,
-}
-
-#[derive(Template)]
-#[template(path = "trade_rows.html")]
-pub struct TradeRows {
-    tr: Tr,
-    task_id: String,
-    rows: Vec<TradeRow>,
-    first: bool,
-    next: Option<String>,
-}
-
 async fn trades_partial(
     state: &AppState,
     tr: Tr,
@@ -312,35 +233,7 @@ async fn trades_partial(
             },
         )
         .await?;
-    let quantity_places = if task.market_type == Some(MarketType::Coin) {
-        8
-    } else {
-        4
-    };
-    let rows = page
-        .items
-        .iter()
-        .map(|t| TradeRow {
-            time: time(t.trade_time, task.time_granularity),
-            action: t.trade_action.as_str(),
-            status: t.status.as_str(),
-            reject_reason: t.reject_reason.clone(),
-            exit_reason: t.exit_reason.map(|reason| reason.as_str()),
-            quantity: decimal(&t.quantity.to_string(), quantity_places),
-            price: decimal(&t.price.to_string(), 4),
-            amount: decimal(&t.total_amount.to_string(), 2),
-            fees: decimal(&t.total_fees.to_string(), 2),
-            pnl: t
-                .realized_pnl
-                .map(|p| decimal(&p.to_string(), 2))
-                .unwrap_or_default(),
-            pnl_class: match t.realized_pnl {
-                Some(p) if p.is_positive() => "up",
-                Some(p) if p.is_negative() => "down",
-                _ => "",
-            },
-        })
-        .collect();
+    let rows = page.items.iter().map(|t| trade_row(t, task)).collect();
     TradeRows {
         tr,
         task_id: task.task_id.clone(),
