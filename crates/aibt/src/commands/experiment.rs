@@ -1,4 +1,5 @@
-//! `aibt experiment`: plan, run, resume, show, list, pause and cancel experiments.
+//! `aibt experiment`: plan, run, resume, show, list, pause and cancel experiments, and write
+//! their reports.
 
 use std::io::IsTerminal;
 use std::path::Path;
@@ -10,11 +11,12 @@ use aibt_engine::experiment::{
     drive, estimate, leaderboard, plan,
 };
 use aibt_engine::worker::WorkerOptions;
+use aibt_server::report::experiment_report;
 use aibt_store::Store;
 use anyhow::{Context, Result, anyhow, bail};
 
 use crate::cli::{ExperimentCommand, Format};
-use crate::print::print_leaderboard;
+use crate::print::{print_leaderboard, write_report};
 
 pub async fn run(store: Arc<dyn Store>, command: ExperimentCommand) -> Result<()> {
     match command {
@@ -74,6 +76,10 @@ pub async fn run(store: Arc<dyn Store>, command: ExperimentCommand) -> Result<()
             let e = change_experiment(store.as_ref(), &id, ExperimentChange::Cancel).await?;
             println!("experiment {} is {}", e.experiment_id, e.status);
             Ok(())
+        }
+        ExperimentCommand::Report(args) => {
+            let html = experiment_report(store.as_ref(), &args.id, args.lang.lang()).await?;
+            write_report(&html, args.out.as_deref())
         }
     }
 }

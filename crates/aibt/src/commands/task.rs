@@ -5,12 +5,13 @@ use aibt_core::TaskStatus;
 use aibt_engine::export::{Records as ExportRecords, Sink, export_csv, export_json};
 use aibt_engine::task::delete_task;
 use aibt_engine::{Transition, transition};
+use aibt_server::report::task_report;
 use aibt_store::{Store, TaskQuery};
 use anyhow::{Context, Result, anyhow, bail};
 
 use crate::cli::{ExportFormat, Format, Records, TaskCommand};
 use crate::foreground::{finish_status, run_in_foreground};
-use crate::print::print_task;
+use crate::print::{print_task, write_report};
 
 pub async fn run(store: Arc<dyn Store>, command: TaskCommand) -> Result<()> {
     match command {
@@ -114,6 +115,10 @@ pub async fn run(store: Arc<dyn Store>, command: TaskCommand) -> Result<()> {
             let task = transition(store.as_ref(), &id, Transition::Cancel).await?;
             println!("task {} is {}", task.task_id, task.status);
             Ok(())
+        }
+        TaskCommand::Report(args) => {
+            let html = task_report(store.as_ref(), &args.id, args.lang.lang()).await?;
+            write_report(&html, args.out.as_deref())
         }
         TaskCommand::Delete { ids } => {
             let mut refused = 0;
