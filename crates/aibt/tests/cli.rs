@@ -563,6 +563,7 @@ fn reports_of_an_experiment_and_a_task_are_written_to_a_file_or_standard_output(
     let html = std::fs::read_to_string(&out).unwrap();
     assert!(html.starts_with("<!doctype html>") && html.contains(r#"id="leaderboard""#));
     assert!(html.contains("<svg") && !html.contains("<script") && !html.contains("http"));
+    assert_eq!(html.matches("<link").count(), 1, "more than the empty icon");
     assert!(html.contains(r#"<html lang="en">"#));
 
     let chinese = env
