@@ -42,25 +42,27 @@ pub struct ReportQuery {
     download: bool,
 }
 
-fn respond(result: Result<String, ReportError>, file: &str, download: bool) -> Response {
-    match result {
-        Ok(html) => {
-            let disposition = format!(
-                "{}; filename=\"{file}\"",
-                if download { "attachment" } else { "inline" }
-            );
-            let mut response = Html(html).into_response();
-            if let Ok(value) = HeaderValue::from_str(&disposition) {
-                response
-                    .headers_mut()
-                    .insert(header::CONTENT_DISPOSITION, value);
-            }
-            response
-        }
-        Err(error) => ApiError::from(error).into_response(),
+/// A report as a page (or, with `?download=true`, a file) named `{kind}-{id}.html`.
+fn respond(result: Result<String, ReportError>, kind: &str, id: &str, download: bool) -> Response {
+    let html = match result {
+        Ok(html) => html,
+        Err(error) => return ApiError::from(error).into_response(),
+    };
+    let disposition = format!(
+        "{}; filename=\"{kind}-{}.html\"",
+        if download { "attachment" } else { "inline" },
+        safe_name(id)
+    );
+    let mut response = Html(html).into_response();
+    if let Ok(value) = HeaderValue::from_str(&disposition) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_DISPOSITION, value);
     }
+    response
 }
 
+/// The language `?lang=` names, else the page's.
 fn lang_of(query: &ReportQuery, page: UiLang) -> Lang {
     query
         .lang
@@ -72,25 +74,21 @@ fn lang_of(query: &ReportQuery, page: UiLang) -> Lang {
 async fn experiment(
     State(state): State<AppState>,
     page: UiLang,
-    Path(experiment_id): Path<String>,
+    Path(id): Path<String>,
     Query(query): Query<ReportQuery>,
 ) -> Response {
-    let lang = lang_of(&query, page);
-    let html = experiment_report(state.store.as_ref(), &experiment_id, lang).await;
-    let file = format!("experiment-{}.html", safe_name(&experiment_id));
-    respond(html, &file, query.download)
+    let html = experiment_report(state.store.as_ref(), &id, lang_of(&query, page)).await;
+    respond(html, "experiment", &id, query.download)
 }
 
 async fn task(
     State(state): State<AppState>,
     page: UiLang,
-    Path(task_id): Path<String>,
+    Path(id): Path<String>,
     Query(query): Query<ReportQuery>,
 ) -> Response {
-    let lang = lang_of(&query, page);
-    let html = task_report(state.store.as_ref(), &task_id, lang).await;
-    let file = format!("task-{}.html", safe_name(&task_id));
-    respond(html, &file, query.download)
+    let html = task_report(state.store.as_ref(), &id, lang_of(&query, page)).await;
+    respond(html, "task", &id, query.download)
 }
 
 /// An id as a file name: letters, digits and dashes only (a header cannot carry the rest).

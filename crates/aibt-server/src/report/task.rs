@@ -176,13 +176,23 @@ async fn charts(store: &dyn Store, tr: Tr, task: &Task) -> Result<(String, Strin
     Ok((equity_chart, drawdown_chart))
 }
 
-/// "The first N …; the export has them all", when there are more than the report lists.
-fn more(tr: Tr, key: &str, shown: u32, task_id: &str, has_more: bool) -> Option<String> {
-    has_more.then(|| {
+/// The first `max` of `items`, read one beyond it, and when there were more, the note "the
+/// first N …; the export has them all" (`key` says of what).
+fn bounded<T>(
+    tr: Tr,
+    mut items: Vec<T>,
+    max: u32,
+    key: &str,
+    task_id: &str,
+) -> (Vec<T>, Option<String>) {
+    let shown = max as usize;
+    let more = (items.len() > shown).then(|| {
         tr.t(key)
-            .replace("{n}", &thousands(i64::from(shown)))
+            .replace("{n}", &thousands(i64::from(max)))
             .replace("{id}", task_id)
-    })
+    });
+    items.truncate(shown);
+    (items, more)
 }
 
 /// The report of a task, as one self-contained HTML page.
@@ -203,27 +213,23 @@ pub async fn task_report(
         limit: limit + 1,
         ..RecordQuery::default()
     };
-    let mut trades = store.list_trades(task_id, &first(MAX_TRADES)).await?.items;
-    let more_trades = more(
+    let (trades, more_trades) = bounded(
         tr,
-        "report.more_trades",
+        store.list_trades(task_id, &first(MAX_TRADES)).await?.items,
         MAX_TRADES,
+        "report.more_trades",
         task_id,
-        trades.len() > MAX_TRADES as usize,
     );
-    trades.truncate(MAX_TRADES as usize);
-    let mut decisions = store
-        .list_decisions(task_id, &first(MAX_DECISIONS))
-        .await?
-        .items;
-    let more_decisions = more(
+    let (decisions, more_decisions) = bounded(
         tr,
-        "report.more_decisions",
+        store
+            .list_decisions(task_id, &first(MAX_DECISIONS))
+            .await?
+            .items,
         MAX_DECISIONS,
+        "report.more_decisions",
         task_id,
-        decisions.len() > MAX_DECISIONS as usize,
     );
-    decisions.truncate(MAX_DECISIONS as usize);
     let trades = TradeRows {
         tr,
         task_id: task_id.to_string(),

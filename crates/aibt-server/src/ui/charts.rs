@@ -273,7 +273,7 @@ pub async fn task_events(
     UiLang(tr): UiLang,
     Query(query): Query<LiveQuery>,
 ) -> Response {
-    let stream = live(listed(&query.ids), move |id| {
+    live(&query.ids, move |id| {
         let state = state.clone();
         async move {
             let task = state.store.get_task(&id).await.ok()?;
@@ -288,10 +288,7 @@ pub async fn task_events(
             });
             Some((data.to_string(), task.status.is_live()))
         }
-    });
-    Sse::new(stream)
-        .keep_alive(KeepAlive::default())
-        .into_response()
+    })
 }
 
 /// The same for the listed experiments: each one's status and the progress of its tasks.
@@ -300,7 +297,7 @@ pub async fn experiment_events(
     UiLang(tr): UiLang,
     Query(query): Query<LiveQuery>,
 ) -> Response {
-    let stream = live(listed(&query.ids), move |id| {
+    live(&query.ids, move |id| {
         let state = state.clone();
         async move {
             let detail = crate::routes::experiments::detail(&state, &id).await.ok()?;
@@ -315,24 +312,29 @@ pub async fn experiment_events(
             });
             Some((data.to_string(), status.is_live()))
         }
-    });
-    Sse::new(stream)
+    })
+}
+
+/// The events of the ids of a `?ids=a,b,c` query (at most 200): each read with `read` (an
+/// event's data, and whether it may still change) every 400 ms, what changed sent as a
+/// `progress` event, and `end` once nothing may change any more.
+fn live<F, Fut>(ids: &str, read: F) -> Response
+where
+    F: Fn(String) -> Fut + Send + 'static,
+    Fut: Future<Output = Option<(String, bool)>> + Send + 'static,
+{
+    let ids: Vec<String> = ids
+        .split(',')
+        .filter(|id| !id.is_empty())
+        .take(200)
+        .map(str::to_string)
+        .collect();
+    Sse::new(changes(ids, read))
         .keep_alive(KeepAlive::default())
         .into_response()
 }
 
-/// The ids of a `?ids=a,b,c` query, at most 200.
-fn listed(ids: &str) -> Vec<String> {
-    ids.split(',')
-        .filter(|id| !id.is_empty())
-        .take(200)
-        .map(str::to_string)
-        .collect()
-}
-
-/// Reads each id with `read` (an event's data, and whether it may still change) every 400 ms
-/// and sends what changed as a `progress` event; `end` once nothing may change any more.
-fn live<F, Fut>(ids: Vec<String>, read: F) -> impl Stream<Item = Result<Event, Infallible>>
+fn changes<F, Fut>(ids: Vec<String>, read: F) -> impl Stream<Item = Result<Event, Infallible>>
 where
     F: Fn(String) -> Fut + Send + 'static,
     Fut: Future<Output = Option<(String, bool)>> + Send,

@@ -35,6 +35,19 @@ pub fn fragment(result: Result<String, ApiError>) -> Response {
     }
 }
 
+/// A lifecycle button's answer: nothing to swap in (or the API's error), and the page reloads
+/// to show the new state.
+pub fn reload(result: Result<(), ApiError>) -> Response {
+    let mut response = match result {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(error) => error.into_response(),
+    };
+    response
+        .headers_mut()
+        .insert("hx-refresh", axum::http::HeaderValue::from_static("true"));
+    response
+}
+
 pub fn internal(error: impl std::fmt::Display) -> Response {
     tracing::error!(%error, "a page failed");
     (

@@ -7,8 +7,7 @@ use aibt_engine::experiment::{ExperimentChange, experiment_tasks, leaderboard};
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use serde::Deserialize;
 
@@ -18,7 +17,7 @@ use crate::routes::experiments::{apply_change, detail};
 use crate::ui::board::{BoardView, RunView, board_view, progress_view, runs_view};
 use crate::ui::charts;
 use crate::ui::i18n::{Tr, UiLang};
-use crate::ui::respond::{fragment, not_found, page_try, render};
+use crate::ui::respond::{fragment, not_found, page_try, reload, render};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -170,12 +169,5 @@ async fn lifecycle(
         "cancel" => ExperimentChange::Cancel,
         _ => return not_found("action"),
     };
-    let mut response = match apply_change(&state, &experiment_id, change).await {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(error) => error.into_response(),
-    };
-    response
-        .headers_mut()
-        .insert("hx-refresh", HeaderValue::from_static("true"));
-    response
+    reload(apply_change(&state, &experiment_id, change).await)
 }

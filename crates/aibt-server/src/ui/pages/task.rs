@@ -8,7 +8,6 @@ use aibt_store::{RecordQuery, Task};
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
@@ -25,7 +24,7 @@ use crate::ui::format::{
 };
 use crate::ui::i18n::{Tr, UiLang};
 use crate::ui::records::{DecisionRow, TradeRows, decision_row, trade_row};
-use crate::ui::respond::{fragment, not_found, page_try, render};
+use crate::ui::respond::{fragment, not_found, page_try, reload, render};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -339,12 +338,5 @@ async fn lifecycle(
         "cancel" => Transition::Cancel,
         _ => return not_found("action"),
     };
-    let mut response = match apply_transition(&state, &task_id, change).await {
-        Ok(_) => StatusCode::NO_CONTENT.into_response(),
-        Err(error) => error.into_response(),
-    };
-    response
-        .headers_mut()
-        .insert("hx-refresh", HeaderValue::from_static("true"));
-    response
+    reload(apply_transition(&state, &task_id, change).await.map(|_| ()))
 }
