@@ -304,3 +304,76 @@ async fn a_long_backtest_makes_a_bounded_report() {
     );
     assert!(html.len() < 1_000_000, "{} bytes", html.len());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_experiment_page_pauses_resumes_and_cancels() {
+    let server = Server::start(sqlite().await, None).await;
+    let fake = FakeLlm::start(|_, body| FakeReply::Answer {
+        content: hashed_decision(&prompt_of(body)),
+        finish_reason: "stop",
+        delay: Duration::from_millis(30),
+    })
+    .await;
+    let spec = json!({
+        "name": "slow model",
+        "series": [{"symbol": "GOOG"}],
+        "periods": {"list": [{"name": "2011", "start": "2011-01-01", "end": "2011-12-31"}]},
+        "strategies": [{"name": "fake", "template_content": "{{ symbol }} {{ now }}. Decide.",
+                        "base_url": fake.base_url(), "model": "fake"}],
+        "baselines": {"random": 0},
+    });
+    let created = server.post("/api/v1/experiments", spec).await;
+    let id = created.ok(201)["experiment_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let live_path = format!("/experiments/{id}/live");
+    let live = |_: ()| server.get(&live_path);
+    let running = live(()).await;
+    assert!(
+        running.text.contains(r#"data-status="RUNNING""#),
+        "{}",
+        running.text
+    );
+    assert!(running.text.contains(r#"id="pause""#) && running.text.contains(r#"id="cancel""#));
+    assert!(!running.text.contains(r#"id="resume""#));
+
+    for (action, status, buttons) in [
+        ("pause", "PAUSED", [r#"id="resume""#, r#"id="cancel""#]),
+        ("resume", "RUNNING", [r#"id="pause""#, r#"id="cancel""#]),
+    ] {
+        let answer = server
+            .send(server.request(Method::POST, &format!("/experiments/{id}/{action}")))
+            .await;
+        assert_eq!(answer.status.as_u16(), 204, "{}", answer.text);
+        assert_eq!(answer.headers["hx-refresh"], "true");
+        let page = live(()).await;
+        assert!(
+            page.text.contains(&format!(r#"data-status="{status}""#)),
+            "{action}"
+        );
+        for button in buttons {
+            assert!(page.text.contains(button), "{action}: no {button}");
+        }
+    }
+    let answer = server
+        .send(server.request(Method::POST, &format!("/experiments/{id}/cancel")))
+        .await;
+    assert_eq!(answer.status.as_u16(), 204);
+    let page = live(()).await;
+    assert!(page.text.contains(r#"data-status="CANCELLED""#));
+    assert!(
+        !page.text.contains("hx-trigger"),
+        "a cancelled board refreshes"
+    );
+    assert!(!page.text.contains(r#"id="pause""#) && !page.text.contains(r#"id="resume""#));
+    // A cancelled experiment does not change again: the page shows the engine's refusal.
+    let again = server
+        .send(server.request(Method::POST, &format!("/experiments/{id}/resume")))
+        .await;
+    again.error(409, "wrong_state", Some("status"));
+    let unknown = server
+        .send(server.request(Method::POST, &format!("/experiments/{id}/explode")))
+        .await;
+    assert_eq!(unknown.status.as_u16(), 404);
+}
