@@ -36,6 +36,19 @@ pub struct Budget {
     pub tokens: Option<u64>,
 }
 
+impl std::fmt::Display for Budget {
+    /// `2.50 · 150000 tokens`, as a money amount and a token count.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let limits: Vec<String> = self
+            .money
+            .map(|money| money.get().normalize().to_string())
+            .into_iter()
+            .chain(self.tokens.map(|tokens| format!("{tokens} tokens")))
+            .collect();
+        f.write_str(&limits.join(" · "))
+    }
+}
+
 /// The prices of a model's tokens, per million.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Prices {

@@ -9,6 +9,7 @@
 mod docs;
 mod error;
 mod extract;
+pub mod report;
 mod routes;
 pub mod ui;
 
@@ -168,6 +169,7 @@ pub fn router(state: AppState, limits: Limits) -> Router {
         .merge(api)
         .merge(docs::routes(openapi))
         .merge(ui::routes())
+        .merge(report::routes())
         .route("/healthz", axum::routing::get(healthz))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), require_token))

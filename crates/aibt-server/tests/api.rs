@@ -44,30 +44,6 @@ on_both_backends!(
     documentation_and_errors,
 );
 
-async fn import_goog(server: &Server) {
-    server
-        .post_raw(
-            "/api/v1/market-data/import?symbol=GOOG&market_type=US&time_granularity=daily",
-            "text/csv",
-            sample_csv("GOOG_1d.csv"),
-        )
-        .await
-        .ok(201);
-}
-
-async fn new_account(server: &Server, cash: &str) -> String {
-    let account = server
-        .post(
-            "/api/v1/accounts",
-            json!({"market_type": "US", "initial_balance": cash, "commission_rate_buy": "0.001", "commission_rate_sell": "0.001"}),
-        )
-        .await;
-    account.ok(201)["account_id"]
-        .as_str()
-        .expect("id")
-        .to_string()
-}
-
 async fn accounts(server: &Server) {
     let created = server
         .post(

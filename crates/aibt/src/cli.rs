@@ -400,6 +400,34 @@ pub enum ExperimentCommand {
     Pause { id: String },
     /// Cancel an experiment's tasks.
     Cancel { id: String },
+    /// Write an experiment's report: one self-contained HTML file (leaderboard, charts, notes).
+    Report(ReportArgs),
+}
+
+/// Where a report goes and in which language.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    pub id: String,
+    /// Write to this file instead of standard output.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = ReportLang::En)]
+    pub lang: ReportLang,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportLang {
+    En,
+    Zh,
+}
+
+impl ReportLang {
+    pub fn lang(self) -> aibt_server::report::Lang {
+        match self {
+            ReportLang::En => aibt_server::report::Lang::En,
+            ReportLang::Zh => aibt_server::report::Lang::ZhCn,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -445,6 +473,9 @@ pub enum TaskCommand {
     Pause { id: String },
     /// Cancel a task.
     Cancel { id: String },
+    /// Write a task's report: one self-contained HTML file (settings, statistics, charts,
+    /// trades, decisions).
+    Report(ReportArgs),
     /// Delete tasks with their run accounts, decisions, trades and snapshots (a RUNNING task
     /// is refused: pause or cancel it first).
     Delete {

@@ -1,4 +1,5 @@
-//! How a task is printed: its statistics as a backtesting.py-style table, or as JSON.
+//! How a task is printed: its statistics as a backtesting.py-style table, or as JSON; and
+//! where a report is written.
 
 use aibt_engine::experiment::Leaderboard;
 use aibt_store::Task;
@@ -6,6 +7,24 @@ use anyhow::Result;
 use serde_json::{Value, json};
 
 use crate::cli::Format;
+
+/// Writes a report to `out`, or to standard output.
+pub fn write_report(html: &str, out: Option<&std::path::Path>) -> Result<()> {
+    use anyhow::Context;
+    use std::io::Write;
+    match out {
+        Some(path) => {
+            std::fs::write(path, html).with_context(|| format!("writing {}", path.display()))?;
+            eprintln!("report written to {}", path.display());
+        }
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            stdout.write_all(html.as_bytes())?;
+            stdout.flush()?;
+        }
+    }
+    Ok(())
+}
 
 /// Prints a task: `{"task_id", "status", "stats"}` as JSON, or a readable table.
 pub fn print_task(task: &Task, format: Format) -> Result<()> {

@@ -3,8 +3,9 @@
 //! playwright-core. It creates an account and a template, starts a backtest and watches its
 //! progress reach 100% without a reload (a worker process is started mid-way), checks the
 //! task page's charts, markers and statistics, opens a decision's prompt, switches to
-//! Chinese, and uploads a broken CSV. Screenshots of every step land in
-//! `target/ui-screenshots/`.
+//! Chinese, and uploads a broken CSV; then it launches the example experiment from the
+//! Experiments form, watches its leaderboard fill in until COMPLETED, and opens its report.
+//! Screenshots of every step land in `target/ui-screenshots/`.
 //!
 //! Needs `node`, `/usr/bin/chromium` (or `CHROMIUM`) and `npm ci` in `tests/browser`; `bash
 //! .ci/run` installs all three.
@@ -87,4 +88,5 @@ fn the_web_ui_works_in_headless_chromium() {
         "the browser test failed:\n{stdout}\n{stderr}"
     );
     assert!(shots.join("task-page.png").exists());
+    assert!(shots.join("15-experiment-report.png").exists());
 }

@@ -4,6 +4,8 @@
 
 mod common;
 
+use std::path::Path;
+
 use common::{Env, sample_dir};
 
 fn bar_count(env: &Env) -> i64 {
@@ -530,4 +532,55 @@ fn backtest_imports_its_data_file_and_refuses_bad_flags() {
         let bad = env.aibt(args).failure();
         assert!(bad.stderr().contains(reason), "{args:?}: {}", bad.stderr());
     }
+}
+
+#[test]
+fn reports_of_an_experiment_and_a_task_are_written_to_a_file_or_standard_output() {
+    let env = Env::sqlite();
+    let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/rules-experiment.toml");
+    let run = env
+        .aibt(&[
+            "experiment",
+            "run",
+            spec.to_str().unwrap(),
+            "--format",
+            "json",
+        ])
+        .success();
+    let board = run.json();
+    assert_eq!(board["status"], "COMPLETED");
+    let id = board["experiment_id"].as_str().unwrap();
+
+    let out = env.path("report.html");
+    let written = env
+        .aibt(&["experiment", "report", id, "--out", out.to_str().unwrap()])
+        .success();
+    assert!(
+        written.stderr().contains("report written to"),
+        "{}",
+        written.stderr()
+    );
+    let html = std::fs::read_to_string(&out).unwrap();
+    assert!(html.starts_with("<!doctype html>") && html.contains(r#"id="leaderboard""#));
+    assert!(html.contains("<svg") && !html.contains("<script") && !html.contains("http"));
+    assert_eq!(html.matches("<link").count(), 1, "more than the empty icon");
+    assert!(html.contains(r#"<html lang="en">"#));
+
+    let chinese = env
+        .aibt(&["experiment", "report", id, "--lang", "zh"])
+        .success();
+    assert!(chinese.stdout().contains(r#"<html lang="zh-CN">"#));
+    assert!(chinese.stdout().contains("排行榜"));
+
+    let task = board["rows"][0]["task_ids"][0].as_str().unwrap();
+    let report = env.aibt(&["task", "report", task]).success();
+    assert!(report.stdout().contains(r#"id="trades""#) && report.stdout().contains("<svg"));
+    let missing = env.aibt(&["task", "report", "nope"]).failure();
+    assert!(
+        missing.stderr().contains("not found"),
+        "{}",
+        missing.stderr()
+    );
+    env.aibt(&["experiment", "report", id, "--lang", "fr"])
+        .failure();
 }

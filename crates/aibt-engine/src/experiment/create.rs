@@ -140,21 +140,40 @@ pub enum ExperimentChange {
     Cancel,
 }
 
+impl ExperimentChange {
+    /// The change each of the experiment's tasks undergoes.
+    fn transition(&self) -> Transition {
+        match self {
+            ExperimentChange::Pause => Transition::Pause,
+            // Each model task's share of a new budget is set as it resumes.
+            ExperimentChange::Resume | ExperimentChange::ResumeWithBudget(_) => Transition::Resume,
+            ExperimentChange::Cancel => Transition::Cancel,
+        }
+    }
+
+    /// Whether the change means anything to an experiment whose status (as
+    /// [`super::load::effective_status`] gives it) is `status`: a task's lifecycle, so that a
+    /// page offers the same buttons for an experiment as for a task.
+    pub fn allowed_from(&self, status: TaskStatus) -> bool {
+        self.transition().allowed_from(status)
+    }
+}
+
 /// Applies a change to the experiment and to each of its tasks the change applies to (a
-/// finished task stays as it is). Returns the experiment as stored.
+/// finished task stays as it is). A change that means nothing to the experiment and to each
+/// of its tasks (pausing a finished one, say) is refused. Returns the experiment as stored.
 pub async fn change_experiment(
     store: &dyn Store,
     experiment_id: &str,
     change: ExperimentChange,
 ) -> Result<Experiment> {
     let experiment = store.get_experiment(experiment_id).await?;
-    let (target, transition_of) = match &change {
-        ExperimentChange::Pause => (TaskStatus::Paused, Transition::Pause),
-        ExperimentChange::Resume | ExperimentChange::ResumeWithBudget(_) => {
-            (TaskStatus::Running, Transition::Resume)
-        }
-        ExperimentChange::Cancel => (TaskStatus::Cancelled, Transition::Cancel),
+    let target = match change {
+        ExperimentChange::Pause => TaskStatus::Paused,
+        ExperimentChange::Resume | ExperimentChange::ResumeWithBudget(_) => TaskStatus::Running,
+        ExperimentChange::Cancel => TaskStatus::Cancelled,
     };
+    let transition_of = change.transition();
     if experiment.status == TaskStatus::Cancelled {
         return Err(EngineError::WrongState {
             task_id: experiment_id.to_string(),
@@ -165,6 +184,21 @@ pub async fn change_experiment(
     let mut tasks = Vec::new();
     for run in store.list_experiment_runs(experiment_id).await? {
         tasks.push(store.get_task(&run.task_id).await?);
+    }
+    let status = super::load::effective_status(&experiment, &tasks);
+    if !change.allowed_from(status) && !tasks.iter().any(|t| transition_of.allowed_from(t.status)) {
+        return Err(EngineError::WrongState {
+            task_id: experiment_id.to_string(),
+            status,
+            reason: format!(
+                "cannot {} a {status} experiment, nor any of its tasks",
+                match change {
+                    ExperimentChange::Pause => "pause",
+                    ExperimentChange::Resume | ExperimentChange::ResumeWithBudget(_) => "resume",
+                    ExperimentChange::Cancel => "cancel",
+                }
+            ),
+        });
     }
     let mut budgets = match &change {
         ExperimentChange::ResumeWithBudget(budget) => {

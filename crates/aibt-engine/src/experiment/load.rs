@@ -129,7 +129,12 @@ async fn equity_of(store: &dyn Store, task_id: &str, data: &mut RunData) -> Resu
 
 /// What the model's calls of a task cost by its AI config's prices (money per million
 /// tokens), or `None` when the config has no price.
-async fn money_of(store: &dyn Store, task: &Task, prompt: i64, completion: i64) -> Option<Money> {
+pub async fn money_of(
+    store: &dyn Store,
+    task: &Task,
+    prompt: i64,
+    completion: i64,
+) -> Option<Money> {
     let config = store
         .get_ai_config(task.ai_config_id.as_deref()?)
         .await

@@ -129,14 +129,16 @@
     }
   }
 
-  function liveList() {
-    const table = document.getElementById("tasks");
+  // A list's rows (tr[data-task] or tr[data-experiment]) follow one event stream for the
+  // whole list, keyed by the event's task_id or experiment_id.
+  function liveList(tableId, url, kind) {
+    const table = document.getElementById(tableId);
     const ids = table?.dataset.liveIds;
     if (!ids) return;
-    const source = new EventSource("/ui/events?ids=" + encodeURIComponent(ids));
+    const source = new EventSource(url + encodeURIComponent(ids));
     source.addEventListener("progress", (e) => {
       const event = JSON.parse(e.data);
-      const row = table.querySelector('tr[data-task="' + event.task_id + '"]');
+      const row = table.querySelector("tr[data-" + kind + '="' + event[kind + "_id"] + '"]');
       if (row) applyProgress(row, event);
     });
     source.addEventListener("end", () => source.close());
@@ -171,7 +173,8 @@
   function start() {
     drawTaskCharts().catch(console.error);
     drawCompare().catch(console.error);
-    liveList();
+    liveList("tasks", "/ui/events?ids=", "task");
+    liveList("experiments", "/ui/experiment-events?ids=", "experiment");
     liveTask();
   }
   if (document.readyState === "loading") {

@@ -68,9 +68,14 @@ pub async fn plan_experiment(
     State(state): State<AppState>,
     Body(body): Body<Value>,
 ) -> ApiResult<Json<PlanSummary>> {
+    Ok(Json(plan_summary(&state, body).await?))
+}
+
+/// What a spec would run and cost, creating nothing (the API's and the web UI's).
+pub(crate) async fn plan_summary(state: &AppState, body: Value) -> ApiResult<PlanSummary> {
     let spec = spec_of(body)?;
     let plan = plan(state.store.as_ref(), &spec).await?;
-    Ok(Json(estimate(&state.store, &plan).await?))
+    Ok(estimate(&state.store, &plan).await?)
 }
 
 #[utoipa::path(
@@ -166,11 +171,12 @@ pub async fn board(
     ))
 }
 
-async fn change(
+/// Pauses, resumes or cancels every task of an experiment (the API's and the web UI's).
+pub(crate) async fn apply_change(
     state: &AppState,
     experiment_id: &str,
     change: ExperimentChange,
-) -> ApiResult<Json<ExperimentDetail>> {
+) -> ApiResult<()> {
     let wakes = matches!(
         change,
         ExperimentChange::Resume | ExperimentChange::ResumeWithBudget(_)
@@ -179,6 +185,15 @@ async fn change(
     if wakes {
         state.worker.wake();
     }
+    Ok(())
+}
+
+async fn change(
+    state: &AppState,
+    experiment_id: &str,
+    change: ExperimentChange,
+) -> ApiResult<Json<ExperimentDetail>> {
+    apply_change(state, experiment_id, change).await?;
     Ok(Json(detail(state, experiment_id).await?))
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use aibt_core::{Bar, MarketType, TimeGranularity, TradeStatus};
 use aibt_engine::export::equity_curve;
-use aibt_store::{RecordQuery, SeriesKey, Task};
+use aibt_store::{RecordQuery, SeriesKey, Store, Task};
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -16,6 +16,7 @@ use futures_util::{Stream, StreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::board::progress_view;
 use super::format::progress_of;
 use super::i18n::UiLang;
 use crate::AppState;
@@ -37,10 +38,10 @@ pub struct Candle {
     close: f64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize)]
 pub struct Point {
-    time: i64,
-    value: f64,
+    pub time: i64,
+    pub value: f64,
 }
 
 #[derive(Debug, Serialize)]
@@ -143,15 +144,7 @@ pub async fn task_chart(
             None => break,
         }
     }
-    let curve = equity_curve(state.store.as_ref(), &task_id, MAX_POINTS).await?;
-    let account = state.store.get_task_account(&task_id).await?;
-    let initial = account.initial_balance.to_f64();
-    let first_close = curve.first().map(|p| p.stock_price.to_f64()).unwrap_or(0.0);
-    let mut seen = std::collections::HashSet::new();
-    let curve: Vec<_> = curve
-        .into_iter()
-        .filter(|p| seen.insert(p.timestamp.timestamp()))
-        .collect();
+    let lines = equity_lines(state.store.as_ref(), &task_id, MAX_POINTS).await?;
     Ok(Json(ChartData {
         candles,
         markers: markers
@@ -163,6 +156,35 @@ pub async fn task_chart(
                 exit_reason,
             })
             .collect(),
+        equity: lines.equity,
+        buy_hold: lines.buy_hold,
+    }))
+}
+
+/// A task's equity and, beside it, its initial cash held in the stock from the first close.
+pub struct EquityLines {
+    pub initial: f64,
+    pub equity: Vec<Point>,
+    pub buy_hold: Vec<Point>,
+}
+
+/// A task's [`EquityLines`], thinned to at most `max_points` points, one a time.
+pub async fn equity_lines(
+    store: &dyn Store,
+    task_id: &str,
+    max_points: usize,
+) -> aibt_engine::Result<EquityLines> {
+    let curve = equity_curve(store, task_id, max_points).await?;
+    let account = store.get_task_account(task_id).await?;
+    let initial = account.initial_balance.to_f64();
+    let first_close = curve.first().map(|p| p.stock_price.to_f64()).unwrap_or(0.0);
+    let mut seen = std::collections::HashSet::new();
+    let curve: Vec<_> = curve
+        .into_iter()
+        .filter(|p| seen.insert(p.timestamp.timestamp()))
+        .collect();
+    Ok(EquityLines {
+        initial,
         equity: curve
             .iter()
             .map(|p| Point {
@@ -178,7 +200,7 @@ pub async fn task_chart(
                 value: initial * p.stock_price.to_f64() / first_close,
             })
             .collect(),
-    }))
+    })
 }
 
 /// A stored series, as the market data page links to its chart.
@@ -221,16 +243,13 @@ pub async fn compare_chart(
     let mut lines = Vec::new();
     for id in &aibt_engine::compare::compared_ids(&query.task_ids)? {
         let task = state.store.get_task(id).await?;
-        let account = state.store.get_task_account(id).await?;
-        let initial = account.initial_balance.to_f64();
-        let curve = equity_curve(state.store.as_ref(), id, MAX_POINTS).await?;
-        let mut seen = std::collections::HashSet::new();
-        let points: Vec<Point> = curve
-            .into_iter()
-            .filter(|p| seen.insert(p.timestamp.timestamp()))
+        let line = equity_lines(state.store.as_ref(), id, MAX_POINTS).await?;
+        let points: Vec<Point> = line
+            .equity
+            .iter()
             .map(|p| Point {
-                time: p.timestamp.timestamp(),
-                value: (p.total_value.to_f64() / initial - 1.0) * 100.0,
+                time: p.time,
+                value: (p.value / line.initial - 1.0) * 100.0,
             })
             .collect();
         lines.push(json!({
@@ -254,28 +273,76 @@ pub async fn task_events(
     UiLang(tr): UiLang,
     Query(query): Query<LiveQuery>,
 ) -> Response {
-    let ids: Vec<String> = query
-        .ids
+    live(&query.ids, move |id| {
+        let state = state.clone();
+        async move {
+            let task = state.store.get_task(&id).await.ok()?;
+            let (pct, text) = progress_of(&task);
+            let data = json!({
+                "task_id": task.task_id,
+                "status": task.status,
+                "status_label": tr.of("status", task.status.as_str()),
+                "progress_pct": pct,
+                "progress_text": text,
+                "return_pct": task.stats.as_ref().and_then(|s| s["return_pct"].as_f64()),
+            });
+            Some((data.to_string(), task.status.is_live()))
+        }
+    })
+}
+
+/// The same for the listed experiments: each one's status and the progress of its tasks.
+pub async fn experiment_events(
+    State(state): State<AppState>,
+    UiLang(tr): UiLang,
+    Query(query): Query<LiveQuery>,
+) -> Response {
+    live(&query.ids, move |id| {
+        let state = state.clone();
+        async move {
+            let detail = crate::routes::experiments::detail(&state, &id).await.ok()?;
+            let status = detail.experiment.status;
+            let (pct, text) = progress_view(tr, &detail.progress);
+            let data = json!({
+                "experiment_id": id,
+                "status": status,
+                "status_label": tr.of("status", status.as_str()),
+                "progress_pct": pct,
+                "progress_text": text,
+            });
+            Some((data.to_string(), status.is_live()))
+        }
+    })
+}
+
+/// The events of the ids of a `?ids=a,b,c` query (at most 200): each read with `read` (an
+/// event's data, and whether it may still change) every 400 ms, what changed sent as a
+/// `progress` event, and `end` once nothing may change any more.
+fn live<F, Fut>(ids: &str, read: F) -> Response
+where
+    F: Fn(String) -> Fut + Send + 'static,
+    Fut: Future<Output = Option<(String, bool)>> + Send + 'static,
+{
+    let ids: Vec<String> = ids
         .split(',')
         .filter(|id| !id.is_empty())
         .take(200)
         .map(str::to_string)
         .collect();
-    let stream = live(state, ids, tr);
-    Sse::new(stream)
+    Sse::new(changes(ids, read))
         .keep_alive(KeepAlive::default())
         .into_response()
 }
 
-fn live(
-    state: AppState,
-    ids: Vec<String>,
-    tr: super::i18n::Tr,
-) -> impl Stream<Item = Result<Event, Infallible>> {
+fn changes<F, Fut>(ids: Vec<String>, read: F) -> impl Stream<Item = Result<Event, Infallible>>
+where
+    F: Fn(String) -> Fut + Send + 'static,
+    Fut: Future<Output = Option<(String, bool)>> + Send,
+{
     let seen: BTreeMap<String, String> = BTreeMap::new();
     futures_util::stream::unfold(
-        (state, ids, seen, true, false),
-        move |(state, ids, mut seen, first, done)| async move {
+        (read, ids, seen, true, false),
+        move |(read, ids, mut seen, first, done)| async move {
             if done {
                 return None;
             }
@@ -285,30 +352,20 @@ fn live(
             let mut events = Vec::new();
             let mut active = false;
             for id in &ids {
-                let Ok(task) = state.store.get_task(id).await else {
+                let Some((data, is_live)) = read(id.clone()).await else {
                     continue;
                 };
-                let (pct, text) = progress_of(&task);
-                let data = json!({
-                    "task_id": task.task_id,
-                    "status": task.status,
-                    "status_label": tr.of("status", task.status.as_str()),
-                    "progress_pct": pct,
-                    "progress_text": text,
-                    "return_pct": task.stats.as_ref().and_then(|s| s["return_pct"].as_f64()),
-                })
-                .to_string();
                 if seen.get(id) != Some(&data) {
                     events.push(Event::default().event("progress").data(data.clone()));
                     seen.insert(id.clone(), data);
                 }
-                active |= task.status.is_live();
+                active |= is_live;
             }
             if !active {
                 events.push(Event::default().event("end").data("{}"));
             }
             let batch = futures_util::stream::iter(events.into_iter().map(Ok));
-            Some((batch, (state, ids, seen, false, !active)))
+            Some((batch, (read, ids, seen, false, !active)))
         },
     )
     .flatten()

@@ -98,6 +98,53 @@ pub fn strategy_label(task: &Task) -> String {
     }
 }
 
+/// An amount of money as the engine writes it (`0.00123400`): its significant decimals, at
+/// least two, so that a model's fractions of a cent still show.
+pub fn money(text: &str) -> String {
+    match text.parse::<aibt_core::Decimal>() {
+        Ok(value) => {
+            let value = value.normalize();
+            if value.scale() < 2 {
+                format!("{value:.2}")
+            } else {
+                value.to_string()
+            }
+        }
+        Err(_) => text.to_string(),
+    }
+}
+
+/// A number with its sign and `places` decimals, or "—".
+pub fn signed(value: Option<f64>, places: usize) -> String {
+    value.map_or_else(|| "—".to_string(), |v| format!("{:+.*}", places, v + 0.0))
+}
+
+/// A number with `places` decimals, or "—".
+pub fn fixed(value: Option<f64>, places: usize) -> String {
+    value.map_or_else(|| "—".to_string(), |v| format!("{:.*}", places, v + 0.0))
+}
+
+/// A share (0 to 1) in whole percent, or "—".
+pub fn share(value: Option<f64>) -> String {
+    value.map_or_else(|| "—".to_string(), |v| format!("{:.0}%", v * 100.0 + 0.0))
+}
+
+/// A count with thousands separated: `1,234,567`.
+pub fn thousands(value: i64) -> String {
+    let digits = value.unsigned_abs().to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    if value < 0 {
+        out.push('-');
+    }
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
 /// The class that colours a signed number.
 pub fn signed_class(value: Option<f64>) -> &'static str {
     match value {
@@ -110,6 +157,23 @@ pub fn signed_class(value: Option<f64>) -> &'static str {
 /// Text as one value of a URL's query.
 pub fn url_encode(text: &str) -> String {
     form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+/// A labelled value of a table of statistics.
+pub struct StatRow {
+    pub label: String,
+    pub value: String,
+}
+
+/// The rows of `keys` a task's statistics hold, labelled by `stat.<key>`.
+pub fn stat_rows(stats: &Value, keys: &[&str]) -> Vec<StatRow> {
+    keys.iter()
+        .filter(|key| stats.get(**key).is_some())
+        .map(|key| StatRow {
+            label: format!("stat.{key}"),
+            value: stat(&stats[*key]),
+        })
+        .collect()
 }
 
 /// The statistics a task page and a comparison list, in backtesting.py's order.
@@ -174,6 +238,16 @@ mod tests {
         assert_eq!(stat(&serde_json::json!(12)), "12");
         assert_eq!(stat(&Value::Null), "—");
         assert_eq!(percent(Some(12.3456)), "+12.35%");
+        assert_eq!(signed(Some(-0.0), 1), "+0.0");
+        assert_eq!(signed(None, 1), "—");
+        assert_eq!(fixed(Some(0.8770), 2), "0.88");
+        assert_eq!(share(Some(0.256)), "26%");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+        assert_eq!(thousands(-1000), "-1,000");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(money("0.00000000"), "0.00");
+        assert_eq!(money("1.50000000"), "1.50");
+        assert_eq!(money("0.00123400"), "0.001234");
         assert_eq!(
             short_id("01M88A8T5QET08M4BKAQJFN5W6"),
             "BKAQJFN5W6".chars().skip(2).collect::<String>()

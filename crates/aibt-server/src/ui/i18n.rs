@@ -2,6 +2,8 @@
 //! page is in. Every label of every page is looked up here; a test checks that each key a
 //! template uses exists in both languages.
 
+mod experiments;
+
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
@@ -162,6 +164,17 @@ pub const WORDS: &[(&str, &str, &str)] = &[
     ("button.start", "Start backtest", "开始回测"),
     ("button.pause", "Pause", "暂停"),
     ("button.resume", "Resume", "继续"),
+    (
+        "button.resume_budget",
+        "Resume with this budget",
+        "按此预算继续",
+    ),
+    ("budget.new", "New budget", "新预算"),
+    (
+        "budget.help",
+        "Money by the AI config's prices (2.50) or tokens (150000tokens)",
+        "按 AI 配置的价格计的金额（2.50）或 token 数（150000tokens）",
+    ),
     ("button.cancel", "Cancel", "取消"),
     ("button.create", "Create", "创建"),
     ("button.save", "Save", "保存"),
@@ -548,10 +561,15 @@ pub const WORDS: &[(&str, &str, &str)] = &[
     ("js.no_data", "No data yet", "暂无数据"),
 ];
 
+/// Every word: the pages' above and the experiments' and reports' (`experiments.rs`).
+fn all_words() -> impl Iterator<Item = &'static (&'static str, &'static str, &'static str)> {
+    WORDS.iter().chain(experiments::WORDS)
+}
+
 static TABLES: LazyLock<[HashMap<&'static str, &'static str>; 2]> = LazyLock::new(|| {
     [
-        WORDS.iter().map(|(k, en, _)| (*k, *en)).collect(),
-        WORDS.iter().map(|(k, _, zh)| (*k, *zh)).collect(),
+        all_words().map(|(k, en, _)| (*k, *en)).collect(),
+        all_words().map(|(k, _, zh)| (*k, *zh)).collect(),
     ]
 });
 
@@ -590,8 +608,7 @@ impl Tr {
 
     /// The chart words, as JSON for the page's script.
     pub fn js_json(&self) -> String {
-        let words: serde_json::Map<String, serde_json::Value> = WORDS
-            .iter()
+        let words: serde_json::Map<String, serde_json::Value> = all_words()
             .filter(|(key, ..)| {
                 key.starts_with("js.") || key.starts_with("action.") || key.starts_with("exit.")
             })
@@ -613,7 +630,7 @@ mod tests {
     #[test]
     fn every_key_is_unique_and_translated() {
         let mut seen = std::collections::HashSet::new();
-        for (key, en, zh) in WORDS {
+        for (key, en, zh) in all_words() {
             assert!(seen.insert(key), "{key} twice");
             assert!(!en.is_empty() && !zh.is_empty(), "{key}");
         }
@@ -658,7 +675,7 @@ mod tests {
             for piece in text.split("tr.t(\"").skip(1) {
                 let key = piece.split('"').next().expect("key");
                 assert!(
-                    WORDS.iter().any(|(k, ..)| *k == key),
+                    all_words().any(|(k, ..)| *k == key),
                     "{}: no words for {key:?}",
                     path.display()
                 );

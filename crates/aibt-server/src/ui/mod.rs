@@ -5,15 +5,19 @@
 //!
 //! `pages/` has one module a page, each with its router, merged here. Beside them, what they
 //! share: `form` reads forms, `respond` answers, `choices` lists what a person picks from,
-//! `format` writes numbers and times, `i18n` holds the words and the page's language, and
-//! `charts` serves the charts' data. A page uses those, never another page.
+//! `format` writes numbers and times, `i18n` holds the words and the page's language, `charts`
+//! serves the charts' data, `board` writes an experiment's leaderboard and `records` a task's
+//! decisions and trades. A page uses those, never another page; the reports
+//! (`crate::report`) use them too.
 
-mod charts;
+pub(crate) mod board;
+pub(crate) mod charts;
 mod choices;
-mod form;
-mod format;
-mod i18n;
+pub(crate) mod form;
+pub(crate) mod format;
+pub(crate) mod i18n;
 mod pages;
+pub(crate) mod records;
 mod respond;
 
 use axum::Router;
@@ -50,6 +54,8 @@ pub fn routes() -> Router<AppState> {
         .merge(pages::ai_configs::router())
         .merge(pages::market_data::router())
         .merge(pages::compare::router())
+        .merge(pages::experiments::router())
+        .merge(pages::new_experiment::router())
         .merge(pages::login::router())
         .merge(assets())
 }

@@ -4,6 +4,8 @@
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 
+use aibt_engine::budget::Budget;
+
 use crate::error::ApiError;
 
 /// A rendered page, or a 500 naming the template that failed (a bug, logged).
@@ -33,6 +35,45 @@ pub fn fragment(result: Result<String, ApiError>) -> Response {
         Ok(html) => Html(html).into_response(),
         Err(error) => error.into_response(),
     }
+}
+
+/// The budget a resume form was submitted with (`budget`, as 2.50 or 150000tokens), if any.
+pub fn submitted_budget(body: &[u8]) -> Result<Option<Budget>, ApiError> {
+    let form = super::form::FormState::parse(body);
+    match form.get("budget").filter(|text| !text.trim().is_empty()) {
+        Some(text) => Ok(Some(Budget::parse(&[text], "budget")?)),
+        None => Ok(None),
+    }
+}
+
+/// The answer to a resume form that may carry a new budget: the page reloads when the resume
+/// is taken; when it is not, the reason goes beside the field (htmx swaps a 200, not a 4xx).
+pub fn resumed(result: Result<(), ApiError>) -> Response {
+    match result {
+        Ok(()) => reload(Ok(())),
+        Err(error) => render(&FieldMessage {
+            message: error.detail.message,
+        }),
+    }
+}
+
+#[derive(askama::Template)]
+#[template(source = "{{ message }}", ext = "html")]
+struct FieldMessage {
+    message: String,
+}
+
+/// A lifecycle button's answer: nothing to swap in (or the API's error), and the page reloads
+/// to show the new state.
+pub fn reload(result: Result<(), ApiError>) -> Response {
+    let mut response = match result {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(error) => error.into_response(),
+    };
+    response
+        .headers_mut()
+        .insert("hx-refresh", axum::http::HeaderValue::from_static("true"));
+    response
 }
 
 pub fn internal(error: impl std::fmt::Display) -> Response {

@@ -12,7 +12,7 @@ use aibt_store::Store;
 use aibt_store_postgres::PostgresStore;
 use aibt_store_sqlite::SqliteStore;
 use reqwest::{Method, StatusCode};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 pub enum Backend {
     Sqlite(tempfile::TempDir),
@@ -235,4 +235,30 @@ pub fn sample_csv(file: &str) -> Vec<u8> {
         env!("CARGO_MANIFEST_DIR")
     ))
     .expect("sample")
+}
+
+/// Imports the sample GOOG daily bars.
+pub async fn import_goog(server: &Server) {
+    server
+        .post_raw(
+            "/api/v1/market-data/import?symbol=GOOG&market_type=US&time_granularity=daily",
+            "text/csv",
+            sample_csv("GOOG_1d.csv"),
+        )
+        .await
+        .ok(201);
+}
+
+/// A US user account with `cash` and a commission of 0.1 %; its id.
+pub async fn new_account(server: &Server, cash: &str) -> String {
+    let account = server
+        .post(
+            "/api/v1/accounts",
+            json!({"market_type": "US", "initial_balance": cash, "commission_rate_buy": "0.001", "commission_rate_sell": "0.001"}),
+        )
+        .await;
+    account.ok(201)["account_id"]
+        .as_str()
+        .expect("id")
+        .to_string()
 }

@@ -1,4 +1,5 @@
-//! `aibt experiment`: plan, run, resume, show, list, pause and cancel experiments.
+//! `aibt experiment`: plan, run, resume, show, list, pause and cancel experiments, and write
+//! their reports.
 
 use std::io::IsTerminal;
 use std::path::Path;
@@ -11,12 +12,13 @@ use aibt_engine::experiment::{
     drive, estimate, leaderboard, plan,
 };
 use aibt_engine::worker::WorkerOptions;
+use aibt_server::report::experiment_report;
 use aibt_store::Store;
 use anyhow::{Context, Result, anyhow, bail};
 
 use crate::cli::{ExperimentCommand, Format};
 use crate::flags::flag_error;
-use crate::print::print_leaderboard;
+use crate::print::{print_leaderboard, write_report};
 
 pub async fn run(store: Arc<dyn Store>, command: ExperimentCommand) -> Result<()> {
     match command {
@@ -86,6 +88,10 @@ pub async fn run(store: Arc<dyn Store>, command: ExperimentCommand) -> Result<()
             println!("experiment {} is {}", e.experiment_id, e.status);
             Ok(())
         }
+        ExperimentCommand::Report(args) => {
+            let html = experiment_report(store.as_ref(), &args.id, args.lang.lang()).await?;
+            write_report(&html, args.out.as_deref())
+        }
     }
 }
 
@@ -144,13 +150,7 @@ fn print_plan(spec: &ExperimentSpec, summary: &PlanSummary, format: Format) -> R
                 money(&summary.completion_money_max)
             );
             if let Some(budget) = &summary.budget {
-                let limits: Vec<String> = budget
-                    .money
-                    .map(|m| m.to_string())
-                    .into_iter()
-                    .chain(budget.tokens.map(|t| format!("{t} tokens")))
-                    .collect();
-                println!("{:<34}{}", "Budget", limits.join(", "));
+                println!("{:<34}{budget}", "Budget");
             }
             for note in &summary.notes {
                 println!("note: {note}");

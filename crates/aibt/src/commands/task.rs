@@ -6,13 +6,14 @@ use aibt_engine::budget::Budget;
 use aibt_engine::export::{Records as ExportRecords, Sink, export_csv, export_json};
 use aibt_engine::task::{delete_task, resume_with_budget};
 use aibt_engine::{Transition, transition};
+use aibt_server::report::task_report;
 use aibt_store::{Store, TaskQuery};
 use anyhow::{Context, Result, anyhow, bail};
 
 use crate::cli::{ExportFormat, Format, Records, TaskCommand};
 use crate::flags::flag_error;
 use crate::foreground::{finish_status, run_in_foreground};
-use crate::print::print_task;
+use crate::print::{print_task, write_report};
 
 pub async fn run(store: Arc<dyn Store>, command: TaskCommand) -> Result<()> {
     match command {
@@ -123,6 +124,10 @@ pub async fn run(store: Arc<dyn Store>, command: TaskCommand) -> Result<()> {
             let task = transition(store.as_ref(), &id, Transition::Cancel).await?;
             println!("task {} is {}", task.task_id, task.status);
             Ok(())
+        }
+        TaskCommand::Report(args) => {
+            let html = task_report(store.as_ref(), &args.id, args.lang.lang()).await?;
+            write_report(&html, args.out.as_deref())
         }
         TaskCommand::Delete { ids } => {
             let mut refused = 0;

@@ -330,6 +330,61 @@ try {
     }
   });
 
+  let experimentId;
+  await step("13-experiment-new", async () => {
+    await page.goto(`${base}/`);
+    await page.click("#nav-experiments");
+    await page.waitForURL(/\/experiments$/);
+    await page.click("#new-experiment");
+    await page.waitForURL(/\/experiments\/new$/);
+    const example = await page.inputValue('textarea[name="spec"]');
+    assert.match(example, /builtin = "sma-cross"/);
+    // A mistake is named next to the spec, by its field.
+    await page.fill('textarea[name="spec"]', example.replace('builtin = "sma-cross"', 'builtin = "sma-cross"\nrepeats = 0'));
+    await page.click("#plan-experiment");
+    await page.waitForSelector('[data-error="spec"]');
+    assert.match(await page.textContent('[data-error="spec"]'), /spec\.strategies\[0\]\.repeats/);
+    // The plan says what would run, and creates nothing.
+    await page.fill('textarea[name="spec"]', example);
+    await page.click("#plan-experiment");
+    await page.waitForSelector("#plan");
+    assert.equal((await page.textContent('[data-plan="plan.tasks"]')).trim(), "8");
+  });
+
+  await step("14-experiment-leaderboard", async () => {
+    await page.click("#run-experiment");
+    await page.waitForURL(/\/experiments\/[0-9A-Z]+$/);
+    experimentId = page.url().split("/").pop();
+    // The worker runs the grid; the page's leaderboard fills in without a reload.
+    await page.evaluate(() => { window.__notReloaded = true; });
+    await page.waitForFunction(() => document.querySelectorAll("#leaderboard tbody tr").length === 10,
+      null, { timeout: 60000 });
+    await page.waitForFunction(() => document.querySelector("#live")?.dataset.status === "COMPLETED",
+      null, { timeout: 60000 });
+    assert.equal(await page.evaluate(() => window.__notReloaded), true, "the page reloaded");
+    assert.equal(await page.getAttribute("#live", "hx-trigger"), null, "an ended board still refreshes");
+    assert.match(await page.textContent("#leaderboard"), /Buy & hold/);
+    assert.match(await page.textContent("#splits"), /Out of sample/);
+    assert.equal((await page.$$("#runs tbody tr a")).length, 8);
+    await page.goto(`${base}/experiments`);
+    const row = `tr[data-experiment="${experimentId}"]`;
+    await page.waitForSelector(row);
+    assert.match(await page.getAttribute(`${row} [data-role="status"]`, "class"), /COMPLETED/);
+    assert.equal((await page.textContent(`${row} [data-role="progress"] span`)).trim(), "8/8 tasks · 100%");
+  });
+
+  await step("15-experiment-report", async () => {
+    await page.goto(`${base}/experiments/${experimentId}`);
+    await page.click("#report-link");
+    await page.waitForURL(new RegExp(`/experiments/${experimentId}/report$`));
+    assert.ok((await page.content()).includes("<svg"));
+    assert.equal((await page.$$("#leaderboard tbody tr")).length, 10);
+    assert.ok((await page.$$("svg.chart")).length >= 4, "charts are missing");
+    // Self-contained: nothing to run and nothing to fetch (its icon is an empty data: URL,
+    // so that a browser does not ask the server for /favicon.ico).
+    assert.equal(await page.$$eval("script, link:not([href^='data:']), img, iframe", (found) => found.length), 0);
+  });
+
   assert.deepEqual(foreign, [], "requests to other hosts");
   assert.deepEqual(consoleErrors, [], "errors in the browser console");
   // The README's picture of the task page: two years of GOOG with a short-selling SMA cross.

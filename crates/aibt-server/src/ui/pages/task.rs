@@ -2,14 +2,15 @@
 //! them swapped in by htmx), a decision's prompt and answer, and the pause, resume and cancel
 //! buttons its status allows.
 
-use aibt_core::MarketType;
+use aibt_core::TaskStatus;
 use aibt_engine::Transition;
-use aibt_engine::task::TaskDetail;
+use aibt_engine::budget::is_budget_reason;
+use aibt_engine::task::{TaskDetail, resume_with_budget};
 use aibt_store::{RecordQuery, Task};
 use askama::Template;
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
@@ -21,11 +22,14 @@ use crate::error::ApiError;
 use crate::routes::tasks::{apply_transition, detail};
 use crate::ui::charts;
 use crate::ui::format::{
-    MODEL_STATS, STATS, decimal, percent, period, progress_of, signed_class, stat, strategy_label,
-    time, url_encode,
+    MODEL_STATS, STATS, StatRow, decimal, percent, period, progress_of, signed_class, stat,
+    stat_rows, strategy_label, time, url_encode,
 };
 use crate::ui::i18n::{Tr, UiLang};
-use crate::ui::respond::{fragment, not_found, page_try, render};
+use crate::ui::records::{DecisionRow, TradeRows, decision_row, trade_row};
+use crate::ui::respond::{
+    fragment, not_found, page_try, reload, render, resumed, submitted_budget,
+};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -35,11 +39,6 @@ pub fn router() -> Router<AppState> {
         .route("/tasks/{task_id}/decision", get(decision_detail))
         .route("/tasks/{task_id}/trades", get(trade_rows))
         .route("/tasks/{task_id}/{action}", post(lifecycle))
-}
-
-pub struct StatRow {
-    pub label: String,
-    pub value: String,
 }
 
 pub struct Card {
@@ -60,6 +59,8 @@ pub struct TaskPage {
     progress_text: String,
     can_pause: bool,
     can_resume: bool,
+    /// Paused at its budget: the page offers a larger one.
+    at_budget: bool,
     can_cancel: bool,
     memorisation_warning: Option<String>,
     cards: Vec<Card>,
@@ -67,16 +68,6 @@ pub struct TaskPage {
     model_stats: Vec<StatRow>,
     decisions: String,
     trades: String,
-}
-
-fn stat_rows(stats: &Value, keys: &[&str]) -> Vec<StatRow> {
-    keys.iter()
-        .filter(|key| stats.get(**key).is_some())
-        .map(|key| StatRow {
-            label: format!("stat.{key}"),
-            value: stat(&stats[*key]),
-        })
-        .collect()
 }
 
 /// The key numbers above the charts.
@@ -144,6 +135,8 @@ async fn task(
         progress_text,
         can_pause: Transition::Pause.allowed_from(task.status),
         can_resume: Transition::Resume.allowed_from(task.status),
+        at_budget: task.status == TaskStatus::Paused
+            && task.error_message.as_deref().is_some_and(is_budget_reason),
         can_cancel: Transition::Cancel.allowed_from(task.status),
         memorisation_warning: memorisation_text(&state, tr, &detail).await,
         cards: cards(&detail, &stats),
@@ -171,18 +164,6 @@ async fn memorisation_text(state: &AppState, tr: Tr, detail: &TaskDetail) -> Opt
             .replace("{model}", &config.local_ai_model_name)
             .replace("{cutoff}", &cutoff.to_string()),
     )
-}
-
-pub struct DecisionRow {
-    pub id: String,
-    pub at: String,
-    pub time: String,
-    pub action: &'static str,
-    pub failed: bool,
-    pub confidence: String,
-    pub reasoning: String,
-    pub latency: String,
-    pub tokens: String,
 }
 
 #[derive(Template)]
@@ -216,34 +197,7 @@ async fn decisions_partial(
             },
         )
         .await?;
-    let rows = page
-        .items
-        .iter()
-        .map(|d| {
-            let at = d.analysis_date.unwrap_or(d.start_time);
-            let tokens = match (d.prompt_tokens, d.completion_tokens) {
-                (Some(p), Some(c)) => format!("{p} + {c}"),
-                _ => String::new(),
-            };
-            DecisionRow {
-                id: url_encode(&d.decision_id),
-                at: url_encode(&aibt_core::time::format_timestamp(at)),
-                time: time(at, task.time_granularity),
-                action: d.decision_result.as_str(),
-                failed: d.failed(),
-                confidence: decimal(&d.confidence_score.to_string(), 2),
-                reasoning: d.reasoning.clone(),
-                latency: if d.llm_calls > 0 {
-                    d.execution_time_ms
-                        .map(|l| l.to_string())
-                        .unwrap_or_default()
-                } else {
-                    String::new()
-                },
-                tokens,
-            }
-        })
-        .collect();
+    let rows = page.items.iter().map(|d| decision_row(d, &task)).collect();
     DecisionRows {
         tr,
         task_id: task_id.to_string(),
@@ -269,31 +223,6 @@ async fn decision_rows(
     fragment(decisions_partial(&state, tr, &task_id, query.cursor).await)
 }
 
-pub struct TradeRow {
-    pub time: String,
-    pub action: &'static str,
-    pub status: &'static str,
-    pub reject_reason: Option<String>,
-    /// What closed the position, on an exit.
-    pub exit_reason: Option<&'static str>,
-    pub quantity: String,
-    pub price: String,
-    pub amount: String,
-    pub fees: String,
-    pub pnl: String,
-    pub pnl_class: &'static str,
-}
-
-#[derive(Template)]
-#[template(path = "trade_rows.html")]
-pub struct TradeRows {
-    tr: Tr,
-    task_id: String,
-    rows: Vec<TradeRow>,
-    first: bool,
-    next: Option<String>,
-}
-
 async fn trades_partial(
     state: &AppState,
     tr: Tr,
@@ -312,35 +241,7 @@ async fn trades_partial(
             },
         )
         .await?;
-    let quantity_places = if task.market_type == Some(MarketType::Coin) {
-        8
-    } else {
-        4
-    };
-    let rows = page
-        .items
-        .iter()
-        .map(|t| TradeRow {
-            time: time(t.trade_time, task.time_granularity),
-            action: t.trade_action.as_str(),
-            status: t.status.as_str(),
-            reject_reason: t.reject_reason.clone(),
-            exit_reason: t.exit_reason.map(|reason| reason.as_str()),
-            quantity: decimal(&t.quantity.to_string(), quantity_places),
-            price: decimal(&t.price.to_string(), 4),
-            amount: decimal(&t.total_amount.to_string(), 2),
-            fees: decimal(&t.total_fees.to_string(), 2),
-            pnl: t
-                .realized_pnl
-                .map(|p| decimal(&p.to_string(), 2))
-                .unwrap_or_default(),
-            pnl_class: match t.realized_pnl {
-                Some(p) if p.is_positive() => "up",
-                Some(p) if p.is_negative() => "down",
-                _ => "",
-            },
-        })
-        .collect();
+    let rows = page.items.iter().map(|t| trade_row(t, task)).collect();
     TradeRows {
         tr,
         task_id: task.task_id.clone(),
@@ -435,23 +336,30 @@ async fn decision_detail(
     })
 }
 
-/// Pause, resume or cancel; the page reloads to show the new state.
+/// Pause, resume (with a new budget, when the form gives one) or cancel; the page reloads to
+/// show the new state.
 async fn lifecycle(
     State(state): State<AppState>,
     Path((task_id, action)): Path<(String, String)>,
+    body: Bytes,
 ) -> Response {
     let change = match action.as_str() {
         "pause" => Transition::Pause,
-        "resume" => Transition::Resume,
+        "resume" => match submitted_budget(&body) {
+            Ok(Some(budget)) => {
+                let resumed_with = resume_with_budget(state.store.as_ref(), &task_id, budget)
+                    .await
+                    .map_err(ApiError::from);
+                if resumed_with.is_ok() {
+                    state.worker.wake();
+                }
+                return resumed(resumed_with.map(|_| ()));
+            }
+            Ok(None) => Transition::Resume,
+            Err(error) => return resumed(Err(error)),
+        },
         "cancel" => Transition::Cancel,
         _ => return not_found("action"),
     };
-    let mut response = match apply_transition(&state, &task_id, change).await {
-        Ok(_) => StatusCode::NO_CONTENT.into_response(),
-        Err(error) => error.into_response(),
-    };
-    response
-        .headers_mut()
-        .insert("hx-refresh", HeaderValue::from_static("true"));
-    response
+    reload(apply_transition(&state, &task_id, change).await.map(|_| ()))
 }
