@@ -3,8 +3,10 @@
 //! request's seed when the temperature is above zero (as a real model's do).
 //!
 //! - through the CLI (`aibt experiment plan`, `run`, `show`) on SQLite and on PostgreSQL;
-//! - through the HTTP API (`POST /api/v1/experiments`, run by `aibt serve`'s worker);
+//! - through the HTTP API (`POST /api/v1/experiments`, run by `aibt serve`'s worker, followed
+//!   by its progress events) on SQLite and on PostgreSQL;
 //! - with `aibt worker` processes killed at random moments and restarted;
+//! - stopped, paused, at a budget and resumed with a larger one;
 //!
 //! and every one of them gives the same leaderboard, whose every column is checked.
 
@@ -103,6 +105,8 @@ fn add_priced_config(env: &Env, base_url: &str) {
         "0.5",
         "--price-output-per-million",
         "1.5",
+        "--knowledge-cutoff",
+        "2024-06-30",
     ])
     .success();
 }
@@ -206,6 +210,19 @@ fn check_board(board: &Value) {
         assert!(cost["prompt_tokens"].as_i64().unwrap() > 0);
         assert!(cost["llm_calls"].as_i64().unwrap() > 0);
         assert_eq!(cost["failed_decisions"], 0);
+        // The stored config's model was trained after 2012: its rows are flagged.
+        let warning = &row["memorisation_warning"];
+        if row["variant"] == "trend" {
+            assert!(
+                warning.as_str().unwrap().contains("2024-06-30"),
+                "{warning}"
+            );
+        } else {
+            assert!(
+                warning.is_null(),
+                "an inline config has no cutoff: {warning}"
+            );
+        }
         if row["variant"] == "trend" {
             // 0.5 and 1.5 a million tokens, to the last place.
             let expected = cost["prompt_tokens"].as_f64().unwrap() * 0.5e-6
@@ -404,17 +421,12 @@ fn json_spec(env: &Env, base_url: &str) -> Value {
     value
 }
 
-#[test]
-fn an_experiment_through_the_api_matches_the_cli_and_survives_killed_workers() {
-    let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let fake = fake(&runtime);
-    let reference = through_the_cli(&Env::sqlite(), &fake.base_url());
-
-    // The API, its own worker running the tasks.
-    let env = Env::sqlite();
-    add_priced_config(&env, &fake.base_url());
-    let server = Server::start(&env, true);
-    let body = json_spec(&env, &fake.base_url());
+/// Plans, creates and follows the experiment through `aibt serve`'s API (its worker running
+/// the tasks), with the progress events read as they come.
+fn through_the_api(env: &Env, base_url: &str) -> Value {
+    add_priced_config(env, base_url);
+    let server = Server::start(env, true);
+    let body = json_spec(env, base_url);
     let (status, planned) = server.call(
         reqwest::Method::POST,
         "/api/v1/experiments/plan",
@@ -429,16 +441,74 @@ fn an_experiment_through_the_api_matches_the_cli_and_survives_killed_workers() {
     );
     assert_eq!(status, 201, "{created}");
     assert_eq!(created["runs"].as_array().unwrap().len(), 56);
-    let board = server.finished_board(created["experiment_id"].as_str().unwrap());
+    let id = created["experiment_id"].as_str().unwrap().to_string();
+    // The progress events, read until the stream ends with the experiment.
+    let events = {
+        let url = format!(
+            "{}/api/v1/experiments/{id}/events?interval_ms=100",
+            server.base
+        );
+        std::thread::spawn(move || {
+            reqwest::blocking::Client::builder()
+                .timeout(Duration::from_secs(300))
+                .build()
+                .unwrap()
+                .get(url)
+                .send()
+                .and_then(|r| r.text())
+                .expect("events")
+        })
+    };
+    let board = server.finished_board(&id);
     check_board(&board);
-    assert_eq!(comparable(&board), comparable(&reference));
+    let events = events.join().unwrap();
+    assert!(events.contains("event: progress"), "{events}");
+    let end = events
+        .split("event: end\ndata: ")
+        .nth(1)
+        .expect("an end event");
+    let end: Value = serde_json::from_str(end.lines().next().unwrap()).unwrap();
+    assert_eq!(
+        (end["status"].as_str(), end["finished"].as_u64()),
+        (Some("COMPLETED"), Some(56))
+    );
     // A spec with a mistake is refused with the field at fault, and creates nothing.
     let mut bad = body;
     bad["strategies"][0]["repeats"] = json!(0);
     let (status, refused) = server.call(reqwest::Method::POST, "/api/v1/experiments", Some(bad));
     assert_eq!(status, 422);
     assert_eq!(refused["error"]["field"], "spec.strategies[0].repeats");
-    drop(server);
+    let (_, listed) = server.call(reqwest::Method::GET, "/api/v1/experiments", None);
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1);
+    // Pausing a finished experiment means nothing: refused, and it stays COMPLETED.
+    let (status, _) = server.call(
+        reqwest::Method::POST,
+        &format!("/api/v1/experiments/{id}/pause"),
+        None,
+    );
+    assert_eq!(status, 409);
+    board
+}
+
+#[test]
+fn an_experiment_through_the_api_on_sqlite_and_postgres_matches_the_cli() {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let fake = fake(&runtime);
+    let reference = through_the_cli(&Env::sqlite(), &fake.base_url());
+    let sqlite = through_the_api(&Env::sqlite(), &fake.base_url());
+    assert_eq!(comparable(&sqlite), comparable(&reference));
+    let database = aibt_testkit::postgres::TestDatabase::new("aibt_exp_api");
+    let mut env = Env::sqlite();
+    env.database_url = database.url();
+    let postgres = through_the_api(&env, &fake.base_url());
+    assert_eq!(comparable(&postgres), comparable(&reference));
+}
+
+#[test]
+fn an_experiment_whose_workers_are_killed_ends_with_the_same_leaderboard() {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let fake = fake(&runtime);
+    let reference = through_the_cli(&Env::sqlite(), &fake.base_url());
 
     // Workers killed at random moments and restarted: the same leaderboard.
     let env = Env::sqlite();
