@@ -11,7 +11,7 @@ use aibt_core::broker::OrderSize;
 use aibt_core::{Decimal, Decision, Quantity, Rate, TradeAction};
 use serde_json::{Map, Value, json};
 
-use crate::order_terms::{order_properties, order_terms_json, parse_order_terms};
+use crate::order_terms::{InvalidTerm, order_properties, order_terms_json, parse_order_terms};
 
 /// Why an answer is not a usable decision.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -24,6 +24,15 @@ pub enum AnswerError {
     Invalid { field: &'static str, reason: String },
     #[error("the answer was cut off at the token limit before its JSON was complete")]
     Truncated,
+}
+
+impl From<InvalidTerm> for AnswerError {
+    fn from(term: InvalidTerm) -> AnswerError {
+        AnswerError::Invalid {
+            field: term.field,
+            reason: term.reason,
+        }
+    }
 }
 
 fn invalid(field: &'static str, reason: impl Into<String>) -> AnswerError {

@@ -11,8 +11,6 @@ use aibt_core::orders::{Change, Level, OrderTerms};
 use aibt_core::{Decimal, Money, Percent};
 use serde_json::{Map, Value, json};
 
-use crate::answer::AnswerError;
-
 /// The answer fields of the order terms, in the order the schema lists them.
 pub const ORDER_FIELDS: &[&str] = &[
     "stop_loss",
@@ -24,8 +22,17 @@ pub const ORDER_FIELDS: &[&str] = &[
     "order_ttl_bars",
 ];
 
-fn invalid(field: &'static str, reason: impl Into<String>) -> AnswerError {
-    AnswerError::Invalid {
+/// An order field of an answer that cannot be used (the answer reader reports it as the
+/// answer's; kept here so that this module needs nothing of the reader).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {reason}")]
+pub struct InvalidTerm {
+    pub field: &'static str,
+    pub reason: String,
+}
+
+fn invalid(field: &'static str, reason: impl Into<String>) -> InvalidTerm {
+    InvalidTerm {
         field,
         reason: reason.into(),
     }
@@ -41,7 +48,7 @@ fn asked(
     object: &Map<String, Value>,
     name: &'static str,
     number: impl Fn(&Value) -> Option<Decimal>,
-) -> Result<Option<Asked>, AnswerError> {
+) -> Result<Option<Asked>, InvalidTerm> {
     let Some(value) = object
         .iter()
         .find(|(key, _)| key.eq_ignore_ascii_case(name))
@@ -65,11 +72,11 @@ fn asked(
     Ok(Some(Asked::Set(number)))
 }
 
-fn price(name: &'static str, value: Decimal) -> Result<Money, AnswerError> {
+fn price(name: &'static str, value: Decimal) -> Result<Money, InvalidTerm> {
     Money::new(value).map_err(|e| invalid(name, e.to_string()))
 }
 
-fn percent(name: &'static str, value: Decimal) -> Result<Percent, AnswerError> {
+fn percent(name: &'static str, value: Decimal) -> Result<Percent, InvalidTerm> {
     if value >= Decimal::ONE_HUNDRED {
         return Err(invalid(name, format!("{value} is not below 100 (percent)")));
     }
@@ -81,7 +88,7 @@ fn level(
     object: &Map<String, Value>,
     (price_field, pct_field): (&'static str, &'static str),
     number: &impl Fn(&Value) -> Option<Decimal>,
-) -> Result<Change<Level>, AnswerError> {
+) -> Result<Change<Level>, InvalidTerm> {
     match (
         asked(object, price_field, number)?,
         asked(object, pct_field, number)?,
@@ -105,7 +112,7 @@ fn level(
 pub fn parse_order_terms(
     object: &Map<String, Value>,
     number: impl Fn(&Value) -> Option<Decimal>,
-) -> Result<OrderTerms, AnswerError> {
+) -> Result<OrderTerms, InvalidTerm> {
     let trailing_stop_pct = match asked(object, "trailing_stop_pct", &number)? {
         None => Change::Keep,
         Some(Asked::Remove) => Change::Remove,
@@ -230,7 +237,7 @@ pub fn order_properties() -> Map<String, Value> {
 mod tests {
     use super::*;
 
-    fn terms(json: Value) -> Result<OrderTerms, AnswerError> {
+    fn terms(json: Value) -> Result<OrderTerms, InvalidTerm> {
         let Value::Object(object) = json else {
             panic!("not an object")
         };
@@ -262,7 +269,7 @@ mod tests {
     #[test]
     fn contradictions_are_named() {
         let field = |json| match terms(json) {
-            Err(AnswerError::Invalid { field, .. }) => field,
+            Err(InvalidTerm { field, .. }) => field,
             other => panic!("expected a refusal, got {other:?}"),
         };
         assert_eq!(
