@@ -306,6 +306,11 @@ fn through_the_cli(env: &Env, base_url: &str) -> Value {
         .success()
         .json();
     assert_eq!(comparable(&shown), comparable(&run));
+    let listed = env
+        .aibt(&["experiment", "list", "--format", "json"])
+        .success()
+        .json();
+    assert_eq!(listed[0]["status"], "COMPLETED", "{listed}");
     // Planned again, every call is in the cache now.
     let again = env
         .aibt(&[
@@ -480,6 +485,10 @@ fn through_the_api(env: &Env, base_url: &str) -> Value {
     assert_eq!(refused["error"]["field"], "spec.strategies[0].repeats");
     let (_, listed) = server.call(reqwest::Method::GET, "/api/v1/experiments", None);
     assert_eq!(listed["items"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        listed["items"][0]["status"], "COMPLETED",
+        "as people see it, not as stored"
+    );
     // Pausing a finished experiment means nothing: refused, and it stays COMPLETED.
     let (status, _) = server.call(
         reqwest::Method::POST,

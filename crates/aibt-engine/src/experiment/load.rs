@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use aibt_core::Decimal;
 use aibt_core::{Money, TaskStatus};
-use aibt_store::{Experiment, ExperimentRun, RecordQuery, SeriesKey, Store, Task};
+use aibt_store::{Experiment, ExperimentRun, Page, RecordQuery, SeriesKey, Store, Task};
 
 use super::board::{Leaderboard, Progress};
 use super::compute::{Inputs, PeriodBars, RunData, compute};
@@ -82,6 +82,22 @@ pub async fn experiment_tasks(
         tasks.push(store.get_task(&run.task_id).await?);
     }
     Ok((experiment, runs, tasks))
+}
+
+/// A page of experiments, newest first, each with its status and reason as people see them
+/// (COMPLETED once every task has, PAUSED at a budget), not as stored.
+pub async fn list_experiments(
+    store: &dyn Store,
+    limit: u32,
+    cursor: Option<String>,
+) -> Result<Page<Experiment>> {
+    let mut page = store.list_experiments(limit, cursor).await?;
+    for experiment in &mut page.items {
+        let (_, _, tasks) = experiment_tasks(store, &experiment.experiment_id).await?;
+        experiment.error_message = effective_error(experiment, &tasks);
+        experiment.status = effective_status(experiment, &tasks);
+    }
+    Ok(page)
 }
 
 /// The spec an experiment was stored with.

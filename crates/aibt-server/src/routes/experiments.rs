@@ -7,7 +7,9 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use aibt_engine::experiment::board::Progress;
-use aibt_engine::experiment::load::{effective_error, effective_status, progress_of};
+use aibt_engine::experiment::load::{
+    effective_error, effective_status, list_experiments, progress_of,
+};
 use aibt_engine::experiment::{
     ExperimentChange, ExperimentSpec, Leaderboard, PlanSummary, change_experiment,
     create_experiment, estimate, experiment_tasks, leaderboard, plan,
@@ -123,7 +125,7 @@ pub(crate) async fn detail(state: &AppState, experiment_id: &str) -> ApiResult<E
     get, path = "/api/v1/experiments", tag = "experiments",
     params(ExperimentListParams),
     responses(
-        (status = 200, description = "A page of experiments, newest first", body = Page<Experiment>),
+        (status = 200, description = "A page of experiments, newest first, each with its status as people see it (COMPLETED once every task has)", body = Page<Experiment>),
         (status = 400, description = "A malformed parameter", body = ErrorBody),
     )
 )]
@@ -132,10 +134,12 @@ pub async fn list(
     Params(params): Params<ExperimentListParams>,
 ) -> ApiResult<Json<Page<Experiment>>> {
     Ok(Json(
-        state
-            .store
-            .list_experiments(params.limit.unwrap_or(100), params.cursor)
-            .await?,
+        list_experiments(
+            state.store.as_ref(),
+            params.limit.unwrap_or(100),
+            params.cursor,
+        )
+        .await?,
     ))
 }
 

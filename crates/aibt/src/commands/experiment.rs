@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use aibt_engine::budget::Budget;
 use aibt_engine::experiment::board::Progress;
+use aibt_engine::experiment::load::list_experiments;
 use aibt_engine::experiment::{
     Driven, ExperimentChange, ExperimentSpec, PlanSummary, change_experiment, create_experiment,
     drive, estimate, leaderboard, plan,
@@ -57,7 +58,7 @@ pub async fn run(store: Arc<dyn Store>, command: ExperimentCommand) -> Result<()
             print_leaderboard(&board, format)
         }
         ExperimentCommand::List { limit, format } => {
-            let page = store.list_experiments(limit, None).await?;
+            let page = list_experiments(store.as_ref(), limit, None).await?;
             match format {
                 Format::Json => println!("{}", serde_json::to_string_pretty(&page.items)?),
                 Format::Table => {
