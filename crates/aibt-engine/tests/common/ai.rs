@@ -1,7 +1,9 @@
 //! AI tasks against the fake OpenAI-compatible server of `aibt-testkit`.
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use aibt_ai::llm::CacheMode;
 use aibt_core::broker::AccountSettings;
 use aibt_core::{MarketType, ResponseFormat, TaskStatus, TimeGranularity};
 use aibt_engine::accounts::new_account;
@@ -14,7 +16,9 @@ use aibt_engine::{
 use aibt_store::{
     AccountSnapshot, AiConfig, LocalDecision, RecordQuery, SeriesKey, Store, Task, TradeRecord,
 };
+use aibt_testkit::{FakeLlm, Reply, decision, hashed_decision, prompt_of};
 use chrono::{DateTime, Utc};
+use serde_json::Value;
 
 /// A template that reads nothing of the account, with the step first so that a fake server
 /// can tell decisions apart.
@@ -75,6 +79,57 @@ pub fn period() -> (DateTime<Utc>, DateTime<Utc>) {
         aibt_core::time::parse_timestamp("2012-03-01").expect("start"),
         aibt_core::time::parse_timestamp("2012-04-12").expect("end"),
     )
+}
+
+/// Task options with the cache off, so that every decision is a call to the fake.
+pub fn uncached() -> TaskOptions {
+    TaskOptions {
+        cache: CacheMode::Off,
+        ..TaskOptions::default()
+    }
+}
+
+/// A fake that answers every prompt with its hashed decision (BUY, SELL or HOLD).
+pub async fn hashing_fake(delay: Duration) -> FakeLlm {
+    FakeLlm::start(move |_, body| Reply::Answer {
+        content: hashed_decision(&prompt_of(body)),
+        finish_reason: "stop",
+        delay,
+    })
+    .await
+}
+
+/// A valid answer for `step`: BUY, HOLD and SELL in turn, each with confidence 0.75.
+pub fn answer_for(step: u64) -> Reply {
+    let action = ["BUY", "HOLD", "SELL"][(step % 3) as usize];
+    Reply::answer(decision(action, 0.75, &format!("step {step}")))
+}
+
+/// Runs the standard 30-bar task against a fake whose reply to a request is `reply(step,
+/// reask, body)`, with the config `tweak` makes.
+pub async fn run_against(
+    reply: impl Fn(u64, bool, &Value) -> Reply + Send + Sync + 'static,
+    tweak: impl FnOnce(AiConfigSpec) -> AiConfigSpec,
+    options: TaskOptions,
+) -> (Finished, FakeLlm) {
+    let (_dir, store) = super::sqlite().await;
+    let series = goog(store.as_ref()).await;
+    let fake =
+        FakeLlm::start(move |_, body| reply(step_of(&prompt_of(body)), is_reask(body), body)).await;
+    let config = store_config(store.as_ref(), tweak(config_spec(&fake.base_url()))).await;
+    let finished = AiTask {
+        store: &store,
+        series: &series,
+        settings: &super::settings(MarketType::Us, "10000", "0.001"),
+        template: MARKET_TEMPLATE,
+        config: &config,
+        options,
+        period: period(),
+        interval: 1,
+    }
+    .run()
+    .await;
+    (finished, fake)
 }
 
 pub struct AiTask<'a> {

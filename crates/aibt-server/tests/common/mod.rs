@@ -81,6 +81,35 @@ pub async fn postgres() -> (Arc<dyn Store>, Backend) {
     (Arc::new(store), Backend::Postgres(db))
 }
 
+/// Runs each suite function named against a fresh server on each backend: a module per suite,
+/// with a `sqlite` and a `postgres` test, so that both backends answer every route the same.
+// Not every test file runs a suite on both backends; those that include this module without
+// one would otherwise warn of an unused macro.
+#[allow(unused_macros)]
+macro_rules! on_both_backends {
+    ($($suite:ident),+ $(,)?) => {
+        $(
+            mod $suite {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    let backend = $crate::common::sqlite().await;
+                    let server = $crate::common::Server::start(backend, None).await;
+                    super::$suite(&server).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    let backend = $crate::common::postgres().await;
+                    let server = $crate::common::Server::start(backend, None).await;
+                    super::$suite(&server).await;
+                }
+            }
+        )+
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use on_both_backends;
+
 impl Server {
     pub async fn start((store, backend): (Arc<dyn Store>, Backend), token: Option<&str>) -> Server {
         Server::start_with(store, backend, token, Limits::default()).await
@@ -262,3 +291,8 @@ pub async fn new_account(server: &Server, cash: &str) -> String {
         .expect("id")
         .to_string()
 }
+
+/// A valid template that reads the close and the RSI, as the template and model-task suites
+/// create it.
+pub const RSI_TEMPLATE: &str =
+    "{{ symbol }} at {{ now }}: close {{ bars[-1].close }}, RSI {{ indicators.rsi_14 }}.\nDecide.";
