@@ -14,8 +14,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use aibt_testkit::{FakeLlm, Reply, decision, prompt_of};
@@ -338,35 +337,19 @@ fn an_experiment_through_the_cli_on_sqlite_and_postgres_gives_one_leaderboard() 
     assert_eq!(comparable(&sqlite), comparable(&postgres));
 }
 
-/// `aibt serve` (with or without its worker) on a free port; killed on drop.
+/// `aibt serve` (with or without its worker) on a free port (killed on drop), and a client.
 struct Server {
-    child: Child,
+    _served: common::Served,
     base: String,
     client: reqwest::blocking::Client,
 }
 
 impl Server {
     fn start(env: &Env, worker: bool) -> Server {
-        let mut args = vec!["serve", "--addr", "127.0.0.1:0"];
-        if !worker {
-            args.push("--no-worker");
-        }
-        let mut child = Command::new(AIBT)
-            .args(&args)
-            .env("AIBT_DATABASE_URL", &env.database_url)
-            .env("AIBT_SECRET_KEY_FILE", env.path("secret.key"))
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("aibt serve");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .expect("address");
+        let served = common::Served::start(&env.database_url, env.dir.path(), worker);
         Server {
-            child,
-            base: line.trim().to_string(),
+            base: served.base.clone(),
+            _served: served,
             client: reqwest::blocking::Client::new(),
         }
     }
@@ -401,13 +384,6 @@ impl Server {
             );
             std::thread::sleep(Duration::from_millis(200));
         }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

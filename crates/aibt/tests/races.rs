@@ -5,53 +5,22 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
+
+use common::Served;
 
 use serde_json::{Value, json};
 
 const AIBT: &str = env!("CARGO_BIN_EXE_aibt");
 const TASKS: usize = 60;
 
-/// `aibt serve --no-worker` on a free port, killed on drop: started tasks stay RUNNING.
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Server {
-    fn start(database_url: &str, dir: &std::path::Path) -> Server {
-        let mut child = Command::new(AIBT)
-            .args(["serve", "--no-worker", "--addr", "127.0.0.1:0"])
-            .env("AIBT_DATABASE_URL", database_url)
-            .env("AIBT_SECRET_KEY_FILE", dir.join("secret.key"))
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("aibt serve");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("the server's address");
-        Server {
-            child,
-            base: line.trim().to_string(),
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 async fn race(database_url: &str) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = Server::start(database_url, dir.path());
+    // Without a worker: the tasks it starts stay RUNNING, for the deletes to race against.
+    let server = Served::start(database_url, dir.path(), false);
     let client = reqwest::Client::new();
     let post = |path: String, body: Value| {
         let request = client.post(format!("{}{path}", server.base)).json(&body);

@@ -11,7 +11,6 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -28,31 +27,19 @@ fn sample(file: &str) -> Vec<u8> {
     .expect("sample")
 }
 
-/// `aibt serve --no-worker` on a free port; killed on drop.
+/// `aibt serve --no-worker` on a free port (killed on drop), and a client of it.
 struct Api {
-    child: Child,
+    _served: common::Served,
     base: String,
     client: reqwest::Client,
 }
 
 impl Api {
     fn start(database_url: &str, dir: &std::path::Path) -> Api {
-        let mut child = Command::new(AIBT)
-            .args(["serve", "--no-worker", "--addr", "127.0.0.1:0"])
-            .env("AIBT_DATABASE_URL", database_url)
-            .env("AIBT_SECRET_KEY_FILE", dir.join("secret.key"))
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("aibt serve");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("the server's address");
+        let served = common::Served::start(database_url, dir, false);
         Api {
-            child,
-            base: line.trim().to_string(),
+            base: served.base.clone(),
+            _served: served,
             client: reqwest::Client::new(),
         }
     }
@@ -108,13 +95,6 @@ impl Api {
                 None => return out,
             }
         }
-    }
-}
-
-impl Drop for Api {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

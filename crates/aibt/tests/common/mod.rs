@@ -102,6 +102,49 @@ impl Run {
     }
 }
 
+/// `aibt serve` as its own process on a free port of 127.0.0.1, with its worker or without
+/// (`--no-worker`: tasks it starts stay RUNNING for other processes); killed on drop, as a
+/// crash would kill it.
+pub struct Served {
+    child: std::process::Child,
+    /// `http://127.0.0.1:PORT`, as the server printed it.
+    pub base: String,
+}
+
+impl Served {
+    pub fn start(database_url: &str, dir: &Path, worker: bool) -> Served {
+        use std::io::BufRead;
+        let mut args = vec!["serve", "--addr", "127.0.0.1:0"];
+        if !worker {
+            args.push("--no-worker");
+        }
+        let mut child = Command::new(env!("CARGO_BIN_EXE_aibt"))
+            .args(&args)
+            .env("AIBT_DATABASE_URL", database_url)
+            .env("AIBT_SECRET_KEY_FILE", dir.join("secret.key"))
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("aibt serve");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("the server's address");
+        Served {
+            child,
+            base: line.trim().to_string(),
+        }
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// The sample data directory of the repository.
 pub fn sample_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../aibt-data/sample")
