@@ -168,7 +168,51 @@ pub struct Task {
     pub updated_at: DateTime<Utc>,
 }
 
+/// What a new task is: its ids, series, period, interval and strategy (see [`Task::pending`]).
+pub struct NewTask<'a> {
+    pub task_id: String,
+    pub account_id: String,
+    pub series: &'a SeriesKey,
+    pub period: (DateTime<Utc>, DateTime<Utc>),
+    pub decision_interval: i64,
+    pub strategy: String,
+    pub options: serde_json::Value,
+}
+
 impl Task {
+    /// A task as it is created: PENDING, nothing run, no template or AI config (a template
+    /// strategy sets them).
+    pub fn pending(new: NewTask<'_>, now: DateTime<Utc>) -> Task {
+        Task {
+            task_id: new.task_id,
+            account_id: new.account_id,
+            stock_symbol: new.series.symbol.clone(),
+            market_type: Some(new.series.market_type),
+            user_prompt_id: None,
+            ai_config_id: None,
+            start_date: new.period.0,
+            end_date: new.period.1,
+            status: TaskStatus::Pending,
+            created_at: now,
+            started_at: None,
+            paused_at: None,
+            resumed_at: None,
+            completed_at: None,
+            error_message: None,
+            total_items: None,
+            processed_items: 0,
+            time_granularity: new.series.granularity,
+            decision_interval: new.decision_interval,
+            stats: None,
+            strategy: new.strategy,
+            options: new.options,
+            lease_owner: None,
+            lease_expires_at: None,
+            checkpoint: None,
+            updated_at: now,
+        }
+    }
+
     /// Percent of the task's steps committed, 0 to 100. A finished task with no count (it
     /// had nothing to run) shows as done.
     pub fn progress_pct(&self) -> f64 {

@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use aibt_core::broker::AccountSettings;
-use aibt_core::{Money, Rate, TaskStatus, TimeGranularity};
-use aibt_store::{AiConfig, RunRole, SeriesKey, Store, Task};
+use aibt_core::{Money, Rate, TimeGranularity};
+use aibt_store::{AiConfig, NewTask, RunRole, SeriesKey, Store, Task};
 use serde::Serialize;
 
 use super::budget::{decisions_in, shares};
@@ -345,35 +345,18 @@ async fn split_budget(
 
 /// A task as the run would have it, for estimating a run before it exists.
 fn planned_task(run: &PlannedRun, interval: i64) -> Task {
-    let now = aibt_core::time::now();
-    Task {
-        task_id: "plan".into(),
-        account_id: "plan".into(),
-        stock_symbol: run.series.symbol.clone(),
-        market_type: Some(run.series.market_type),
-        user_prompt_id: None,
-        ai_config_id: None,
-        start_date: run.period.start,
-        end_date: run.period.end,
-        status: TaskStatus::Pending,
-        created_at: now,
-        started_at: None,
-        paused_at: None,
-        resumed_at: None,
-        completed_at: None,
-        error_message: None,
-        total_items: None,
-        processed_items: 0,
-        time_granularity: run.series.granularity,
-        decision_interval: interval,
-        stats: None,
-        strategy: String::new(),
-        options: serde_json::Value::Null,
-        lease_owner: None,
-        lease_expires_at: None,
-        checkpoint: None,
-        updated_at: now,
-    }
+    Task::pending(
+        NewTask {
+            task_id: "plan".into(),
+            account_id: "plan".into(),
+            series: &run.series,
+            period: (run.period.start, run.period.end),
+            decision_interval: interval,
+            strategy: String::new(),
+            options: serde_json::Value::Null,
+        },
+        aibt_core::time::now(),
+    )
 }
 
 /// What a plan would do, before anything runs or is paid for.

@@ -1,8 +1,8 @@
 //! Creating a task: everything it needs is checked before it is stored PENDING with its run
 //! account, a fresh copy of the user's account.
 
-use aibt_core::{MarketType, TaskStatus, TimeGranularity};
-use aibt_store::{BarRange, SeriesKey, Store, Task, VirtualAccount};
+use aibt_core::{MarketType, TimeGranularity};
+use aibt_store::{BarRange, NewTask, SeriesKey, Store, Task, VirtualAccount};
 use chrono::{DateTime, Utc};
 
 use super::options::TaskOptions;
@@ -85,37 +85,22 @@ pub async fn prepare_task(store: &dyn Store, spec: TaskSpec) -> Result<(Task, Vi
     };
     let (start, end) = period(store, &series, spec.start, spec.end).await?;
 
-    let now = aibt_core::time::now();
     let task_id = aibt_store::new_id();
-    let task = Task {
-        task_id: task_id.clone(),
-        account_id: account.account_id.clone(),
-        stock_symbol: symbol.clone(),
-        market_type: Some(spec.market_type),
-        user_prompt_id: checked.user_prompt_id,
-        ai_config_id: checked.ai_config_id,
-        start_date: start,
-        end_date: end,
-        status: TaskStatus::Pending,
-        created_at: now,
-        started_at: None,
-        paused_at: None,
-        resumed_at: None,
-        completed_at: None,
-        error_message: None,
-        total_items: None,
-        processed_items: 0,
-        time_granularity: spec.granularity,
-        decision_interval: spec.decision_interval,
-        stats: None,
-        strategy: spec.strategy.column(),
-        options: serde_json::to_value(&options)
-            .map_err(|e| EngineError::invalid("options", e.to_string()))?,
-        lease_owner: None,
-        lease_expires_at: None,
-        checkpoint: None,
-        updated_at: now,
-    };
+    let mut task = Task::pending(
+        NewTask {
+            task_id: task_id.clone(),
+            account_id: account.account_id.clone(),
+            series: &series,
+            period: (start, end),
+            decision_interval: spec.decision_interval,
+            strategy: spec.strategy.column(),
+            options: serde_json::to_value(&options)
+                .map_err(|e| EngineError::invalid("options", e.to_string()))?,
+        },
+        aibt_core::time::now(),
+    );
+    task.user_prompt_id = checked.user_prompt_id;
+    task.ai_config_id = checked.ai_config_id;
     let mut run_account = new_account(
         &run_account_id(&task_id),
         &symbol,
