@@ -1,9 +1,12 @@
 //! The engine alone, in memory: the long-only SMA(10)/SMA(20) crossover on INDEX2006_1m.csv
 //! tiled to `--bars` bars exactly as `bench/python_baselines.py` tiles it, so the two can be
-//! compared bar for bar. Run through `bench/run.sh`, which also runs the Python baselines and
-//! the whole `aibt backtest` command; or alone:
+//! compared bar for bar. With `--stop-loss-pct` / `--take-profit-pct` every entry carries that
+//! bracket (in percent of the decision bar's close, as backtesting.py's
+//! `buy(sl=Close*(1-sl/100), tp=Close*(1+tp/100))`). Run through `bench/run.sh`, which also
+//! runs the Python baselines and the whole `aibt backtest` command; or alone:
 //!
 //!     cargo bench -p aibt-engine --bench engine -- [--bars 300000] [--runs 3] [--json]
+//!         [--stop-loss-pct 0.1 --take-profit-pct 0.2]
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -12,7 +15,9 @@ use std::time::Instant;
 use aibt_core::FillRule;
 use aibt_core::broker::{Account, AccountSettings};
 use aibt_core::simulation::{BarFills, Simulation, first_decision_bar};
-use aibt_core::{Bar, DecisionContext, MarketType, Money, PointInTime, Rate, TradeStatus};
+use aibt_core::{
+    Bar, DecisionContext, ExitReason, MarketType, Money, PointInTime, Rate, TradeStatus,
+};
 use chrono::Duration;
 
 struct Args {
@@ -23,6 +28,9 @@ struct Args {
     cash: String,
     commission: String,
     json: bool,
+    /// The bracket on every entry (the built-in rule's `stop_loss_pct` / `take_profit_pct`).
+    stop_loss_pct: Option<String>,
+    take_profit_pct: Option<String>,
     /// Write the tiled bars as CSV here and exit (the input of the end-to-end benchmark).
     write_csv: Option<String>,
 }
@@ -36,6 +44,8 @@ fn args() -> Args {
         cash: "1000000".into(),
         commission: "0.001".into(),
         json: false,
+        stop_loss_pct: None,
+        take_profit_pct: None,
         write_csv: None,
     };
     let mut it = std::env::args().skip(1);
@@ -49,6 +59,8 @@ fn args() -> Args {
             "--cash" => out.cash = value(),
             "--commission" => out.commission = value(),
             "--json" => out.json = true,
+            "--stop-loss-pct" => out.stop_loss_pct = Some(value()),
+            "--take-profit-pct" => out.take_profit_pct = Some(value()),
             "--write-csv" => out.write_csv = Some(value()),
             _ => {} // cargo bench passes --bench
         }
@@ -85,6 +97,9 @@ struct Outcome {
     closed_trades: u64,
     open_lots: usize,
     fills: u64,
+    /// Closing fills by what closed them: the stop-loss, the take-profit.
+    stop_losses: u64,
+    take_profits: u64,
 }
 
 fn run_once(bars: &[Bar], args: &Args) -> Outcome {
@@ -100,11 +115,18 @@ fn run_once(bars: &[Bar], args: &Args) -> Outcome {
         slippage: aibt_core::Rate::ZERO,
         borrow_rate: aibt_core::Rate::ZERO,
     };
+    let bracket = [
+        ("stop_loss_pct", &args.stop_loss_pct),
+        ("take_profit_pct", &args.take_profit_pct),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| v.clone().map(|v| (k, v)));
     let params = [
         ("fast", args.fast.to_string()),
         ("slow", args.slow.to_string()),
     ]
     .into_iter()
+    .chain(bracket)
     .map(|(k, v)| (k.to_string(), v))
     .collect();
     let started = Instant::now();
@@ -120,6 +142,7 @@ fn run_once(bars: &[Bar], args: &Args) -> Outcome {
     let mut fills = BarFills::default();
     let mut closed_trades = 0u64;
     let mut fill_count = 0u64;
+    let (mut stop_losses, mut take_profits) = (0u64, 0u64);
     let mut equity = Money::ZERO;
     for bar in bars {
         strategy.observe(bar);
@@ -138,11 +161,17 @@ fn run_once(bars: &[Bar], args: &Args) -> Outcome {
         equity = outcome.equity;
         for (execution, _) in &fills.executions {
             closed_trades += execution.round_trips.len() as u64;
-            fill_count += execution
-                .fills
-                .iter()
-                .filter(|f| f.status == TradeStatus::Executed)
-                .count() as u64;
+            for fill in &execution.fills {
+                if fill.status != TradeStatus::Executed {
+                    continue;
+                }
+                fill_count += 1;
+                match fill.exit_reason {
+                    Some(ExitReason::StopLoss) => stop_losses += 1,
+                    Some(ExitReason::TakeProfit) => take_profits += 1,
+                    _ => {}
+                }
+            }
         }
     }
     let stats = simulation.stats();
@@ -154,6 +183,8 @@ fn run_once(bars: &[Bar], args: &Args) -> Outcome {
         closed_trades,
         open_lots: simulation.account.long_lots.len(),
         fills: fill_count,
+        stop_losses,
+        take_profits,
     }
 }
 
@@ -200,6 +231,10 @@ fn main() {
                 "closed_trades": best.closed_trades,
                 "open_trades": best.open_lots,
                 "fills": best.fills,
+                "stop_loss_pct": args.stop_loss_pct,
+                "take_profit_pct": args.take_profit_pct,
+                "stop_loss_exits": best.stop_losses,
+                "take_profit_exits": best.take_profits,
             })
         );
     } else {
@@ -212,5 +247,15 @@ fn main() {
             best.closed_trades,
             best.open_lots
         );
+        if args.stop_loss_pct.is_some() || args.take_profit_pct.is_some() {
+            println!(
+                "  bracket on every entry: stop-loss {}%, take-profit {}%; closed by the stop-loss \
+                 {} times, by the take-profit {} times",
+                args.stop_loss_pct.as_deref().unwrap_or("none"),
+                args.take_profit_pct.as_deref().unwrap_or("none"),
+                best.stop_losses,
+                best.take_profits
+            );
+        }
     }
 }
