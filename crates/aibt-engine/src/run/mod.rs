@@ -105,8 +105,9 @@ impl Claimed {
             Ok(outcome) => Ok(outcome),
             // The database failed: the lease runs out and this or another worker tries again.
             Err(EngineError::Store(error)) => Err(EngineError::Store(error)),
-            // Every step before the refused call is committed: a resume with a larger budget
-            // goes on from there.
+            // The run stopped before the refused call, with every decision before it committed
+            // (a model task commits each one); a resume with a larger budget replays from the
+            // last checkpoint and goes on from there.
             Err(EngineError::OutOfBudget(reason)) => {
                 match transition(
                     self.store.as_ref(),
