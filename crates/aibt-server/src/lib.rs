@@ -104,7 +104,7 @@ fn api(limits: Limits) -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let upload = OpenApiRouter::new()
         .routes(routes!(market_data::import))
         .layer(DefaultBodyLimit::max(limits.upload_bytes));
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(accounts::list_accounts, accounts::create_account))
         .routes(routes!(
             accounts::get_account,
@@ -157,7 +157,45 @@ fn api(limits: Limits) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(experiments::events))
         .layer(DefaultBodyLimit::max(limits.body_bytes))
         .merge(upload)
-        .split_for_parts()
+        .split_for_parts();
+    let mut openapi = openapi;
+    document_body_refusals(&mut openapi);
+    (router, openapi)
+}
+
+/// Every route that reads a body refuses one that is not JSON (or not the expected shape) with
+/// a 400, and one over the size limit with a 413, in the extractor they all share
+/// (`extract.rs`): documented here once for all of them, not route by route.
+fn document_body_refusals(openapi: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    let refusal = |description: &str| {
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("ErrorBody")))
+                    .build(),
+            )
+            .build()
+    };
+    for item in openapi.paths.paths.values_mut() {
+        for operation in [&mut item.post, &mut item.put, &mut item.patch]
+            .into_iter()
+            .flatten()
+        {
+            if operation.request_body.is_none() {
+                continue;
+            }
+            let responses = &mut operation.responses.responses;
+            responses.entry("400".into()).or_insert_with(|| {
+                refusal("The body is not JSON, or not of the expected shape").into()
+            });
+            responses
+                .entry("413".into())
+                .or_insert_with(|| refusal("The body is over the size limit").into());
+        }
+    }
 }
 
 /// The whole HTTP service.

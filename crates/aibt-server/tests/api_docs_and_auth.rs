@@ -39,6 +39,22 @@ async fn documentation_and_errors(server: &Server) {
     ] {
         assert!(paths.contains_key(path), "{path} is not described");
     }
+    // Every route that reads a body documents the shared extractor's refusals; one without a
+    // body does not.
+    for (path, method) in [
+        ("/api/v1/experiments", "post"),
+        ("/api/v1/tasks/{task_id}/resume", "post"),
+        ("/api/v1/accounts/{account_id}", "patch"),
+    ] {
+        let responses = &paths[path][method]["responses"];
+        for status in ["400", "413"] {
+            assert!(
+                responses[status].is_object(),
+                "{method} {path}: no {status}"
+            );
+        }
+    }
+    assert!(paths["/api/v1/tasks/{task_id}/pause"]["post"]["responses"]["413"].is_null());
     let schemas = spec["components"]["schemas"].as_object().expect("schemas");
     assert!(schemas.contains_key("VirtualAccount") && schemas.contains_key("TradeRecord"));
     // Money is a string in the description, as on the wire.

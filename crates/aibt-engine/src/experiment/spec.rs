@@ -21,10 +21,12 @@ pub struct ExperimentSpec {
     /// Seeds the repeats' sampling, the random baselines and the bootstrap.
     #[serde(default)]
     pub seed: u64,
+    #[cfg_attr(feature = "openapi", schema(min_items = 1))]
     pub series: Vec<SeriesSpec>,
     pub periods: PeriodsSpec,
     #[serde(default)]
     pub account: AccountSpec,
+    #[cfg_attr(feature = "openapi", schema(min_items = 1))]
     pub strategies: Vec<StrategySpec>,
     #[serde(default)]
     pub baselines: BaselinesSpec,
