@@ -67,11 +67,15 @@ impl Prices {
 
     /// What `prompt` and `completion` tokens cost, exactly.
     pub fn cost(&self, spend: Spend) -> Decimal {
-        let million = Decimal::from(1_000_000);
-        (Decimal::from(spend.prompt_tokens) * self.input_per_million.get()
-            + Decimal::from(spend.completion_tokens) * self.output_per_million.get())
-            / million
+        per_million(spend.prompt_tokens, self.input_per_million)
+            + per_million(spend.completion_tokens, self.output_per_million)
     }
+}
+
+/// What `tokens` cost at `price` a million: the one pricing rule of budgets, plans and
+/// leaderboards.
+pub fn per_million(tokens: u64, price: Money) -> Decimal {
+    Decimal::from(tokens) * price.get() / Decimal::from(1_000_000)
 }
 
 /// Tokens spent (or to be spent) on calls.

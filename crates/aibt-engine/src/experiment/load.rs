@@ -11,6 +11,7 @@ use super::board::{Leaderboard, Progress};
 use super::compute::{Inputs, PeriodBars, RunData, compute};
 use super::spec::ExperimentSpec;
 use crate::accounts::account_settings;
+use crate::budget::per_million;
 use crate::error::{EngineError, Result};
 use crate::strategy::column_uses_model;
 
@@ -155,9 +156,8 @@ pub async fn money_of(
         .get_ai_config(task.ai_config_id.as_deref()?)
         .await
         .ok()?;
-    let million = Decimal::from(1_000_000);
     let part = |tokens: i64, price: Option<Money>| -> Option<Decimal> {
-        Some(Decimal::from(tokens) * price?.get() / million)
+        Some(per_million(u64::try_from(tokens).unwrap_or(0), price?))
     };
     let total = part(prompt, config.price_input_per_million)?
         + part(completion, config.price_output_per_million)?;

@@ -13,7 +13,7 @@ use super::budget::{decisions_in, shares};
 use super::spec::{AccountSpec, ExperimentSpec, Period, Split, StrategySpec};
 use crate::accounts::{AccountChanges, apply_changes, default_settings};
 use crate::ai_config::{AiConfigSpec, ApiKey, find_ai_config, inline_ai_config};
-use crate::budget::{Budget, Prices};
+use crate::budget::{Budget, Prices, per_million};
 use crate::error::{EngineError, Result};
 use crate::model::{CallEstimate, ModelSource};
 use crate::series::ensure_series;
@@ -393,7 +393,6 @@ pub async fn estimate(store: &Arc<dyn Store>, plan: &Plan) -> Result<PlanSummary
     };
     let mut prompt_money = Some(aibt_core::Decimal::ZERO);
     let mut completion_money = Some(aibt_core::Decimal::ZERO);
-    let million = aibt_core::Decimal::from(1_000_000);
     let mut max_answer_tokens = 0u64;
     for run in &plan.runs {
         let PlannedStrategy::Model {
@@ -403,18 +402,14 @@ pub async fn estimate(store: &Arc<dyn Store>, plan: &Plan) -> Result<PlanSummary
             continue;
         };
         summary.model_tasks += 1;
-        let settings: AccountSettings = apply_changes(
-            default_settings(run.series.market_type, plan.spec.account.fractional),
-            plan.spec.account.fractional,
-            &plan.account,
-        )?;
+        let settings = source_settings(run, plan)?;
         let source = ModelSource::with(
             store.clone(),
             &planned_task(run, plan.spec.decision_interval),
             &run.options,
             ("spec", template),
             config,
-            settings,
+            settings.clone(),
         )
         .await?;
         let CallEstimate {
@@ -422,23 +417,21 @@ pub async fn estimate(store: &Arc<dyn Store>, plan: &Plan) -> Result<PlanSummary
             cached,
             prompt_tokens,
             exact,
-        } = source.estimate(&source_settings(run, plan)?).await?;
+        } = source.estimate(&settings).await?;
         summary.model_decisions += decisions;
         summary.cached += cached;
         summary.calls += decisions - cached;
         summary.prompt_tokens += prompt_tokens;
         summary.exact &= exact;
-        let calls = aibt_core::Decimal::from(decisions - cached);
-        let max_tokens = aibt_core::Decimal::from(config.max_tokens.max(0));
-        max_answer_tokens += (decisions - cached) * u64::try_from(config.max_tokens).unwrap_or(0);
+        // Each answer may take up to its config's max_tokens.
+        let answer_tokens = (decisions - cached) * u64::try_from(config.max_tokens).unwrap_or(0);
+        max_answer_tokens += answer_tokens;
         prompt_money = prompt_money
             .zip(config.price_input_per_million)
-            .map(|(total, price)| {
-                total + aibt_core::Decimal::from(prompt_tokens) * price.get() / million
-            });
+            .map(|(total, price)| total + per_million(prompt_tokens, price));
         completion_money = completion_money
             .zip(config.price_output_per_million)
-            .map(|(total, price)| total + calls * max_tokens * price.get() / million);
+            .map(|(total, price)| total + per_million(answer_tokens, price));
     }
     let money = |total: Option<aibt_core::Decimal>| {
         total

@@ -18,7 +18,7 @@ use aibt_ai::llm::{DecisionOutcome, LlmDecider};
 use aibt_ai::template::{AccountView, Blind, PastDecision, PromptTemplate, past_decision};
 use aibt_core::Bar;
 use aibt_core::broker::AccountSettings;
-use aibt_store::{AiConfig, Store, Task};
+use aibt_store::{AiConfig, LocalDecision, Store, Task};
 use serde_json::Value;
 
 pub use client::decider_for;
@@ -169,9 +169,12 @@ impl ModelSource {
             blind,
             options: settings,
         });
-        let past = past_decisions(store.as_ref(), &task.task_id, &bars, options.blind).await?;
+        // What earlier runs of the task decided: shown in the prompts, and counted against
+        // the budget.
+        let recorded = crate::records::all_decisions(store.as_ref(), &task.task_id).await?;
+        let past = past_decisions(&recorded, &bars, options.blind);
         let meter = match &options.budget {
-            Some(budget) => Some(meter_of(store.as_ref(), task, budget, ai_config).await?),
+            Some(budget) => Some(meter_of(&recorded, budget, ai_config)?),
             None => None,
         };
         let prefetch = if template.info().account_dependent {
@@ -329,14 +332,9 @@ fn prompt_characters(prompt: &str) -> usize {
     aibt_ai::llm::SYSTEM_MESSAGE.len() + prompt.len()
 }
 
-/// The budget of a task with what its stored decisions spent (a resumed run counts what the
-/// runs before it spent).
-async fn meter_of(
-    store: &dyn Store,
-    task: &Task,
-    budget: &Budget,
-    ai_config: &AiConfig,
-) -> Result<Meter> {
+/// The budget of a task with what its recorded decisions spent (a resumed run counts what
+/// the runs before it spent).
+fn meter_of(recorded: &[LocalDecision], budget: &Budget, ai_config: &AiConfig) -> Result<Meter> {
     let prices = Prices::of(ai_config);
     budget.check("budget", prices, &ai_config.name)?;
     let mut meter = Meter::new(
@@ -344,7 +342,7 @@ async fn meter_of(
         prices,
         u64::try_from(ai_config.max_tokens).unwrap_or(0),
     );
-    for row in crate::records::all_decisions(store, &task.task_id).await? {
+    for row in recorded {
         meter.record(
             prompt_characters(row.prompt.as_deref().unwrap_or("")),
             row.raw_answer.as_deref().map_or(0, str::len),

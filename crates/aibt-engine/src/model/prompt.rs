@@ -13,7 +13,7 @@ use aibt_core::Money;
 use aibt_core::broker::{Account, AccountSettings};
 use aibt_core::decision::PositionView;
 use aibt_core::{Bar, PointInTime};
-use aibt_store::{SeriesKey, Store};
+use aibt_store::{LocalDecision, SeriesKey, Store};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
@@ -196,14 +196,13 @@ pub(super) fn blind_of(bars: &[Bar]) -> Blind {
 
 /// The last few decisions of a task, for a resumed run's prompts, shown as the run showed
 /// them (blind mode names a decision's bar by its position in `bars`).
-pub(super) async fn past_decisions(
-    store: &dyn Store,
-    task_id: &str,
+pub(super) fn past_decisions(
+    recorded: &[LocalDecision],
     bars: &[Bar],
     blind: bool,
-) -> Result<VecDeque<PastDecision>> {
+) -> VecDeque<PastDecision> {
     let mut out = VecDeque::new();
-    for row in crate::records::all_decisions(store, task_id).await? {
+    for row in recorded {
         let Some(time) = row.analysis_date else {
             continue;
         };
@@ -217,7 +216,7 @@ pub(super) async fn past_decisions(
             out.pop_front();
         }
     }
-    Ok(out)
+    out
 }
 
 /// How a prompt names the bar of an earlier decision.
