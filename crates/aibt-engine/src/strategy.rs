@@ -41,7 +41,12 @@ impl StrategyRef {
         ai_config_id: Option<&str>,
         params: StrategyParams,
     ) -> Result<StrategyRef> {
-        let strategy = strategy.trim();
+        let strategy = match strategy.trim() {
+            // The seed's clients name a template and an AI config and no strategy: that is
+            // a model task, as it was in the original system.
+            "" if present(user_prompt_id).is_some() || present(ai_config_id).is_some() => TEMPLATE,
+            named => named,
+        };
         if let Some(name) = strategy.strip_prefix(BUILTIN_PREFIX) {
             return Ok(StrategyRef::Builtin {
                 name: name.to_string(),
@@ -247,6 +252,26 @@ mod tests {
         assert_eq!(
             field(StrategyRef::parse("template", Some("p"), Some(" "), none())),
             "ai_config_id"
+        );
+        assert_eq!(
+            field(StrategyRef::parse("", None, None, none())),
+            "strategy"
+        );
+        assert_eq!(
+            field(StrategyRef::parse(" ", Some("p"), None, none())),
+            "ai_config_id"
+        );
+    }
+
+    #[test]
+    fn the_seeds_fields_alone_make_a_model_task() {
+        let parsed = StrategyRef::parse("", Some("p"), Some("c"), StrategyParams::new());
+        assert_eq!(
+            parsed.unwrap(),
+            StrategyRef::Template {
+                prompt_id: "p".into(),
+                ai_config_id: "c".into(),
+            }
         );
     }
 

@@ -213,6 +213,7 @@ fn main() {
                 store,
                 worker: WorkerHandle::new(),
                 api_token: None,
+                sign_ins: Default::default(),
             },
             Limits::default(),
         );

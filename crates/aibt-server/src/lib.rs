@@ -9,6 +9,7 @@
 mod docs;
 mod error;
 mod extract;
+mod guard;
 pub mod report;
 mod routes;
 pub mod ui;
@@ -19,8 +20,8 @@ use aibt_engine::worker::WorkerHandle;
 use aibt_store::Store;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
-use axum::middleware::{self, Next};
+use axum::http::{HeaderName, StatusCode};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
@@ -30,6 +31,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use error::{ApiError, ErrorBody, ErrorDetail};
+pub use guard::{REPORT_POLICY, SignIns, TOKEN_COOKIE};
+pub(crate) use guard::{cookie, same};
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -40,6 +43,8 @@ pub struct AppState {
     pub worker: WorkerHandle,
     /// When set, every route but `/healthz` needs `Authorization: Bearer <token>`.
     pub api_token: Option<Arc<str>>,
+    /// Failed sign-ins, which slow the next answers to the same client.
+    pub sign_ins: SignIns,
 }
 
 /// Limits of request bodies.
@@ -210,7 +215,12 @@ pub fn router(state: AppState, limits: Limits) -> Router {
         .merge(report::routes())
         .route("/healthz", axum::routing::get(healthz))
         .fallback(not_found)
-        .layer(middleware::from_fn_with_state(state.clone(), require_token))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            guard::require_token,
+        ))
+        .layer(middleware::from_fn(guard::check_origin))
+        .layer(middleware::from_fn(guard::security_headers))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|request: &Request| {
@@ -257,78 +267,6 @@ async fn not_found(request: Request) -> ApiError {
     ))
 }
 
-/// Compares without leaking, through timing, how much of a guess was right.
-pub(crate) fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// The cookie a browser keeps the token in after `/login` (the web UI cannot send headers).
-pub const TOKEN_COOKIE: &str = "aibt_token";
-
-/// The token a request carries: `Authorization: Bearer`, or the login cookie.
-fn given_token(request: &Request) -> Option<&str> {
-    let bearer = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    bearer.or_else(|| cookie(request.headers(), TOKEN_COOKIE))
-}
-
-/// The value of a cookie a request carries.
-pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(key, _)| *key == name)
-        .map(|(_, value)| value)
-}
-
-/// Routes open without a token: health, the login page, and the pages' static files.
-fn open_route(path: &str) -> bool {
-    path == "/healthz" || path == "/login" || path.starts_with("/static/")
-}
-
-async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let Some(token) = &state.api_token else {
-        return next.run(request).await;
-    };
-    if open_route(request.uri().path()) {
-        return next.run(request).await;
-    }
-    match given_token(&request) {
-        Some(given) if same(given.as_bytes(), token.as_bytes()) => next.run(request).await,
-        _ => {
-            // A person at a browser goes to the login page; a program gets the JSON error.
-            let wants_page = request.method() == axum::http::Method::GET
-                && !request.uri().path().starts_with("/api/")
-                && request
-                    .headers()
-                    .get(header::ACCEPT)
-                    .and_then(|v| v.to_str().ok())
-                    .is_some_and(|v| v.contains("text/html"));
-            if wants_page {
-                return axum::response::Redirect::to("/login").into_response();
-            }
-            let mut response = ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "this server needs Authorization: Bearer <AIBT_API_TOKEN>",
-                None,
-            )
-            .into_response();
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-            response
-        }
-    }
-}
-
 /// Serves `router` on `listener` until `shutdown` resolves, then finishes the requests in
 /// flight.
 pub async fn serve(
@@ -336,7 +274,11 @@ pub async fn serve(
     router: Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    // With each connection's address, so failed sign-ins are counted per client.
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

@@ -412,16 +412,18 @@ async fn ai_tasks(server: &Server) {
     assert_eq!(stats["llm_calls"].as_u64(), Some(decisions.len() as u64));
     assert!(stats["memorisation_warning"].is_string());
 
-    // A cancel of a running task stops it; its records so far stay.
+    // A cancel of a running task stops it; its records so far stay. This one is created with
+    // the seed's fields only (a template and an AI config, no strategy): a model task.
     let second = server
         .post(
             "/api/v1/tasks",
             json!({"account_id": account, "stock_symbol": "GOOG", "start_date": "2011-01-03T00:00:00Z",
-                   "end_date": "2011-12-30T00:00:00Z", "strategy": "template", "user_prompt_id": prompt_id,
+                   "end_date": "2011-12-30T00:00:00Z", "user_prompt_id": prompt_id,
                    "ai_config_id": config_id, "options": {"cache": "off"}, "start": true}),
         )
         .await;
-    let second_id = second.ok(201)["task_id"].as_str().unwrap().to_string();
+    assert_eq!(second.ok(201)["strategy"], "template", "{}", second.text);
+    let second_id = second.body["task_id"].as_str().unwrap().to_string();
     loop {
         let now = server.get(&format!("/api/v1/tasks/{second_id}")).await;
         if now.body["processed_items"].as_i64().unwrap_or(0) >= 3 {

@@ -5,7 +5,8 @@ use std::path::Path;
 
 use aibt_core::{Bar, TaskStatus};
 use aibt_store::sql::{
-    ExperimentStatus, LIFECYCLE, LifecycleChange, TABLES, TASKS, TableRow, query, task_status,
+    ExperimentStatus, LIFECYCLE, LifecycleChange, TABLES, TASK_RECORD_TABLES, TASKS, TableRow,
+    query, task_status,
 };
 use aibt_store::*;
 use async_trait::async_trait;
@@ -85,6 +86,26 @@ impl Store for PostgresStore {
         Err(StoreError::Unsupported(
             "backup of a PostgreSQL database (use pg_dump)",
         ))
+    }
+
+    async fn vacuum(&self) -> Result<VacuumReport> {
+        let client = self.client().await?;
+        let size = "SELECT pg_database_size(current_database())";
+        let bytes_before: i64 = client.query_one(size, &[]).await.map_err(db_error)?.get(0);
+        // Plain VACUUM takes no lock that stops readers or writers; the space it frees is
+        // reused by later rows (VACUUM FULL would return it to the system, but locks every
+        // table while it rewrites it).
+        for table in TABLES {
+            client
+                .batch_execute(&format!("VACUUM (ANALYZE) {}", table.name))
+                .await
+                .map_err(db_error)?;
+        }
+        let bytes_after: i64 = client.query_one(size, &[]).await.map_err(db_error)?.get(0);
+        Ok(VacuumReport {
+            bytes_before: u64::try_from(bytes_before).unwrap_or(0),
+            bytes_after: u64::try_from(bytes_after).unwrap_or(0),
+        })
     }
 
     async fn insert_account(&self, account: &VirtualAccount) -> Result<()> {
@@ -424,12 +445,33 @@ impl Store for PostgresStore {
             }
             execute(&tx, &delete).await?;
         }
-        for child in query::delete_task_rows(DIALECT, task_id) {
-            execute(&tx, &child).await?;
-        }
+        execute(&tx, &query::delete_run_account(DIALECT, task_id)).await?;
         execute(&tx, &query::delete_experiment_run(DIALECT, task_id)).await?;
         tx.commit().await.map_err(db_error)?;
         Ok(DeleteOutcome::Deleted)
+    }
+
+    async fn purge_task_records(&self, task_id: &str, limit: u32) -> Result<u64> {
+        let client = self.client().await?;
+        let mut removed = 0;
+        for table in TASK_RECORD_TABLES {
+            let purge = query::purge_task_records(DIALECT, table, task_id, limit);
+            removed += execute(&client, &purge).await?;
+        }
+        Ok(removed)
+    }
+
+    async fn orphaned_record_tasks(&self) -> Result<Vec<String>> {
+        let client = self.client().await?;
+        let mut tasks = std::collections::BTreeSet::new();
+        for table in TASK_RECORD_TABLES {
+            let rows = client
+                .query(&query::orphaned_record_tasks(table), &[])
+                .await
+                .map_err(db_error)?;
+            tasks.extend(rows.iter().map(|row| row.get::<_, String>(0)));
+        }
+        Ok(tasks.into_iter().collect())
     }
 
     async fn commit_steps_after(

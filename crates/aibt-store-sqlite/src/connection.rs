@@ -143,6 +143,33 @@ fn open_connection(path: &Path, role: Role) -> Result<Connection> {
     Ok(connection)
 }
 
+/// The size of a file in bytes, 0 when it cannot be read.
+pub(crate) fn file_size(path: &Path) -> u64 {
+    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+}
+
+/// Creates `path` empty and readable by its owner only, unless it exists. SQLite gives the
+/// `-wal` and `-shm` files it creates beside a database the database file's own permissions,
+/// so creating the database this way keeps all three private (the seed's §9.2: only the
+/// application's user may read the file). An existing file keeps the mode its owner chose.
+pub(crate) fn create_private(path: &Path) -> Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::Database(format!(
+            "creating {}: {e}",
+            path.display()
+        ))),
+    }
+}
+
 impl SqliteStore {
     /// Opens (creating if absent) the database of a `sqlite://` URL and migrates it.
     pub async fn connect(url: &str) -> Result<SqliteStore> {
@@ -154,6 +181,7 @@ impl SqliteStore {
     pub async fn open(path: impl Into<PathBuf>) -> Result<SqliteStore> {
         let path = path.into();
         tokio::task::spawn_blocking(move || {
+            create_private(&path)?;
             let mut writer = open_connection(&path, Role::Writer)?;
             migrations::migrate(&mut writer)?;
             let checkpointer = Checkpointer::start(path.clone());
@@ -172,6 +200,34 @@ impl SqliteStore {
 
     pub fn path(&self) -> &Path {
         &self.inner.path
+    }
+
+    /// Copies the whole write-ahead log into the database and truncates it to nothing, so a
+    /// finished command leaves no log behind (a long run's log reaches hundreds of megabytes
+    /// when readers kept the passive checkpoints from finishing). Waits for readers of other
+    /// processes for up to the busy timeout; a log still in use stays as it is.
+    pub async fn checkpoint_and_truncate(&self) -> Result<()> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let connection = inner
+                .writer
+                .lock()
+                .map_err(|_| StoreError::Database("the writer connection is poisoned".into()))?;
+            // The checkpointer thread's own passive checkpoint may hold the log for a moment
+            // (the answer's first column is then 1, "busy"): try again briefly.
+            for _ in 0..100 {
+                let busy: i64 = connection
+                    .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| row.get(0))
+                    .map_err(db_error)?;
+                if busy == 0 {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|e| StoreError::Database(format!("database task failed: {e}")))?
     }
 
     /// Runs `work` in one IMMEDIATE transaction on the writer connection.
@@ -193,6 +249,24 @@ impl SqliteStore {
             transaction.commit().map_err(db_error)?;
             inner.checkpointer.nudge();
             Ok(value)
+        })
+        .await
+        .map_err(|e| StoreError::Database(format!("database task failed: {e}")))?
+    }
+
+    /// Runs `work` on the writer connection outside any transaction (what `VACUUM` needs).
+    pub(crate) async fn without_transaction<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let connection = inner
+                .writer
+                .lock()
+                .map_err(|_| StoreError::Database("the writer connection is poisoned".into()))?;
+            work(&connection)
         })
         .await
         .map_err(|e| StoreError::Database(format!("database task failed: {e}")))?

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use aibt_core::{Bar, TaskStatus};
-use aibt_store::sql::{ExperimentStatus, LifecycleChange, TABLES, query};
+use aibt_store::sql::{ExperimentStatus, LifecycleChange, TABLES, TASK_RECORD_TABLES, query};
 use aibt_store::*;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -12,7 +12,7 @@ use rusqlite::{params, params_from_iter};
 
 use crate::batch::EncodedBatch;
 use crate::codec::{self, DIALECT, Values, db_error};
-use crate::connection::SqliteStore;
+use crate::connection::{SqliteStore, file_size};
 use crate::migrations::{self, LATEST_VERSION};
 use crate::tables::{Encoded, count, delete_unused, execute, get, insert_all, query_rows};
 
@@ -93,21 +93,47 @@ impl Store for SqliteStore {
     }
 
     async fn backup(&self, destination: &Path) -> Result<()> {
+        let target = destination.to_path_buf();
+        // An empty file may receive VACUUM INTO; making it first gives it the owner-only mode
+        // a backup of private data should have.
         if destination.exists() {
             return Err(StoreError::Conflict(format!(
                 "{} already exists; choose a new file for the backup",
                 destination.display()
             )));
         }
-        let target = destination.to_string_lossy().to_string();
-        self.read(move |connection| {
-            // VACUUM INTO writes a consistent, compacted copy while others keep writing.
-            connection
-                .execute("VACUUM INTO ?1", params![target])
-                .map_err(db_error)?;
-            Ok(())
+        crate::connection::create_private(destination)?;
+        let result = self
+            .read(move |connection| {
+                // VACUUM INTO reads in one transaction, so the copy is consistent while
+                // others keep writing, and it comes out compacted.
+                connection
+                    .execute("VACUUM INTO ?1", params![target.to_string_lossy()])
+                    .map_err(db_error)?;
+                Ok(())
+            })
+            .await;
+        if result.is_err() {
+            let _ = std::fs::remove_file(destination);
+        }
+        result
+    }
+
+    async fn vacuum(&self) -> Result<VacuumReport> {
+        self.checkpoint_and_truncate().await?;
+        let bytes_before = file_size(self.path());
+        self.without_transaction(|connection| connection.execute_batch("VACUUM").map_err(db_error))
+            .await?;
+        // VACUUM wrote the new pages through the log; copy them home too.
+        self.checkpoint_and_truncate().await?;
+        Ok(VacuumReport {
+            bytes_before,
+            bytes_after: file_size(self.path()),
         })
-        .await
+    }
+
+    async fn close(&self) -> Result<()> {
+        self.checkpoint_and_truncate().await
     }
 
     async fn insert_account(&self, account: &VirtualAccount) -> Result<()> {
@@ -426,8 +452,10 @@ impl Store for SqliteStore {
     async fn delete_task(&self, task_id: &str, refuse: &[TaskStatus]) -> Result<DeleteOutcome> {
         let id = task_id.to_string();
         let delete = query::delete_task(DIALECT, task_id, refuse);
-        let mut children = query::delete_task_rows(DIALECT, task_id);
-        children.push(query::delete_experiment_run(DIALECT, task_id));
+        let with_it = [
+            query::delete_run_account(DIALECT, task_id),
+            query::delete_experiment_run(DIALECT, task_id),
+        ];
         self.write(move |tx| {
             if execute(tx, &delete)? == 0 {
                 // Missing (NotFound), or refused by its status, which the writer's lock keeps
@@ -435,10 +463,38 @@ impl Store for SqliteStore {
                 let task: Task = get(tx, &id)?;
                 return Ok(DeleteOutcome::Refused(task.status));
             }
-            for child in &children {
-                execute(tx, child)?;
+            for statement in &with_it {
+                execute(tx, statement)?;
             }
             Ok(DeleteOutcome::Deleted)
+        })
+        .await
+    }
+
+    async fn purge_task_records(&self, task_id: &str, limit: u32) -> Result<u64> {
+        let mut removed = 0;
+        for table in TASK_RECORD_TABLES {
+            let purge = query::purge_task_records(DIALECT, table, task_id, limit);
+            removed += self.write(move |tx| execute(tx, &purge)).await? as u64;
+        }
+        Ok(removed)
+    }
+
+    async fn orphaned_record_tasks(&self) -> Result<Vec<String>> {
+        self.read(|connection| {
+            let mut tasks = std::collections::BTreeSet::new();
+            for table in TASK_RECORD_TABLES {
+                let mut statement = connection
+                    .prepare(&query::orphaned_record_tasks(table))
+                    .map_err(db_error)?;
+                let ids = statement
+                    .query_map([], |row| row.get::<_, String>(0))
+                    .map_err(db_error)?;
+                for id in ids {
+                    tasks.insert(id.map_err(db_error)?);
+                }
+            }
+            Ok(tasks.into_iter().collect())
         })
         .await
     }

@@ -58,6 +58,13 @@ pub struct CheckReport {
     pub tables: Vec<(String, i64)>,
 }
 
+/// The size of the database before and after [`Store::vacuum`], in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct VacuumReport {
+    pub bytes_before: u64,
+    pub bytes_after: u64,
+}
+
 /// How an import treats bars that are already stored at the same timestamps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ImportMode {
@@ -117,8 +124,18 @@ pub trait Store: Send + Sync + 'static {
     async fn check(&self) -> Result<CheckReport>;
     /// Every index of aibt's tables, as the catalog lists it.
     async fn indexes(&self) -> Result<Vec<IndexInfo>>;
-    /// A consistent copy of the whole database at `destination`.
+    /// A consistent copy of the whole database at `destination`, taken while others keep
+    /// writing, readable by its owner only.
     async fn backup(&self, destination: &Path) -> Result<()>;
+    /// Gives the space of deleted rows back: the file shrinks (SQLite), or the space becomes
+    /// reusable and the planner's statistics are renewed (PostgreSQL's plain `VACUUM`, which
+    /// locks nothing).
+    async fn vacuum(&self) -> Result<VacuumReport>;
+    /// What a clean exit does before the process ends: SQLite copies its write-ahead log into
+    /// the database and truncates it. Other backends have nothing to do.
+    async fn close(&self) -> Result<()> {
+        Ok(())
+    }
 
     async fn insert_account(&self, account: &VirtualAccount) -> Result<()>;
     async fn get_account(&self, account_id: &str) -> Result<VirtualAccount>;
@@ -206,11 +223,17 @@ pub trait Store: Send + Sync + 'static {
         worker: &str,
         lease_until: DateTime<Utc>,
     ) -> Result<bool>;
-    /// Deletes a task with its run account, decisions, trades, snapshots and experiment run in
-    /// one transaction, unless its status is one of `refuse`; the status test and the delete
-    /// are one statement, so a concurrent start (a compare-and-set on the status) cannot slip
-    /// between them.
+    /// Deletes a task with its run account and experiment run in one transaction, unless its
+    /// status is one of `refuse`; the status test and the delete are one statement, so a
+    /// concurrent start (a compare-and-set on the status) cannot slip between them. Its
+    /// records (decisions, trades, snapshots) stay until [`Store::purge_task_records`] removes
+    /// them; no read shows them, since every read goes through the task.
     async fn delete_task(&self, task_id: &str, refuse: &[TaskStatus]) -> Result<DeleteOutcome>;
+    /// Deletes at most `limit` records of a deleted task, each table's batch its own short
+    /// transaction; 0 when none are left. The records of a task that exists are never touched.
+    async fn purge_task_records(&self, task_id: &str, limit: u32) -> Result<u64>;
+    /// Tasks whose records outlived them (a purge that was interrupted).
+    async fn orphaned_record_tasks(&self) -> Result<Vec<String>>;
 
     /// Commits a batch of steps (see [`StepBatch`]).
     async fn commit_steps(&self, batch: StepBatch) -> Result<CommitOutcome> {

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use aibt_core::{MarketType, ResponseFormat, TimeGranularity};
+use aibt_core::{MarketType, ResponseFormat, TaskStatus, TimeGranularity};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::db::DEFAULT_DATABASE_URL;
@@ -477,10 +477,25 @@ pub enum TaskCommand {
     /// trades, decisions).
     Report(ReportArgs),
     /// Delete tasks with their run accounts, decisions, trades and snapshots (a RUNNING task
-    /// is refused: pause or cancel it first).
+    /// is refused: pause or cancel it first). Records go in small batches, so running tasks
+    /// keep committing meanwhile.
     Delete {
         #[arg(required = true)]
         ids: Vec<String>,
+    },
+    /// Delete every task older than an age, with its records (the seed's §9.1: keep large
+    /// histories in check). `aibt db vacuum` then gives the space back.
+    Prune {
+        /// Tasks created longer ago than this: 90d, 2w or 12h.
+        #[arg(long, value_parser = parse_age)]
+        older_than: chrono::Duration,
+        /// Only tasks with these statuses (comma-separated; default COMPLETED,FAILED,CANCELLED;
+        /// RUNNING is refused).
+        #[arg(long, value_delimiter = ',', value_parser = parse_task_status)]
+        status: Vec<TaskStatus>,
+        /// List what would be deleted, and delete nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -506,8 +521,12 @@ pub enum DbCommand {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
-    /// Write a consistent copy of a SQLite database to FILE (which must not exist).
+    /// Write a consistent copy of a SQLite database to FILE (which must not exist), readable
+    /// by its owner only, while workers keep writing.
     Backup { file: PathBuf },
+    /// Give the space of deleted rows back (SQLite: the file shrinks; PostgreSQL: plain
+    /// VACUUM, which blocks nobody, so the space is reused).
+    Vacuum,
 }
 
 #[derive(Debug, Subcommand)]
@@ -560,6 +579,17 @@ pub fn parse_market(text: &str) -> Result<MarketType, String> {
     text.to_ascii_uppercase()
         .parse()
         .map_err(|e: aibt_core::EnumParseError| e.to_string())
+}
+
+pub fn parse_task_status(text: &str) -> Result<TaskStatus, String> {
+    text.trim()
+        .to_ascii_uppercase()
+        .parse()
+        .map_err(|e: aibt_core::EnumParseError| e.to_string())
+}
+
+pub fn parse_age(text: &str) -> Result<chrono::Duration, String> {
+    aibt_engine::task::parse_age(text)
 }
 
 pub fn parse_granularity(text: &str) -> Result<TimeGranularity, String> {

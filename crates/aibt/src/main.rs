@@ -49,15 +49,19 @@ fn restore_sigpipe() {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let store = db::open(&cli.database_url).await?;
-    match cli.command {
-        Command::Db(command) => commands::db::run(store, command).await,
-        Command::Data(command) => commands::data::run(store, command).await,
-        Command::Backtest(args) => commands::backtest::run(store, *args).await,
-        Command::Task(command) => commands::task::run(store, command).await,
-        Command::Template(command) => commands::template::run(store, command).await,
-        Command::AiConfig(command) => commands::ai_config::run(store, command).await,
-        Command::Experiment(command) => commands::experiment::run(store, command).await,
-        Command::Serve(args) => commands::serve::serve(store, args).await,
-        Command::Worker(args) => commands::serve::worker(store, args).await,
-    }
+    let outcome = match cli.command {
+        Command::Db(command) => commands::db::run(store.clone(), command).await,
+        Command::Data(command) => commands::data::run(store.clone(), command).await,
+        Command::Backtest(args) => commands::backtest::run(store.clone(), *args).await,
+        Command::Task(command) => commands::task::run(store.clone(), command).await,
+        Command::Template(command) => commands::template::run(store.clone(), command).await,
+        Command::AiConfig(command) => commands::ai_config::run(store.clone(), command).await,
+        Command::Experiment(command) => commands::experiment::run(store.clone(), command).await,
+        Command::Serve(args) => commands::serve::serve(store.clone(), args).await,
+        Command::Worker(args) => commands::serve::worker(store.clone(), args).await,
+    };
+    // A clean end, failed command included, leaves no write-ahead log behind.
+    let closed = store.close().await;
+    outcome?;
+    Ok(closed?)
 }

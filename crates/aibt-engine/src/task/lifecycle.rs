@@ -1,12 +1,11 @@
-//! Moving a task through the seed's lifecycle, and deleting it.
+//! Moving a task through the seed's lifecycle.
 //!
 //! Which transitions exist is `TaskStatus::can_become` (aibt-core); this module applies them
 //! with the timestamps each one sets, as a compare-and-set on the stored status, so two
-//! callers racing (a pause and a completion, say) cannot both win. Deleting is guarded the
-//! same way: the store deletes only a task that is not RUNNING, in the statement that tests it.
+//! callers racing (a pause and a completion, say) cannot both win.
 
 use aibt_core::TaskStatus;
-use aibt_store::{DeleteOutcome, Lifecycle, Store, Task};
+use aibt_store::{Lifecycle, Store, Task};
 
 use super::TaskOptions;
 use crate::budget::Budget;
@@ -168,18 +167,4 @@ pub async fn resume_with_budget(store: &dyn Store, task_id: &str, budget: Budget
         super::check_budget(store, &strategy, &budget, "budget").await?;
     }
     transition(store, task_id, Transition::ResumeWithBudget(budget)).await
-}
-
-/// Deletes a task with its run account and records. A RUNNING task is refused (pause or
-/// cancel it first); the refusal and the delete are one step in the store, so a worker that
-/// starts the task at the same moment never runs a task whose rows are gone.
-pub async fn delete_task(store: &dyn Store, task_id: &str) -> Result<()> {
-    match store.delete_task(task_id, &[TaskStatus::Running]).await? {
-        DeleteOutcome::Deleted => Ok(()),
-        DeleteOutcome::Refused(status) => Err(EngineError::WrongState {
-            task_id: task_id.to_string(),
-            status,
-            reason: "pause or cancel it before deleting it".into(),
-        }),
-    }
 }

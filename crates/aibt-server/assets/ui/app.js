@@ -170,7 +170,17 @@
     }
   });
 
+  // Progress bars carry their width as data: the pages' security policy allows no inline
+  // style attributes, while a style set from script is allowed.
+  function sizeBars(root) {
+    root.querySelectorAll(".bar[data-pct]").forEach((bar) => {
+      bar.style.width = bar.dataset.pct + "%";
+    });
+  }
+  document.addEventListener("htmx:afterSwap", (e) => sizeBars(e.detail.target || document));
+
   function start() {
+    sizeBars(document);
     drawTaskCharts().catch(console.error);
     drawCompare().catch(console.error);
     liveList("tasks", "/ui/events?ids=", "task");

@@ -54,6 +54,10 @@ fn respond(result: Result<String, ReportError>, kind: &str, id: &str, download: 
         safe_name(id)
     );
     let mut response = Html(html).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(crate::REPORT_POLICY),
+    );
     if let Ok(value) = HeaderValue::from_str(&disposition) {
         response
             .headers_mut()

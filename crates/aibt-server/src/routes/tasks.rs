@@ -40,7 +40,9 @@ pub struct TaskCreate {
     /// Decide every N bars (default 1).
     pub decision_interval: Option<i64>,
     /// `builtin:<name>`, `template` (with `user_prompt_id` and `ai_config_id`), or
-    /// `replay:<task id>`.
+    /// `replay:<task id>`. May be left out when `user_prompt_id` and `ai_config_id` are
+    /// given, as the seed's clients do: the task is then a model task.
+    #[serde(default)]
     pub strategy: String,
     pub user_prompt_id: Option<String>,
     pub ai_config_id: Option<String>,

@@ -130,6 +130,7 @@ impl Server {
             store: store.clone(),
             worker: handle.clone(),
             api_token: token.map(Arc::from),
+            sign_ins: Default::default(),
         };
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let router = aibt_server::router(state, limits);

@@ -199,8 +199,8 @@ pub async fn claims_respect_leases(store: &dyn Store) {
 }
 
 /// A delete refused by the task's status removes nothing; a missing task is NotFound; an
-/// allowed delete takes the run account, decisions, trades and snapshots with it, and
-/// nothing of another task.
+/// allowed delete takes the run account with it, and the purge that follows its decisions,
+/// trades and snapshots, batch by batch, and nothing of another task.
 pub async fn a_task_is_deleted_only_outside_refused_statuses(store: &dyn Store) {
     running_task(store, "task-guard", "w").await;
     running_task(store, "task-guard-2", "w").await;
@@ -263,6 +263,39 @@ pub async fn a_task_is_deleted_only_outside_refused_statuses(store: &dyn Store) 
         store.get_task_account("task-guard").await,
         Err(StoreError::NotFound { .. })
     ));
+    // The records go afterwards, in batches; until then they are left over.
+    assert_eq!(
+        store.orphaned_record_tasks().await.expect("leftovers"),
+        ["task-guard"]
+    );
+    // A task that exists keeps its records, whatever a purge is asked.
+    assert_eq!(
+        store
+            .purge_task_records("task-guard-2", 100)
+            .await
+            .expect("purge"),
+        0
+    );
+    let mut purged = Vec::new();
+    loop {
+        let batch = store
+            .purge_task_records("task-guard", 2)
+            .await
+            .expect("purge");
+        if batch == 0 {
+            break;
+        }
+        purged.push(batch);
+    }
+    // 3 snapshots, 3 decisions and 3 trades, at most 2 of each table per batch.
+    assert_eq!(purged, [6, 3]);
+    assert!(
+        store
+            .orphaned_record_tasks()
+            .await
+            .expect("leftovers")
+            .is_empty()
+    );
     let decisions = store
         .list_decisions("task-guard", &all)
         .await

@@ -37,6 +37,13 @@ pub async fn run(store: Arc<dyn Store>, command: DbCommand) -> Result<()> {
             store.backup(&file).await?;
             println!("backed up to {}", file.display());
         }
+        DbCommand::Vacuum => {
+            let report = store.vacuum().await?;
+            println!(
+                "vacuumed: {} → {} bytes",
+                report.bytes_before, report.bytes_after
+            );
+        }
     }
     Ok(())
 }

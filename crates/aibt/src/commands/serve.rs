@@ -97,6 +97,7 @@ pub async fn serve(store: Arc<dyn Store>, args: ServeArgs) -> Result<()> {
         store: store.clone(),
         worker: handle.clone(),
         api_token: token,
+        sign_ins: Default::default(),
     };
     let router = aibt_server::router(state, Limits::default());
     let stop = shutdown_signal();

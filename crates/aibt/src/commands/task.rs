@@ -4,7 +4,7 @@ use std::sync::Arc;
 use aibt_core::TaskStatus;
 use aibt_engine::budget::Budget;
 use aibt_engine::export::{Records as ExportRecords, Sink, export_csv, export_json};
-use aibt_engine::task::{delete_task, resume_with_budget};
+use aibt_engine::task::{ENDED, PruneRule, delete_task, prune_tasks, resume_with_budget};
 use aibt_engine::{Transition, transition};
 use aibt_server::report::task_report;
 use aibt_store::{Store, TaskQuery};
@@ -133,7 +133,7 @@ pub async fn run(store: Arc<dyn Store>, command: TaskCommand) -> Result<()> {
             let mut refused = 0;
             for id in &ids {
                 match delete_task(store.as_ref(), id).await {
-                    Ok(()) => println!("task {id} deleted"),
+                    Ok(records) => println!("task {id} deleted ({records} records)"),
                     Err(error) => {
                         eprintln!("error: {error}");
                         refused += 1;
@@ -142,6 +142,39 @@ pub async fn run(store: Arc<dyn Store>, command: TaskCommand) -> Result<()> {
             }
             if refused > 0 {
                 bail!("{refused} of {} task(s) not deleted", ids.len());
+            }
+            Ok(())
+        }
+        TaskCommand::Prune {
+            older_than,
+            status,
+            dry_run,
+        } => {
+            let rule = PruneRule {
+                created_before: chrono::Utc::now() - older_than,
+                statuses: if status.is_empty() {
+                    ENDED.to_vec()
+                } else {
+                    status
+                },
+                dry_run,
+            };
+            let report = prune_tasks(store.as_ref(), &rule).await?;
+            for id in &report.task_ids {
+                println!("{id}");
+            }
+            if dry_run {
+                println!("{} task(s) would be deleted", report.task_ids.len());
+            } else {
+                println!(
+                    "{} task(s) deleted with {} records{}; `aibt db vacuum` gives the space back",
+                    report.task_ids.len(),
+                    report.records,
+                    match report.leftovers.len() {
+                        0 => String::new(),
+                        n => format!(" (and the leftovers of {n} interrupted delete(s))"),
+                    }
+                );
             }
             Ok(())
         }

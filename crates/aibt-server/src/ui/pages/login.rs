@@ -67,14 +67,24 @@ async fn login_page(UiLang(tr): UiLang) -> Response {
 
 /// Checks the token a person typed and keeps it in a cookie the browser sends to this site
 /// only (SameSite=Strict, so another site's form cannot act with it).
-async fn login(State(state): State<AppState>, UiLang(tr): UiLang, body: Bytes) -> Response {
+/// A wrong token makes the answer wait, longer with each failure from the same address.
+async fn login(
+    State(state): State<AppState>,
+    UiLang(tr): UiLang,
+    extensions: axum::http::Extensions,
+    body: Bytes,
+) -> Response {
     let form = FormState::parse(&body);
     let given = form.v("token").trim();
     let right = match &state.api_token {
         Some(token) => crate::same(token.as_bytes(), given.as_bytes()),
         None => true,
     };
-    if !right {
+    let client = crate::guard::client_of(&extensions);
+    if right {
+        state.sign_ins.succeeded(client);
+    } else {
+        tokio::time::sleep(state.sign_ins.failed(client)).await;
         let mut page = render(&LoginPage {
             tr,
             nav: "",

@@ -10,9 +10,7 @@ use chrono::{DateTime, Utc};
 
 use super::columns::{TableRow, WriteRow};
 use super::dialect::{Dialect, SqlValue};
-use super::schema::{
-    ACCOUNTS, AI_CONFIGS, BARS, CACHE, EXPERIMENT_RUNS, SERIES, TASK_CHILD_TABLES, TASKS,
-};
+use super::schema::{ACCOUNTS, AI_CONFIGS, BARS, CACHE, EXPERIMENT_RUNS, SERIES, TASKS};
 use super::table::Table;
 use crate::error::{Result, StoreError};
 use crate::paging::{
@@ -566,12 +564,36 @@ pub fn delete_task(dialect: Dialect, task_id: &str, refuse: &[TaskStatus]) -> Qu
     b.finish()
 }
 
-/// Deletes the rows that belong to a task, table by table.
-pub fn delete_task_rows(dialect: Dialect, task_id: &str) -> Vec<Query> {
-    TASK_CHILD_TABLES
-        .iter()
-        .map(|table| delete_by_task(dialect, table, task_id))
-        .collect()
+/// Deletes a task's run account, in the transaction that deletes the task (one row; the
+/// task's records go afterwards in batches, see [`purge_task_records`]).
+pub fn delete_run_account(dialect: Dialect, task_id: &str) -> Query {
+    delete_by_task(dialect, &ACCOUNTS, task_id)
+}
+
+/// Deletes at most `limit` records of `table` that belong to task `task_id`, once the task
+/// itself is gone: a task of millions of snapshots is removed in many short transactions, so
+/// running tasks' commits wait for one batch at most, never for the whole task. The
+/// `NOT EXISTS` keeps the records of a task that (still) exists.
+pub fn purge_task_records(dialect: Dialect, table: &Table, task_id: &str, limit: u32) -> Query {
+    let key = table.key();
+    let mut b = Builder::new(dialect, format!("DELETE FROM {}", table.name));
+    let task = b.param(text(task_id));
+    b.condition(&format!(
+        "{key} IN (SELECT {key} FROM {table} WHERE task_id = {task} \
+         AND NOT EXISTS (SELECT 1 FROM {tasks} WHERE task_id = {task}) LIMIT {limit})",
+        table = table.name,
+        tasks = TASKS.name,
+    ));
+    b.finish()
+}
+
+/// The tasks that left records behind in `table`: deleted while a purge was interrupted.
+pub fn orphaned_record_tasks(table: &Table) -> String {
+    format!(
+        "SELECT DISTINCT task_id FROM {table} WHERE task_id NOT IN (SELECT task_id FROM {tasks})",
+        table = table.name,
+        tasks = TASKS.name,
+    )
 }
 
 /// Deletes a task's place in its experiment (the experiment keeps its other runs).

@@ -234,19 +234,18 @@ fn a_guarded_delete_tests_the_status_in_the_same_statement() {
         delete_task(Dialect::Sqlite, "task-1", &[]).sql,
         "DELETE FROM tasks WHERE task_id = ?1"
     );
-    let children: Vec<String> = delete_task_rows(Dialect::Sqlite, "task-1")
-        .into_iter()
-        .map(|q| q.sql)
-        .collect();
     assert_eq!(
-        children,
-        [
-            "DELETE FROM account_snapshots WHERE task_id = ?1",
-            "DELETE FROM local_decisions WHERE task_id = ?1",
-            "DELETE FROM trade_records WHERE task_id = ?1",
-            "DELETE FROM virtual_accounts WHERE task_id = ?1",
-        ]
+        delete_run_account(Dialect::Sqlite, "task-1").sql,
+        "DELETE FROM virtual_accounts WHERE task_id = ?1"
     );
+    let purge = purge_task_records(Dialect::Postgres, &crate::sql::SNAPSHOTS, "task-1", 500);
+    assert_eq!(
+        purge.sql,
+        "DELETE FROM account_snapshots WHERE snapshot_id IN (SELECT snapshot_id FROM \
+         account_snapshots WHERE task_id = $1 AND NOT EXISTS (SELECT 1 FROM tasks WHERE \
+         task_id = $1) LIMIT 500)"
+    );
+    assert_eq!(purge.params, [text("task-1")]);
 }
 
 #[test]

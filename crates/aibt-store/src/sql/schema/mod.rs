@@ -35,5 +35,6 @@ pub static TABLES: [&Table; 11] = [
     &EXPERIMENT_RUNS,
 ];
 
-/// The tables whose rows belong to a task (by their `task_id`) and go with it.
-pub static TASK_CHILD_TABLES: [&Table; 4] = [&SNAPSHOTS, &DECISIONS, &TRADES, &ACCOUNTS];
+/// The tables of a task's records (by their `task_id`): they go with the task, in batches
+/// after it (its run account goes with the task row itself).
+pub static TASK_RECORD_TABLES: [&Table; 3] = [&SNAPSHOTS, &DECISIONS, &TRADES];
