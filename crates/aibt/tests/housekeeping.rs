@@ -9,6 +9,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use aibt_testkit::{FakeLlm, Reply, decision};
 use common::{Env, Served};
 
 fn mode(path: &Path) -> u32 {
@@ -76,23 +77,33 @@ fn the_database_its_log_and_its_backups_are_private_and_a_clean_exit_leaves_no_l
 #[test]
 fn a_backup_taken_while_a_task_runs_is_consistent() {
     let env = Env::sqlite();
-    // The bundled minute series ten times over (one year each), so the run lasts a while.
-    let sample = std::fs::read_to_string(common::sample_dir().join("INDEX2006_1m.csv")).unwrap();
-    let (header, lines) = sample.split_once('\n').unwrap();
-    let mut tiled = format!("{header}\n");
-    for year in 2006..2016 {
-        tiled.push_str(&lines.replace("2006-", &format!("{year}-")));
-    }
-    let file = env.write("tiled.csv", &tiled);
+    // A model that takes 20 ms per answer keeps the run going for the whole of GOOG's daily
+    // history (about 45 s), far longer than the backup needs, whatever the machine's speed.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let fake = runtime.block_on(FakeLlm::start(|_, _| Reply::Answer {
+        content: decision("HOLD", 0.5, "waiting"),
+        finish_reason: "stop",
+        delay: Duration::from_millis(20),
+    }));
+    let template = env.write(
+        "t.j2",
+        "{{ symbol }} closed at {{ bars[-1].close }}. Decide.\n",
+    );
     let mut run = std::process::Command::new(env!("CARGO_BIN_EXE_aibt"))
         .args([
             "backtest",
             "--symbol",
-            "TILED",
-            "--granularity",
-            "minute",
-            "--data",
-            file.to_str().unwrap(),
+            "GOOG",
+            "--template",
+            template.to_str().unwrap(),
+            "--base-url",
+            &fake.base_url(),
+            "--model",
+            "fake-model",
         ])
         .env("AIBT_DATABASE_URL", &env.database_url)
         .current_dir(env.dir.path())
@@ -120,7 +131,9 @@ fn a_backup_taken_while_a_task_runs_is_consistent() {
         std::thread::sleep(Duration::from_millis(20));
     }
     env.aibt(&["db", "backup", "mid-run.db"]).success();
-    assert!(run.wait().expect("wait").success());
+    // The copy is what is under test; the run itself need not finish.
+    run.kill().expect("kill");
+    run.wait().expect("wait");
 
     let copy = Env {
         database_url: format!("sqlite://{}", env.path("mid-run.db").display()),
@@ -139,10 +152,11 @@ fn a_backup_taken_while_a_task_runs_is_consistent() {
     // The copy caught the task mid-run, and whole: every committed step, nothing half-written.
     assert_eq!(task["status"], "RUNNING", "{task}");
     let processed = task["processed_items"].as_i64().expect("processed");
-    assert!(processed > 0 && processed < 308_890, "{task}");
-    // One snapshot per bar committed, warm-up bars included: exactly up to the checkpoint.
+    let total = task["total_items"].as_i64().expect("total");
+    assert!(processed > 0 && processed < total, "{task}");
+    // One snapshot per bar committed: exactly up to the checkpoint.
     let next_bar = task["checkpoint"]["next_bar"].as_i64().expect("checkpoint");
-    assert!(next_bar > processed, "{task}");
+    assert!(next_bar >= processed, "{task}");
     assert_eq!(rows(&check, "account_snapshots"), next_bar, "{check}");
 }
 

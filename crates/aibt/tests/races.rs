@@ -79,8 +79,10 @@ async fn race(database_url: &str) {
     let deleted: HashSet<String> = String::from_utf8_lossy(&deleted_out.stdout)
         .lines()
         .filter_map(|line| {
+            // "task {id} deleted ({n} records)"
             line.strip_prefix("task ")
-                .and_then(|rest| rest.strip_suffix(" deleted"))
+                .and_then(|rest| rest.split_once(" deleted"))
+                .map(|(id, _)| id)
         })
         .map(str::to_string)
         .collect();
