@@ -24,6 +24,11 @@ pub enum AnswerError {
     Invalid { field: &'static str, reason: String },
     #[error("the answer was cut off at the token limit before its JSON was complete")]
     Truncated,
+    #[error(
+        "the token limit (max_tokens {max_tokens}) ran out during thinking, before any answer: \
+         raise max_tokens or lower reasoning_effort"
+    )]
+    TruncatedThinking { max_tokens: u32 },
 }
 
 impl From<InvalidTerm> for AnswerError {

@@ -29,6 +29,9 @@ pub struct ClientSettings {
     pub max_retries: u32,
     /// Sent as `seed` when set: with it, sampling at a temperature above 0 repeats.
     pub seed: Option<u64>,
+    /// Sent as `reasoning_effort` when set (`low`, `medium` or `high`), for servers and
+    /// models that think for as long as they are told.
+    pub reasoning_effort: Option<String>,
 }
 
 /// A call that did not produce an answer.
@@ -61,9 +64,15 @@ impl CallError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Completion {
     pub content: String,
+    /// A reasoning model's thinking, when the server sends it apart from the content
+    /// (`reasoning_content` or `reasoning`).
+    pub reasoning: Option<String>,
     pub finish_reason: Option<String>,
     pub prompt_tokens: Option<i64>,
+    /// Every token generated, thinking included.
     pub completion_tokens: Option<i64>,
+    /// The thinking's share of `completion_tokens`, when the server reports it.
+    pub reasoning_tokens: Option<i64>,
 }
 
 /// The outcome of [`ChatClient::complete`]: the answer (or why there is none), and what it
@@ -171,6 +180,9 @@ impl ChatClient {
         if let Some(seed) = s.seed {
             body["seed"] = json!(seed);
         }
+        if let Some(effort) = &s.reasoning_effort {
+            body["reasoning_effort"] = json!(effort);
+        }
         body
     }
 
@@ -263,8 +275,11 @@ pub fn parse_completion(text: &str) -> Result<Completion, CallError> {
         .get("choices")
         .and_then(|c| c.get(0))
         .ok_or_else(|| CallError::Malformed(format!("no choices in {:.200}", text)))?;
-    let content = match choice.get("message").and_then(|m| m.get("content")) {
+    let message = choice.get("message");
+    let content = match message.and_then(|m| m.get("content")) {
         Some(Value::String(s)) => s.clone(),
+        // A reasoning model that spent its tokens thinking may send no content at all.
+        Some(Value::Null) | None if reasoning_of(message).is_some() => String::new(),
         // Some servers send content as a list of parts.
         Some(Value::Array(parts)) => parts
             .iter()
@@ -289,18 +304,54 @@ pub fn parse_completion(text: &str) -> Result<Completion, CallError> {
     };
     Ok(Completion {
         content,
+        reasoning: reasoning_of(message),
         finish_reason: choice
             .get("finish_reason")
             .and_then(Value::as_str)
             .map(str::to_string),
         prompt_tokens: tokens(&["prompt_tokens", "input_tokens"]),
         completion_tokens: tokens(&["completion_tokens", "output_tokens"]),
+        reasoning_tokens: usage
+            .and_then(|u| {
+                u.pointer("/completion_tokens_details/reasoning_tokens")
+                    .or_else(|| u.pointer("/output_tokens_details/reasoning_tokens"))
+            })
+            .and_then(Value::as_i64),
     })
+}
+
+/// The thinking a server sends beside the content: `reasoning_content` (DeepSeek, vLLM,
+/// llama.cpp) or `reasoning` (Ollama, OpenRouter, vLLM's newer releases).
+fn reasoning_of(message: Option<&Value>) -> Option<String> {
+    let message = message?;
+    ["reasoning_content", "reasoning"]
+        .iter()
+        .find_map(|name| message.get(*name).and_then(Value::as_str))
+        .filter(|text| !text.trim().is_empty())
+        .map(str::to_string)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn thinking_sent_apart_and_its_tokens_are_read() {
+        let c = parse_completion(r#"{"choices":[{"message":{"content":"{}","reasoning_content":"hmm"},"finish_reason":"stop"}],"usage":{"completion_tokens":40,"completion_tokens_details":{"reasoning_tokens":31}}}"#).unwrap();
+        assert_eq!(c.reasoning.as_deref(), Some("hmm"));
+        assert_eq!(
+            (c.completion_tokens, c.reasoning_tokens),
+            (Some(40), Some(31))
+        );
+        // Ollama's field name; and a model cut off while thinking sends no content.
+        let c = parse_completion(r#"{"choices":[{"message":{"content":null,"reasoning":"still"},"finish_reason":"length"}]}"#).unwrap();
+        assert_eq!(
+            (c.content.as_str(), c.reasoning.as_deref()),
+            ("", Some("still"))
+        );
+        // Without thinking, a missing content is still no completion.
+        assert!(parse_completion(r#"{"choices":[{"message":{"content":null}}]}"#).is_err());
+    }
 
     #[test]
     fn completions_are_read_leniently() {

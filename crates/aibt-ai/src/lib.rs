@@ -8,5 +8,6 @@ pub mod client;
 pub mod llm;
 pub mod order_terms;
 pub mod template;
+pub mod thinking;
 
 pub use builtin::{BUILTIN_STRATEGIES, BuiltinError, StrategyParams, builtin_strategy};

@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 
 use crate::answer::{AnswerError, answer_schema, decision_json, parse_answer};
 use crate::client::{CallReport, ChatClient, Completion};
+use crate::thinking::{join_thinking, split_thinking};
 
 /// The rules of the answer, sent as the system message of every decision.
 pub const SYSTEM_MESSAGE: &str = "You are the decision engine of a trading backtest. You are given \
@@ -71,12 +72,17 @@ pub struct DecisionOutcome {
     pub error: Option<String>,
     /// The last answer received, exactly as received.
     pub raw_answer: Option<String>,
+    /// A reasoning model's thinking before its last answer: the separate reasoning field and
+    /// any `<think>` blocks of the content. Never read for the decision.
+    pub thinking: Option<String>,
     /// The decision read from the answer, as JSON.
     pub parsed: Option<Value>,
     /// SHA-256 of the first request's messages.
     pub prompt_hash: String,
     pub prompt_tokens: Option<i64>,
     pub completion_tokens: Option<i64>,
+    /// The thinking's share of `completion_tokens`, when the server reports it.
+    pub reasoning_tokens: Option<i64>,
     /// True when every answer came from the cache.
     pub from_cache: bool,
     /// HTTP calls made, retries and re-asks included.
@@ -194,10 +200,12 @@ impl LlmDecider {
             decision: Decision::hold(""),
             error: None,
             raw_answer: None,
+            thinking: None,
             parsed: None,
             prompt_hash,
             prompt_tokens: None,
             completion_tokens: None,
+            reasoning_tokens: None,
             from_cache: true,
             calls: 0,
             latency: Duration::ZERO,
@@ -216,16 +224,11 @@ impl LlmDecider {
             };
             add(&mut outcome.prompt_tokens, completion.prompt_tokens);
             add(&mut outcome.completion_tokens, completion.completion_tokens);
+            add(&mut outcome.reasoning_tokens, completion.reasoning_tokens);
             outcome.raw_answer = Some(completion.content.clone());
-            let parsed = parse_answer(&completion.content).map_err(|error| {
-                // An answer stopped by the token limit is reported as such, whatever its
-                // half-written JSON looks like.
-                if completion.finish_reason.as_deref() == Some("length") {
-                    AnswerError::Truncated
-                } else {
-                    error
-                }
-            });
+            let reading = read_completion(&completion, self.client.settings().max_tokens);
+            outcome.thinking = reading.thinking;
+            let parsed = reading.decision;
             match parsed {
                 Ok(decision) => {
                     outcome.parsed = Some(decision_json(&decision));
@@ -235,8 +238,9 @@ impl LlmDecider {
                 Err(error) if attempt < self.answer_retries => {
                     // The unusable answer goes back shortened: a rambling one would otherwise
                     // fill the context of a small model's server.
+                    // Only the answer goes back: thinking would fill the context.
                     messages.push(
-                        json!({"role": "assistant", "content": shorten(&completion.content, 300)}),
+                        json!({"role": "assistant", "content": shorten(&reading.answer, 300)}),
                     );
                     messages.push(json!({
                         "role": "user",
@@ -250,6 +254,43 @@ impl LlmDecider {
             }
         }
         outcome
+    }
+}
+
+/// What one completion says: the model's thinking, its answer, and the decision the answer
+/// holds (or why it holds none).
+#[derive(Debug, Clone)]
+pub struct Reading {
+    pub thinking: Option<String>,
+    /// The content without its thinking.
+    pub answer: String,
+    pub decision: Result<Decision, AnswerError>,
+}
+
+/// Reads a completion: thinking drafts decisions and rejects them, so the decision is read
+/// only from the answer after it. `max_tokens` is the limit the request carried.
+pub fn read_completion(completion: &Completion, max_tokens: u32) -> Reading {
+    let split = split_thinking(&completion.content);
+    let thinking = join_thinking(completion.reasoning.as_deref(), split.thinking.as_deref());
+    let cut_off = completion.finish_reason.as_deref() == Some("length");
+    let decision =
+        if cut_off && (split.unfinished || (split.answer.is_empty() && thinking.is_some())) {
+            Err(AnswerError::TruncatedThinking { max_tokens })
+        } else {
+            parse_answer(&split.answer).map_err(|error| {
+                // An answer stopped by the token limit is reported as such, whatever its
+                // half-written JSON looks like.
+                if cut_off {
+                    AnswerError::Truncated
+                } else {
+                    error
+                }
+            })
+        };
+    Reading {
+        thinking,
+        answer: split.answer,
+        decision,
     }
 }
 
@@ -274,18 +315,25 @@ fn failed(mut outcome: DecisionOutcome, error: String) -> DecisionOutcome {
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct CachedCompletion {
     content: String,
+    /// Absent from answers cached before thinking was kept apart.
+    #[serde(default)]
+    reasoning: Option<String>,
     finish_reason: Option<String>,
     prompt_tokens: Option<i64>,
     completion_tokens: Option<i64>,
+    #[serde(default)]
+    reasoning_tokens: Option<i64>,
 }
 
 impl From<&Completion> for CachedCompletion {
     fn from(c: &Completion) -> Self {
         CachedCompletion {
             content: c.content.clone(),
+            reasoning: c.reasoning.clone(),
             finish_reason: c.finish_reason.clone(),
             prompt_tokens: c.prompt_tokens,
             completion_tokens: c.completion_tokens,
+            reasoning_tokens: c.reasoning_tokens,
         }
     }
 }
@@ -294,9 +342,11 @@ impl From<CachedCompletion> for Completion {
     fn from(c: CachedCompletion) -> Self {
         Completion {
             content: c.content,
+            reasoning: c.reasoning,
             finish_reason: c.finish_reason,
             prompt_tokens: c.prompt_tokens,
             completion_tokens: c.completion_tokens,
+            reasoning_tokens: c.reasoning_tokens,
         }
     }
 }

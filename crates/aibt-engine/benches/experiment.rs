@@ -198,6 +198,7 @@ async fn part_one(args: &Args) -> RunResult {
         knowledge_cutoff: None,
         price_input_per_million: None,
         price_output_per_million: None,
+        reasoning_effort: None,
     })
     .expect("config");
     store.insert_ai_config(&config).await.expect("config");

@@ -128,6 +128,7 @@ impl Bench {
             knowledge_cutoff: None,
             price_input_per_million: None,
             price_output_per_million: None,
+            reasoning_effort: None,
         })
         .expect("config");
         self.store

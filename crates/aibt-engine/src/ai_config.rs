@@ -3,9 +3,8 @@
 
 use std::time::Duration;
 
-use aibt_ai::answer::parse_answer;
 use aibt_ai::client::{ChatClient, ClientSettings, limiter_for};
-use aibt_ai::llm::LlmDecider;
+use aibt_ai::llm::{LlmDecider, read_completion};
 use aibt_core::{Rate, ResponseFormat};
 use aibt_store::{AiConfig, Task};
 use chrono::NaiveDate;
@@ -15,7 +14,8 @@ use crate::error::{EngineError, Result};
 use crate::secrets::{env_api_key, seal_api_key};
 
 /// The defaults of the added `ai_configs` columns (the migrations give the same ones).
-pub const DEFAULT_MAX_TOKENS: i64 = 400;
+/// Room for a reasoning model's thinking as well as its answer (400 cut most of them off).
+pub const DEFAULT_MAX_TOKENS: i64 = 2048;
 pub const DEFAULT_TIMEOUT_SECONDS: i64 = 60;
 pub const DEFAULT_MAX_CONCURRENCY: i64 = 4;
 pub const DEFAULT_MAX_RETRIES: i64 = 3;
@@ -50,6 +50,28 @@ pub struct AiConfigSpec {
     /// Money per million prompt tokens and per million completion tokens.
     pub price_input_per_million: Option<aibt_core::Money>,
     pub price_output_per_million: Option<aibt_core::Money>,
+    /// Sent as `reasoning_effort`; one of [`REASONING_EFFORTS`].
+    pub reasoning_effort: Option<String>,
+}
+
+/// The `reasoning_effort` values servers take (OpenAI's, which vLLM, llama.cpp and Ollama
+/// follow for the models that think for as long as they are told).
+pub const REASONING_EFFORTS: [&str; 6] = ["none", "minimal", "low", "medium", "high", "xhigh"];
+
+/// A reasoning effort: one of [`REASONING_EFFORTS`], any case; empty means none given.
+pub fn check_reasoning_effort(value: Option<&str>) -> Result<Option<String>> {
+    let Some(text) = value.map(str::trim).filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    let effort = text.to_ascii_lowercase();
+    if REASONING_EFFORTS.contains(&effort.as_str()) {
+        Ok(Some(effort))
+    } else {
+        Err(EngineError::invalid(
+            "reasoning_effort",
+            format!("{text:?} is not one of {}", REASONING_EFFORTS.join(", ")),
+        ))
+    }
 }
 
 fn within(field: &str, value: Option<i64>, default: i64, low: i64, high: i64) -> Result<i64> {
@@ -178,6 +200,7 @@ pub fn build_ai_config(spec: AiConfigSpec) -> Result<AiConfig> {
         knowledge_cutoff: spec.knowledge_cutoff,
         price_input_per_million: price("price_input_per_million", spec.price_input_per_million)?,
         price_output_per_million: price("price_output_per_million", spec.price_output_per_million)?,
+        reasoning_effort: check_reasoning_effort(spec.reasoning_effort.as_deref())?,
     })
 }
 
@@ -194,7 +217,7 @@ pub async fn inline_ai_config(
         ApiKey::FromEnv(variable) => Some(variable.clone()),
         ApiKey::Given(_) => Some("given".to_string()),
     };
-    let fingerprint = aibt_ai::llm::hash_json(&serde_json::json!({
+    let mut settings = serde_json::json!({
         "base_url": check_base_url(&spec.base_url)?,
         "key": key_source,
         "model": spec.model,
@@ -205,7 +228,12 @@ pub async fn inline_ai_config(
         "concurrency": spec.max_concurrency,
         "retries": spec.max_retries,
         "cutoff": spec.knowledge_cutoff.map(|d| d.to_string()),
-    }));
+    });
+    // Only when given, so the configs named before the setting existed keep their names.
+    if let Some(effort) = &spec.reasoning_effort {
+        settings["reasoning_effort"] = serde_json::json!(effort);
+    }
+    let fingerprint = aibt_ai::llm::hash_json(&settings);
     spec.name = format!(
         "{} @ {} [{}]",
         spec.model.trim(),
@@ -249,6 +277,8 @@ pub struct ConnectionTest {
     /// HTTP calls made (retries included).
     pub calls: u32,
     pub raw_answer: Option<String>,
+    /// A reasoning model's thinking before its answer.
+    pub thinking: Option<String>,
     pub prompt_tokens: Option<i64>,
     pub completion_tokens: Option<i64>,
     /// Why it failed, when it did.
@@ -272,11 +302,12 @@ pub fn client_settings(config: &AiConfig, seed: Option<u64>) -> Result<ClientSet
         api_key,
         model: config.local_ai_model_name.clone(),
         temperature: config.temperature.to_f64(),
-        max_tokens: u32::try_from(config.max_tokens).unwrap_or(400),
+        max_tokens: u32::try_from(config.max_tokens).unwrap_or(DEFAULT_MAX_TOKENS as u32),
         timeout: Duration::from_secs(u64::try_from(config.timeout_seconds).unwrap_or(60)),
         response_format: config.response_format,
         max_retries: u32::try_from(config.max_retries).unwrap_or(3),
         seed,
+        reasoning_effort: config.reasoning_effort.clone(),
     })
 }
 
@@ -301,13 +332,16 @@ pub async fn test_ai_config(config: &AiConfig) -> Result<ConnectionTest> {
     let latency_ms = u64::try_from(report.latency.as_millis()).unwrap_or(u64::MAX);
     Ok(match report.result {
         Ok(completion) => {
-            let error = parse_answer(&completion.content)
+            let reading = read_completion(&completion, client.settings().max_tokens);
+            let error = reading
+                .decision
                 .err()
                 .map(|e| format!("the answer is not a usable decision: {e}"));
             ConnectionTest {
                 ok: error.is_none(),
                 latency_ms,
                 calls: report.calls,
+                thinking: reading.thinking,
                 raw_answer: Some(completion.content),
                 prompt_tokens: completion.prompt_tokens,
                 completion_tokens: completion.completion_tokens,
@@ -319,6 +353,7 @@ pub async fn test_ai_config(config: &AiConfig) -> Result<ConnectionTest> {
             latency_ms,
             calls: report.calls,
             raw_answer: None,
+            thinking: None,
             prompt_tokens: None,
             completion_tokens: None,
             error: Some(error.to_string()),
@@ -359,6 +394,7 @@ mod tests {
             knowledge_cutoff: None,
             price_input_per_million: None,
             price_output_per_million: None,
+            reasoning_effort: None,
         }
     }
 

@@ -44,6 +44,8 @@ pub struct DecisionFacts {
     pub error: Option<String>,
     pub prompt_tokens: Option<i64>,
     pub completion_tokens: Option<i64>,
+    pub thinking: Option<String>,
+    pub reasoning_tokens: Option<i64>,
     pub from_cache: bool,
     pub llm_calls: i64,
 }

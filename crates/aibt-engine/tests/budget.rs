@@ -83,6 +83,7 @@ async fn setup(prices: bool) -> Setup {
         spec = AiConfigSpec {
             price_input_per_million: Some(Money::parse("0.5").expect("price")),
             price_output_per_million: Some(Money::parse("1.5").expect("price")),
+            reasoning_effort: None,
             ..spec
         };
     }

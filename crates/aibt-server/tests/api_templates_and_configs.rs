@@ -8,7 +8,7 @@ mod common;
 
 use aibt_testkit::{FakeLlm, Reply as FakeReply, decision};
 use common::*;
-use serde_json::json;
+use serde_json::{Value, json};
 
 on_both_backends!(templates, ai_configs);
 
@@ -138,7 +138,15 @@ async fn templates(server: &Server) {
 }
 
 async fn ai_configs(server: &Server) {
-    let fake = FakeLlm::start(|_, _| FakeReply::answer(decision("HOLD", 0.5, "test"))).await;
+    // A thinking model: the connection test reads the answer after the thinking.
+    let fake = FakeLlm::start(|_, _| {
+        FakeReply::answer(format!(
+            "<think>BUY? {} No.</think>{}",
+            decision("BUY", 0.9, "draft"),
+            decision("HOLD", 0.5, "test")
+        ))
+    })
+    .await;
     let created = server
         .post(
             "/api/v1/ai-configs",
@@ -160,6 +168,9 @@ async fn ai_configs(server: &Server) {
     assert_eq!(config["timeout_seconds"], 60);
     assert_eq!(config["temperature"], "0.000000");
     assert_eq!(config["knowledge_cutoff"], "2024-06-30");
+    // Room for a reasoning model to think; no effort sent unless one is chosen.
+    assert_eq!(config["max_tokens"], 2048);
+    assert_eq!(config["reasoning_effort"], Value::Null);
 
     let listed = server.get("/api/v1/ai-configs").await;
     assert!(!listed.text.contains("sk-very-secret"));
@@ -170,6 +181,12 @@ async fn ai_configs(server: &Server) {
         .await;
     let test = test.ok(200);
     assert_eq!(test["ok"], true, "{test}");
+    assert!(
+        test["thinking"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("BUY?")),
+        "{test}"
+    );
     assert!(test["latency_ms"].is_number());
     assert_eq!(fake.calls(), 1);
 
@@ -201,6 +218,22 @@ async fn ai_configs(server: &Server) {
         )
         .await
         .error(422, "invalid", Some("response_format"));
+    server
+        .post(
+            "/api/v1/ai-configs",
+            json!({"name": "x", "local_ai_base_url": fake.base_url(), "local_ai_model_name": "m", "reasoning_effort": "maximum"}),
+        )
+        .await
+        .error(422, "invalid", Some("reasoning_effort"));
+    let effort = |value: &str| json!({ "reasoning_effort": value });
+    let high = server
+        .patch(&format!("/api/v1/ai-configs/{id}"), effort("HIGH"))
+        .await;
+    assert_eq!(high.ok(200)["reasoning_effort"], "high");
+    let none = server
+        .patch(&format!("/api/v1/ai-configs/{id}"), effort(""))
+        .await;
+    assert_eq!(none.ok(200)["reasoning_effort"], Value::Null);
 
     // A change keeps the key unless a new one is given; an empty key removes it.
     let changed = server

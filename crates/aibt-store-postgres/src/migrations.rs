@@ -29,6 +29,11 @@ static MIGRATIONS: &[Migration] = &[
         name: "experiments",
         sql: include_str!("../migrations/0004_experiments.sql"),
     },
+    Migration {
+        version: 5,
+        name: "reasoning",
+        sql: include_str!("../migrations/0005_reasoning.sql"),
+    },
 ];
 
 pub const LATEST_VERSION: i64 = Migration::latest(MIGRATIONS);

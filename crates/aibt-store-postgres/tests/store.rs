@@ -57,7 +57,10 @@ async fn defaults_match_the_seed_in_postgres() {
              VALUES ('task-d-s000000000', 'task-d', 'acct-d', 1, 0, 1, 0, 1, 0, 0, 'US', 1, 'GOOG', 1);
              INSERT INTO local_decisions (decision_id, task_id, account_id, stock_symbol,
                 decision_result, confidence_score, reasoning)
-             VALUES ('task-d-d000000000', 'task-d', 'acct-d', 'GOOG', 'HOLD', 0.5, 'wait');",
+             VALUES ('task-d-d000000000', 'task-d', 'acct-d', 'GOOG', 'HOLD', 0.5, 'wait');
+             INSERT INTO ai_configs (config_id, name, local_ai_base_url, local_ai_api_key,
+                local_ai_model_name)
+             VALUES ('cfg-d', 'minimal', 'http://127.0.0.1:8080/v1', '', 'm');",
         )
         .await
         .expect("minimal rows");

@@ -54,7 +54,10 @@ async fn defaults_match_the_seed_in_sqlite() {
             '0.00000000', '1.00000000', '0.00000000', '0.000000', 'US', '1.00000000', 'GOOG', '1.00000000');
          INSERT INTO local_decisions (decision_id, task_id, account_id, stock_symbol,
             decision_result, confidence_score, reasoning)
-         VALUES ('task-d-d000000000', 'task-d', 'acct-d', 'GOOG', 'HOLD', '0.500000', 'wait');",
+         VALUES ('task-d-d000000000', 'task-d', 'acct-d', 'GOOG', 'HOLD', '0.500000', 'wait');
+             INSERT INTO ai_configs (config_id, name, local_ai_base_url, local_ai_api_key,
+                local_ai_model_name)
+             VALUES ('cfg-d', 'minimal', 'http://127.0.0.1:8080/v1', '', 'm');",
     )
     .expect("minimal rows");
     testsuite::defaults_match_seed(

@@ -114,6 +114,13 @@ pub struct LocalDecision {
     pub from_cache: bool,
     /// Added: calls made for this decision, retries included.
     pub llm_calls: i64,
+    /// Added (migration 5): a reasoning model's thinking before its answer; never read for
+    /// the decision.
+    #[serde(default)]
+    pub thinking: Option<String>,
+    /// Added (migration 5): the thinking's share of `completion_tokens`, when reported.
+    #[serde(default)]
+    pub reasoning_tokens: Option<i64>,
 }
 
 impl LocalDecision {
@@ -305,6 +312,10 @@ pub struct AiConfig {
     /// Added (migration 4): money per million completion tokens.
     #[serde(default)]
     pub price_output_per_million: Option<Money>,
+    /// Added (migration 5): sent as `reasoning_effort` (`none`, `minimal`, `low`, `medium`,
+    /// `high`, `xhigh`) to servers and models that take it.
+    #[serde(default)]
+    pub reasoning_effort: Option<String>,
 }
 
 /// `experiments` (added): a grid of tasks judged together on one leaderboard.

@@ -31,6 +31,9 @@ pub enum Reply {
         retry_after: Option<String>,
         body: String,
     },
+    /// A 200 reply whose body is this JSON, exactly: a server's own completion format (a
+    /// reasoning model's `reasoning_content`, `content: null`, usage details).
+    Raw(Value),
     /// Reads the request, then sends nothing for this long.
     Hang(Duration),
     /// Reads the request and closes the connection without a reply.
@@ -46,6 +49,21 @@ impl Reply {
             delay: Duration::ZERO,
         }
     }
+}
+
+/// A reasoning model's completion as vLLM, llama.cpp and DeepSeek send it: the thinking in
+/// `reasoning_content`, its tokens in `usage.completion_tokens_details`.
+pub fn reasoned(thinking: &str, content: Option<&str>, finish_reason: &str) -> Reply {
+    let thinking_tokens = thinking.len() / 4 + 1;
+    let answer_tokens = content.map_or(0, |c| c.len() / 4 + 1);
+    Reply::Raw(json!({
+        "id": "chatcmpl-reasoned",
+        "object": "chat.completion",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content,
+                     "reasoning_content": thinking}, "finish_reason": finish_reason}],
+        "usage": {"prompt_tokens": 120, "completion_tokens": thinking_tokens + answer_tokens,
+                  "completion_tokens_details": {"reasoning_tokens": thinking_tokens}},
+    }))
 }
 
 /// A decision as a model would write it.
@@ -202,6 +220,13 @@ async fn serve(mut stream: TcpStream, state: Arc<State>) {
                 "usage": {"prompt_tokens": prompt_of(&body).len() / 4 + 100, "completion_tokens": content.len() / 4 + 1},
             })
             .to_string();
+            Some(format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{payload}",
+                payload.len()
+            ))
+        }
+        Reply::Raw(payload) => {
+            let payload = payload.to_string();
             Some(format!(
                 "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{payload}",
                 payload.len()

@@ -247,7 +247,8 @@ pub struct ModelArgs {
     /// Sampling temperature, 0..=2 [default: 0, deterministic].
     #[arg(long, requires = "base_url")]
     pub temperature: Option<String>,
-    /// The most tokens an answer may take [default: 400].
+    /// The most tokens an answer may take, a reasoning model's thinking included
+    /// [default: 2048].
     #[arg(long, requires = "base_url")]
     pub max_tokens: Option<i64>,
     /// Seconds one call may take [default: 60].
@@ -270,6 +271,10 @@ pub struct ModelArgs {
     /// What a million completion tokens cost.
     #[arg(long, requires = "base_url")]
     pub price_output_per_million: Option<String>,
+    /// How long a reasoning model thinks, for servers that take it: none, minimal, low,
+    /// medium, high or xhigh [default: the server's].
+    #[arg(long, requires = "base_url")]
+    pub reasoning_effort: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

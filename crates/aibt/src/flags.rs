@@ -16,27 +16,23 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::cli::{AccountArgs, ModelArgs};
 
-/// The flag that sets each column or field the engine may name in an error.
-fn flag_of(field: &str) -> &str {
-    match field {
+/// The flag that sets each column or field the engine may name in an error: its own name
+/// with dashes unless the flag is named otherwise.
+fn flag_of(field: &str) -> String {
+    let renamed = match field {
         "local_ai_base_url" => "base-url",
         "local_ai_model_name" => "model",
         "local_ai_api_key" => "api-key-env",
         "timeout_seconds" => "timeout",
-        "max_tokens" => "max-tokens",
-        "max_concurrency" => "max-concurrency",
-        "max_retries" => "max-retries",
         "initial_balance" => "cash",
         "commission_rate_buy" => "commission-buy",
         "commission_rate_sell" => "commission-sell",
         "tax_rate" => "tax",
-        "min_commission" => "min-commission",
         "short_margin_ratio" => "short-margin",
-        "borrow_rate" => "borrow-rate",
-        "ai_config" => "ai-config",
         budget if budget.starts_with("options.budget") || budget.starts_with("budget") => "budget",
         other => other,
-    }
+    };
+    renamed.replace('_', "-")
 }
 
 /// An engine input error as the flag a user typed.
@@ -204,5 +200,6 @@ pub fn ai_config_spec(name: &str, model: &ModelArgs) -> Result<AiConfigSpec> {
             .as_deref()
             .map(|p| money(p, "price-output-per-million"))
             .transpose()?,
+        reasoning_effort: model.reasoning_effort.clone(),
     })
 }

@@ -110,6 +110,8 @@ const AI_ROWS: &[(&str, &str)] = &[
     ("Cache Hits", "cache_hits"),
     ("Prompt Tokens", "prompt_tokens"),
     ("Completion Tokens", "completion_tokens"),
+    ("  of which Thinking", "reasoning_tokens"),
+    ("Decisions With Thinking", "thinking_decisions"),
     ("Latency Mean [ms]", "latency_mean_ms"),
     ("Latency p95 [ms]", "latency_p95_ms"),
 ];

@@ -173,6 +173,7 @@ async fn model_of(
                 knowledge_cutoff: None,
                 price_input_per_million: None,
                 price_output_per_million: None,
+                reasoning_effort: None,
             };
             let config = inline_ai_config(None, spec).await.map_err(|e| match e {
                 EngineError::Invalid { field: f, reason } => {

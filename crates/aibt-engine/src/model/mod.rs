@@ -332,6 +332,16 @@ fn prompt_characters(prompt: &str) -> usize {
     aibt_ai::llm::SYSTEM_MESSAGE.len() + prompt.len()
 }
 
+/// The characters a call generated: the answer, and thinking the server sent apart from it
+/// (thinking inside the answer is counted with it).
+fn answer_characters(raw_answer: Option<&str>, thinking: Option<&str>) -> usize {
+    let answer = raw_answer.unwrap_or("");
+    let apart = thinking
+        .filter(|t| !answer.contains(*t))
+        .map_or(0, str::len);
+    answer.len() + apart
+}
+
 /// The budget of a task with what its recorded decisions spent (a resumed run counts what
 /// the runs before it spent).
 fn meter_of(recorded: &[LocalDecision], budget: &Budget, ai_config: &AiConfig) -> Result<Meter> {
@@ -345,7 +355,7 @@ fn meter_of(recorded: &[LocalDecision], budget: &Budget, ai_config: &AiConfig) -
     for row in recorded {
         meter.record(
             prompt_characters(row.prompt.as_deref().unwrap_or("")),
-            row.raw_answer.as_deref().map_or(0, str::len),
+            answer_characters(row.raw_answer.as_deref(), row.thinking.as_deref()),
             (row.prompt_tokens, row.completion_tokens),
             row.llm_calls,
         );
@@ -366,7 +376,7 @@ impl DecisionSource for ModelSource {
         if let (Some(meter), Ok(prompt)) = (&mut self.meter, &prompt) {
             meter.record(
                 prompt_characters(prompt),
-                outcome.raw_answer.as_deref().map_or(0, str::len),
+                answer_characters(outcome.raw_answer.as_deref(), outcome.thinking.as_deref()),
                 (outcome.prompt_tokens, outcome.completion_tokens),
                 i64::from(outcome.calls),
             );
@@ -409,6 +419,8 @@ impl DecisionSource for ModelSource {
             error: outcome.error.clone(),
             prompt_tokens: outcome.prompt_tokens,
             completion_tokens: outcome.completion_tokens,
+            thinking: outcome.thinking.clone(),
+            reasoning_tokens: outcome.reasoning_tokens,
             from_cache: outcome.from_cache && outcome.calls == 0,
             llm_calls: i64::from(outcome.calls),
         };
@@ -485,10 +497,12 @@ fn failed_render() -> DecisionOutcome {
         decision: aibt_core::Decision::hold(""),
         error: None,
         raw_answer: None,
+        thinking: None,
         parsed: None,
         prompt_hash: String::new(),
         prompt_tokens: None,
         completion_tokens: None,
+        reasoning_tokens: None,
         from_cache: false,
         calls: 0,
         latency: Duration::ZERO,

@@ -9,7 +9,8 @@ use crate::error::Result;
 /// and latency (mean and 95th percentile of the decisions that called the model).
 pub async fn ai_stats(store: &dyn Store, task_id: &str) -> Result<Value> {
     let (mut decisions, mut failed, mut calls, mut hits) = (0u64, 0u64, 0i64, 0u64);
-    let (mut prompt_tokens, mut completion_tokens) = (0i64, 0i64);
+    let (mut prompt_tokens, mut completion_tokens, mut reasoning_tokens) = (0i64, 0i64, 0i64);
+    let mut thinking_decisions = 0u64;
     let mut latencies: Vec<i64> = Vec::new();
     for row in crate::records::all_decisions(store, task_id).await? {
         decisions += 1;
@@ -18,6 +19,8 @@ pub async fn ai_stats(store: &dyn Store, task_id: &str) -> Result<Value> {
         hits += u64::from(row.from_cache);
         prompt_tokens += row.prompt_tokens.unwrap_or(0);
         completion_tokens += row.completion_tokens.unwrap_or(0);
+        reasoning_tokens += row.reasoning_tokens.unwrap_or(0);
+        thinking_decisions += u64::from(row.thinking.is_some());
         if row.llm_calls > 0 {
             latencies.push(row.execution_time_ms.unwrap_or(0));
         }
@@ -37,6 +40,9 @@ pub async fn ai_stats(store: &dyn Store, task_id: &str) -> Result<Value> {
         "cache_hits": hits,
         "prompt_tokens": prompt_tokens,
         "completion_tokens": completion_tokens,
+        // The thinking's share of completion_tokens, as far as the server reported it.
+        "reasoning_tokens": reasoning_tokens,
+        "thinking_decisions": thinking_decisions,
         "latency_mean_ms": mean,
         "latency_p95_ms": p95,
     }))

@@ -63,6 +63,8 @@ impl Recorder {
             completion_tokens: facts.completion_tokens,
             from_cache: facts.from_cache,
             llm_calls: facts.llm_calls,
+            thinking: facts.thinking,
+            reasoning_tokens: facts.reasoning_tokens,
         });
     }
 

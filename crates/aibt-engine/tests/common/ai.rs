@@ -61,6 +61,7 @@ pub fn config_spec(base_url: &str) -> AiConfigSpec {
         knowledge_cutoff: None,
         price_input_per_million: None,
         price_output_per_million: None,
+        reasoning_effort: None,
     }
 }
 

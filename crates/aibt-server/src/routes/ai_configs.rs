@@ -40,6 +40,9 @@ pub struct AiConfigCreate {
     pub price_input_per_million: Option<Money>,
     /// Money per million completion tokens.
     pub price_output_per_million: Option<Money>,
+    /// Sent as `reasoning_effort` to servers that take it: `none`, `minimal`, `low`,
+    /// `medium`, `high` or `xhigh` (in an update, `""` removes it).
+    pub reasoning_effort: Option<String>,
 }
 
 /// Changes to a config; omitted fields keep their value. `local_ai_api_key: ""` removes the key.
@@ -62,6 +65,9 @@ pub struct AiConfigUpdate {
     pub price_input_per_million: Option<Money>,
     /// Money per million completion tokens.
     pub price_output_per_million: Option<Money>,
+    /// Sent as `reasoning_effort` to servers that take it: `none`, `minimal`, `low`,
+    /// `medium`, `high` or `xhigh` (in an update, `""` removes it).
+    pub reasoning_effort: Option<String>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -161,6 +167,7 @@ pub(crate) async fn insert_ai_config(
         knowledge_cutoff: body.knowledge_cutoff,
         price_input_per_million: body.price_input_per_million,
         price_output_per_million: body.price_output_per_million,
+        reasoning_effort: body.reasoning_effort,
     })?;
     state.store.insert_ai_config(&config).await?;
     Ok(masked(config))
@@ -226,6 +233,7 @@ pub async fn update_ai_config(
         price_output_per_million: body
             .price_output_per_million
             .or(current.price_output_per_million),
+        reasoning_effort: body.reasoning_effort.or(current.reasoning_effort.clone()),
     })?;
     config.config_id = current.config_id.clone();
     config.created_at = current.created_at;

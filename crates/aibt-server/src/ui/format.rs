@@ -221,6 +221,8 @@ pub const MODEL_STATS: &[&str] = &[
     "cache_hits",
     "prompt_tokens",
     "completion_tokens",
+    "reasoning_tokens",
+    "thinking_decisions",
     "latency_mean_ms",
     "latency_p95_ms",
 ];

@@ -314,6 +314,10 @@ pub const WORDS: &[(&str, &str, &str)] = &[
     ("field.reject_reason", "Why refused", "拒绝原因"),
     ("field.prompt", "Prompt sent", "发送的提示词"),
     ("field.raw_answer", "Raw answer", "原始回答"),
+    ("field.thinking", "The model's thinking", "模型的思考过程"),
+    ("field.reasoning_tokens", "thinking tokens", "思考 token"),
+    ("field.reasoning_effort", "Reasoning effort", "推理强度"),
+    ("field.server_default", "the server's default", "服务器默认"),
     ("field.parsed", "Parsed decision", "解析后的决策"),
     ("field.error", "Error", "错误"),
     ("field.from_cache", "From the cache", "来自缓存"),
@@ -548,6 +552,16 @@ pub const WORDS: &[(&str, &str, &str)] = &[
     ("stat.cache_hits", "Cache hits", "缓存命中"),
     ("stat.prompt_tokens", "Prompt tokens", "提示 token"),
     ("stat.completion_tokens", "Completion tokens", "生成 token"),
+    (
+        "stat.reasoning_tokens",
+        "of which thinking",
+        "其中思考 token",
+    ),
+    (
+        "stat.thinking_decisions",
+        "Decisions with thinking",
+        "含思考的决策数",
+    ),
     (
         "stat.latency_mean_ms",
         "Mean latency [ms]",

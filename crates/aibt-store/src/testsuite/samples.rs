@@ -139,6 +139,10 @@ pub(super) fn sample_decision(task_id: &str, n: u32) -> LocalDecision {
         completion_tokens: Some(27),
         from_cache: n.is_multiple_of(2),
         llm_calls: i64::from(n) + 1,
+        thinking: n
+            .is_multiple_of(2)
+            .then(|| format!("<think> n°{n}: 趋势 {{\"action\": \"BUY\"}} rejected")),
+        reasoning_tokens: n.is_multiple_of(2).then_some(19),
     }
 }
 

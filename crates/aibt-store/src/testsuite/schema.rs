@@ -55,6 +55,7 @@ pub async fn every_table_round_trips_every_column(store: &dyn Store) {
         knowledge_cutoff: chrono::NaiveDate::from_ymd_opt(2024, 6, 30),
         price_input_per_million: Some(money("0.15000001")),
         price_output_per_million: Some(money("123456.6")),
+        reasoning_effort: Some("high".into()),
     };
     store
         .insert_ai_config(&config)
@@ -199,6 +200,15 @@ pub async fn defaults_match_seed(store: &dyn Store, ids: &SeedDefaultIds) {
     assert!(!decision.from_cache);
     assert_eq!(decision.llm_calls, 0);
     assert_eq!(decision.raw_answer, None);
+    assert_eq!(decision.thinking, None);
+    assert_eq!(decision.reasoning_tokens, None);
+
+    // An AI config inserted with only the seed's columns ("cfg-d"): room for a reasoning
+    // model to think, and no effort sent.
+    let config = store.get_ai_config("cfg-d").await.expect("minimal config");
+    assert_eq!(config.max_tokens, 2048);
+    assert_eq!(config.timeout_seconds, 60);
+    assert_eq!(config.reasoning_effort, None);
 }
 
 /// After an upgrade from schema version 1, the rows written then read back whole, with the
@@ -222,7 +232,9 @@ pub async fn an_upgraded_database_keeps_its_rows(
         .get_ai_config(config_id)
         .await
         .expect("config from version 1");
+    // A row keeps the limit it was given (version 2's default), though new rows get 2048.
     assert_eq!(config.max_tokens, 400);
+    assert_eq!(config.reasoning_effort, None);
     assert_eq!(config.timeout_seconds, 60);
     assert_eq!(
         config.response_format,

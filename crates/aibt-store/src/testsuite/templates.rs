@@ -52,6 +52,7 @@ pub async fn templates_and_configs_behave(store: &dyn Store) {
         knowledge_cutoff: None,
         price_input_per_million: None,
         price_output_per_million: None,
+        reasoning_effort: None,
     };
     store.insert_ai_config(&config).await.expect("insert");
     let err = store

@@ -15,7 +15,8 @@ const base = process.env.AIBT_URL;
 const shots = process.env.SCREENSHOTS || "screenshots";
 mkdirSync(shots, { recursive: true });
 
-// A small OpenAI-compatible model: answers every decision after a short wait.
+// A small OpenAI-compatible reasoning model: thinks (in a field of its own, as vLLM and
+// llama.cpp send it), then answers every decision after a short wait.
 const fake = http.createServer((request, response) => {
   let body = "";
   request.on("data", (chunk) => (body += chunk));
@@ -28,7 +29,8 @@ const fake = http.createServer((request, response) => {
     setTimeout(() => {
       response.writeHead(200, { "content-type": "application/json" });
       response.end(JSON.stringify({
-        choices: [{ index: 0, message: { role: "assistant", content }, finish_reason: "stop" }],
+        choices: [{ index: 0, message: { role: "assistant", content, reasoning_content: `weighing ${action}` },
+          finish_reason: "stop" }],
         usage: { prompt_tokens: Math.ceil(prompt.length / 4), completion_tokens: 20 },
       }));
     }, 30);
@@ -200,6 +202,11 @@ try {
     await page.waitForSelector("#decision-dialog[open] #decision-prompt");
     assert.match(await page.textContent("#decision-prompt"), /^GOOG at 2012-03-/);
     assert.match(await page.textContent("#decision-answer"), /fake model says/);
+    // The thinking is there, folded until asked for.
+    assert.equal(await page.getAttribute("#decision-thinking", "open"), null);
+    assert.equal(await page.isVisible("#decision-thinking pre"), false);
+    await page.click("#decision-thinking summary");
+    assert.match(await page.textContent("#decision-thinking pre"), /^weighing (BUY|HOLD|SELL)$/);
   });
 
   await step("07-chinese", async () => {

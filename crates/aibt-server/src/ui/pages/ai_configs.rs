@@ -4,7 +4,7 @@
 use aibt_core::{Money, Rate};
 use aibt_engine::ai_config::{
     ConnectionTest, DEFAULT_MAX_CONCURRENCY, DEFAULT_MAX_TOKENS, DEFAULT_TEMPERATURE,
-    DEFAULT_TIMEOUT_SECONDS,
+    DEFAULT_TIMEOUT_SECONDS, REASONING_EFFORTS,
 };
 use aibt_store::AiConfig;
 use askama::Template;
@@ -34,6 +34,7 @@ pub struct AiConfigsPage {
     form: FormState,
     configs: Vec<AiConfig>,
     fields: Vec<Field>,
+    efforts: &'static [&'static str],
 }
 form_page!(AiConfigsPage);
 
@@ -62,6 +63,7 @@ async fn ai_configs_page(state: &AppState, tr: Tr, form: FormState) -> Response 
         form,
         configs: configs.items.into_iter().map(masked).collect(),
         fields: fields(AI_FIELDS),
+        efforts: &REASONING_EFFORTS,
     })
 }
 
@@ -100,6 +102,7 @@ async fn create_ai_config(
         knowledge_cutoff: form.date("knowledge_cutoff"),
         price_input_per_million: form.decimal("price_input_per_million", Money::parse),
         price_output_per_million: form.decimal("price_output_per_million", Money::parse),
+        reasoning_effort: form.get("reasoning_effort"),
     };
     if form.ok() {
         match insert_ai_config(&state, body).await {
@@ -132,6 +135,7 @@ async fn test_ai_config(
             latency_ms: 0,
             calls: 0,
             raw_answer: None,
+            thinking: None,
             prompt_tokens: None,
             completion_tokens: None,
             error: Some(error.to_string()),

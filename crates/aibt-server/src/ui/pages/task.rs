@@ -279,6 +279,9 @@ pub struct DecisionDetail {
     error: Option<String>,
     prompt: String,
     raw_answer: String,
+    /// Folded by default: it can be long, and it is not what was decided.
+    thinking: Option<String>,
+    reasoning_tokens: Option<i64>,
     parsed: Option<String>,
 }
 
@@ -329,6 +332,8 @@ async fn decision_detail(
             .clone()
             .unwrap_or_else(|| tr.t("task.no_prompt").to_string()),
         raw_answer: d.raw_answer.clone().unwrap_or_default(),
+        thinking: d.thinking.clone(),
+        reasoning_tokens: d.reasoning_tokens,
         parsed: d
             .parsed_decision
             .as_ref()

@@ -75,6 +75,7 @@ pub static AI_CONFIGS: Table = Table::new(
         "knowledge_cutoff",
         "price_input_per_million",
         "price_output_per_million",
+        "reasoning_effort",
     ],
 );
 
@@ -101,6 +102,7 @@ impl TableRow for AiConfig {
             knowledge_cutoff: r.opt_date(13)?,
             price_input_per_million: r.opt_decimal(14)?,
             price_output_per_million: r.opt_decimal(15)?,
+            reasoning_effort: r.opt_text(16)?,
         })
     }
 }
@@ -127,6 +129,7 @@ impl WriteRow for AiConfig {
         b.opt_date(self.knowledge_cutoff);
         b.opt_decimal(self.price_input_per_million);
         b.opt_decimal(self.price_output_per_million);
+        b.opt_text(self.reasoning_effort.as_deref());
         Ok(())
     }
 }

@@ -31,6 +31,8 @@ pub static DECISIONS: Table = Table::new(
         "completion_tokens",
         "from_cache",
         "llm_calls",
+        "thinking",
+        "reasoning_tokens",
     ],
 );
 
@@ -62,6 +64,8 @@ impl TableRow for LocalDecision {
             completion_tokens: r.opt_int(18)?,
             from_cache: r.bool(19)?,
             llm_calls: r.int(20)?,
+            thinking: r.opt_text(21)?,
+            reasoning_tokens: r.opt_int(22)?,
         })
     }
 }
@@ -93,6 +97,8 @@ impl WriteRow for LocalDecision {
         b.opt_int(self.completion_tokens)?;
         b.bool(self.from_cache);
         b.int(self.llm_calls)?;
+        b.opt_text(self.thinking.as_deref());
+        b.opt_int(self.reasoning_tokens)?;
         Ok(())
     }
 }

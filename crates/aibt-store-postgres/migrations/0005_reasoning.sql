@@ -1,0 +1,17 @@
+-- aibt schema, version 5 (PostgreSQL): reasoning models. docs/schema.md lists these columns
+-- with their reasons.
+
+-- A reasoning model's thinking before its answer (its own field or its <think> blocks),
+-- kept beside the decision but never read for it, and the thinking's share of the
+-- completion tokens when the server reports it.
+ALTER TABLE local_decisions
+    ADD COLUMN thinking TEXT DEFAULT NULL,
+    ADD COLUMN reasoning_tokens INTEGER DEFAULT NULL CHECK (reasoning_tokens IS NULL OR reasoning_tokens >= 0);
+
+-- How long a reasoning model thinks, passed through as `reasoning_effort`.
+ALTER TABLE ai_configs
+    ADD COLUMN reasoning_effort VARCHAR DEFAULT NULL CHECK (reasoning_effort IS NULL OR reasoning_effort IN ('none', 'minimal', 'low', 'medium', 'high', 'xhigh'));
+
+-- A default token limit a thinking model can answer within (400 cut most of them off
+-- mid-thought).
+ALTER TABLE ai_configs ALTER COLUMN max_tokens SET DEFAULT 2048;
