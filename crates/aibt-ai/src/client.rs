@@ -193,6 +193,36 @@ impl ChatClient {
         )
     }
 
+    /// Counts the tokens of `text` with the server's own tokenizer, where it has one:
+    /// llama.cpp's and vLLM's `POST /tokenize` at the server's root (the base URL without its
+    /// `/v1`). `None` when the server has none (Ollama, hosted APIs) or does not answer: the
+    /// caller then estimates. One attempt, no retries: this is for estimates only.
+    pub async fn count_tokens(&self, text: &str) -> Option<u64> {
+        let base = self.settings.base_url.trim_end_matches('/');
+        let root = base.strip_suffix("/v1").unwrap_or(base);
+        let body = json!({"model": self.settings.model, "content": text, "prompt": text});
+        let mut request = self
+            .http
+            .post(format!("{root}/tokenize"))
+            .timeout(self.settings.timeout.min(Duration::from_secs(30)))
+            .json(&body);
+        if let Some(key) = self.settings.api_key.as_deref().filter(|k| !k.is_empty()) {
+            request = request.bearer_auth(key);
+        }
+        let response = request.send().await.ok()?;
+        if !response.status().is_success() {
+            return None;
+        }
+        let value: Value = response.json().await.ok()?;
+        // vLLM gives a count; llama.cpp the token ids.
+        value.get("count").and_then(Value::as_u64).or_else(|| {
+            value
+                .get("tokens")
+                .and_then(Value::as_array)
+                .map(|t| t.len() as u64)
+        })
+    }
+
     /// Sends `body`, retrying what may pass on a second try.
     pub async fn complete(&self, body: &Value) -> CallReport {
         let started = Instant::now();

@@ -70,6 +70,26 @@ impl Prices {
         per_million(spend.prompt_tokens, self.input_per_million)
             + per_million(spend.completion_tokens, self.output_per_million)
     }
+
+    /// What a decision cost: nothing when the cache answered it (no call), its tokens at
+    /// these prices otherwise, rounded to money's 8 places; `None` when the server reported
+    /// no tokens to count by (an estimate is not a cost).
+    pub fn decision_cost(
+        prices: Option<Prices>,
+        (prompt_tokens, completion_tokens): (Option<i64>, Option<i64>),
+        calls: i64,
+    ) -> Option<Money> {
+        let prices = prices?;
+        if calls <= 0 {
+            return Some(Money::ZERO);
+        }
+        let count = |tokens: Option<i64>| tokens.and_then(|t| u64::try_from(t).ok());
+        let spend = Spend {
+            prompt_tokens: count(prompt_tokens)?,
+            completion_tokens: count(completion_tokens)?,
+        };
+        Money::new(prices.cost(spend).round_dp(Money::SCALE)).ok()
+    }
 }
 
 /// What `tokens` cost at `price` a million: the one pricing rule of budgets, plans and
@@ -314,6 +334,24 @@ mod tests {
             input_per_million: money("0.5"),
             output_per_million: money("1.5"),
         }
+    }
+
+    #[test]
+    fn a_decision_costs_its_counted_tokens_and_nothing_from_the_cache() {
+        // 1,234 prompt tokens at 0.5 and 56 completion tokens at 1.5 a million.
+        assert_eq!(
+            Prices::decision_cost(Some(prices()), (Some(1234), Some(56)), 1),
+            Some(money("0.000701"))
+        );
+        assert_eq!(
+            Prices::decision_cost(Some(prices()), (Some(1234), Some(56)), 0),
+            Some(Money::ZERO)
+        );
+        assert_eq!(
+            Prices::decision_cost(Some(prices()), (None, Some(56)), 1),
+            None
+        );
+        assert_eq!(Prices::decision_cost(None, (Some(1), Some(1)), 1), None);
     }
 
     #[test]

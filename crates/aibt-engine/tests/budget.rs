@@ -79,6 +79,9 @@ async fn setup(prices: bool) -> Setup {
     let series = goog(store.as_ref()).await;
     let fake = FakeLlm::start(|_, body| Reply::answer(hashed_decision(&prompt_of(body)))).await;
     let mut spec = config_spec(&fake.base_url());
+    // Each call reserves max_tokens for its answer: a small limit, so that half a run's cost
+    // holds several calls.
+    spec.max_tokens = Some(400);
     if prices {
         spec = AiConfigSpec {
             price_input_per_million: Some(Money::parse("0.5").expect("price")),

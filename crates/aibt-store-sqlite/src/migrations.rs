@@ -32,8 +32,8 @@ static MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 5,
-        name: "reasoning",
-        sql: include_str!("../migrations/0005_reasoning.sql"),
+        name: "reasoning_and_cost",
+        sql: include_str!("../migrations/0005_reasoning_and_cost.sql"),
     },
 ];
 

@@ -121,6 +121,10 @@ pub struct LocalDecision {
     /// Added (migration 5): the thinking's share of `completion_tokens`, when reported.
     #[serde(default)]
     pub reasoning_tokens: Option<i64>,
+    /// Added (migration 5): what the decision's calls cost by the AI config's prices: 0 from
+    /// the cache, `None` without prices or without tokens reported to count by.
+    #[serde(default)]
+    pub cost: Option<Money>,
 }
 
 impl LocalDecision {

@@ -95,6 +95,10 @@ type Behaviour = dyn Fn(usize, &Value) -> Reply + Send + Sync;
 
 struct State {
     behaviour: Box<Behaviour>,
+    /// Answers `POST /tokenize` at the server's root as llama.cpp does (one token per
+    /// whitespace-separated word), or 404 as Ollama does.
+    tokenizer: bool,
+    tokenized: AtomicUsize,
     requests: Mutex<Vec<Value>>,
     served: AtomicUsize,
     in_flight: AtomicUsize,
@@ -120,12 +124,22 @@ impl FakeLlm {
     pub async fn start(
         behaviour: impl Fn(usize, &Value) -> Reply + Send + Sync + 'static,
     ) -> FakeLlm {
+        FakeLlm::start_with(behaviour, true).await
+    }
+
+    /// [`FakeLlm::start`], with or without a `/tokenize` endpoint.
+    pub async fn start_with(
+        behaviour: impl Fn(usize, &Value) -> Reply + Send + Sync + 'static,
+        tokenizer: bool,
+    ) -> FakeLlm {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind 127.0.0.1:0");
         let port = listener.local_addr().expect("local address").port();
         let state = Arc::new(State {
             behaviour: Box::new(behaviour),
+            tokenizer,
+            tokenized: AtomicUsize::new(0),
             requests: Mutex::new(Vec::new()),
             served: AtomicUsize::new(0),
             in_flight: AtomicUsize::new(0),
@@ -145,7 +159,17 @@ impl FakeLlm {
         format!("http://127.0.0.1:{}/v1", self.port)
     }
 
-    /// Request bodies received, in order of arrival.
+    /// `/tokenize` requests answered.
+    pub fn tokenized(&self) -> usize {
+        self.state.tokenized.load(Ordering::SeqCst)
+    }
+
+    /// The tokens the fake's tokenizer counts in `text`: one per whitespace-separated word.
+    pub fn count_tokens(text: &str) -> usize {
+        text.split_whitespace().count()
+    }
+
+    /// Chat completion request bodies received, in order of arrival.
     pub fn requests(&self) -> Vec<Value> {
         self.state
             .requests
@@ -165,7 +189,8 @@ impl FakeLlm {
     }
 }
 
-async fn read_request(stream: &mut TcpStream) -> Option<Value> {
+/// The path and the JSON body of a request.
+async fn read_request(stream: &mut TcpStream) -> Option<(String, Value)> {
     let mut buffer = Vec::with_capacity(8192);
     let mut chunk = [0u8; 8192];
     let header_end = loop {
@@ -191,13 +216,36 @@ async fn read_request(stream: &mut TcpStream) -> Option<Value> {
         }
         buffer.extend_from_slice(&chunk[..n]);
     }
-    serde_json::from_slice(&buffer[header_end..header_end + length]).ok()
+    let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
+    serde_json::from_slice(&buffer[header_end..header_end + length])
+        .ok()
+        .map(|body| (path, body))
+}
+
+fn http_reply(code: u16, payload: &str) -> String {
+    format!(
+        "HTTP/1.1 {code} Reply\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{payload}",
+        payload.len()
+    )
 }
 
 async fn serve(mut stream: TcpStream, state: Arc<State>) {
-    let Some(body) = read_request(&mut stream).await else {
+    let Some((path, body)) = read_request(&mut stream).await else {
         return;
     };
+    if path == "/tokenize" {
+        let reply = if state.tokenizer {
+            state.tokenized.fetch_add(1, Ordering::SeqCst);
+            let text = body["content"].as_str().unwrap_or_default();
+            let tokens: Vec<usize> = (0..FakeLlm::count_tokens(text)).collect();
+            http_reply(200, &json!({ "tokens": tokens }).to_string())
+        } else {
+            http_reply(404, "{\"error\": \"not found\"}")
+        };
+        let _ = stream.write_all(reply.as_bytes()).await;
+        let _ = stream.shutdown().await;
+        return;
+    }
     let index = state.served.fetch_add(1, Ordering::SeqCst);
     if let Ok(mut requests) = state.requests.lock() {
         requests.push(body.clone());

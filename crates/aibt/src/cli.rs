@@ -225,6 +225,11 @@ pub struct AiTaskArgs {
     /// would pass it (aibt task resume ID --budget … goes on).
     #[arg(long, requires = "template")]
     pub budget: Vec<String>,
+    /// Print what the run would ask of its model and cost, and run nothing: the calls the
+    /// cache leaves, their prompt tokens (counted by the server's /tokenize where it has one)
+    /// and the money by the AI config's prices. Stores no task and no account.
+    #[arg(long, requires = "template")]
+    pub estimate: bool,
 }
 
 /// How to reach a model: an AI config's fields.

@@ -78,6 +78,19 @@ pub fn print_task(task: &Task, format: Format) -> Result<()> {
                     for (label, key) in AI_ROWS {
                         println!("{label:<26}{}", stat_text(&stats[*key]));
                     }
+                    if let Some(mix) = mix_text(&stats["action_mix"]) {
+                        println!("{:<26}{mix}", "Action Mix");
+                    }
+                }
+                if stats["degenerate"] == true {
+                    let mix = &stats["action_mix"];
+                    println!();
+                    println!(
+                        "{:<26}{:.0} % of the decisions are {}: the model may answer the same whatever it is shown",
+                        "Warning",
+                        mix["dominant_share"].as_f64().unwrap_or(1.0) * 100.0,
+                        mix["dominant"].as_str().unwrap_or("one action"),
+                    );
                 }
                 if let Some(warning) = stats["memorisation_warning"].as_str() {
                     println!();
@@ -87,6 +100,69 @@ pub fn print_task(task: &Task, format: Format) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// What `aibt backtest --estimate` found.
+pub fn print_estimate(estimate: &aibt_engine::task::TaskEstimate, format: Format) -> Result<()> {
+    match format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(estimate)?),
+        Format::Table => {
+            println!("{:<26}{}", "Decisions", estimate.decisions);
+            println!("{:<26}{}", "Answered by the Cache", estimate.cached);
+            println!("{:<26}{}", "Calls", estimate.calls);
+            let by = match estimate.prompt_tokens_by {
+                "server" => "counted by the server's tokenizer",
+                _ => "estimated at 4 characters a token: the server has no /tokenize",
+            };
+            println!("{:<26}{} ({by})", "Prompt Tokens", estimate.prompt_tokens);
+            println!(
+                "{:<26}{} (every answer at max_tokens)",
+                "Completion Tokens, max", estimate.completion_tokens_max
+            );
+            match (
+                estimate.money_max,
+                estimate.prompt_money,
+                estimate.completion_money_max,
+            ) {
+                (Some(total), Some(prompt), Some(answers)) => println!(
+                    "{:<26}{} (prompts {}, answers at most {})",
+                    "Money, max",
+                    total.get().normalize(),
+                    prompt.get().normalize(),
+                    answers.get().normalize()
+                ),
+                _ => println!(
+                    "{:<26}— (the AI config has no prices: --price-input-per-million, --price-output-per-million)",
+                    "Money, max"
+                ),
+            }
+            if !estimate.exact {
+                println!(
+                    "note: the template reads the account, so its prompts were rendered for a flat account"
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `BUY 12 % · SELL 10 % · HOLD 78 %`: the actions a model chose, the ones it never chose left
+/// out.
+fn mix_text(mix: &Value) -> Option<String> {
+    let parts: Vec<String> = [
+        ("BUY", "buy"),
+        ("SELL", "sell"),
+        ("HOLD", "hold"),
+        ("SHORT_SELL", "short_sell"),
+        ("COVER_SHORT", "cover_short"),
+    ]
+    .iter()
+    .filter_map(|(label, key)| {
+        let share = mix.get(*key)?.as_f64()?;
+        (share > 0.0).then(|| format!("{label} {:.0} %", share * 100.0))
+    })
+    .collect();
+    (!parts.is_empty()).then(|| parts.join(" · "))
 }
 
 fn stat_text(value: &Value) -> String {
@@ -112,6 +188,8 @@ const AI_ROWS: &[(&str, &str)] = &[
     ("Completion Tokens", "completion_tokens"),
     ("  of which Thinking", "reasoning_tokens"),
     ("Decisions With Thinking", "thinking_decisions"),
+    ("Cost", "cost"),
+    ("Cost per Decision", "cost_per_decision"),
     ("Latency Mean [ms]", "latency_mean_ms"),
     ("Latency p95 [ms]", "latency_p95_ms"),
 ];

@@ -484,3 +484,109 @@ fn bad_ai_flags_name_the_flag() {
         .failure();
     assert!(run.stderr().contains("--template"), "{}", run.stderr());
 }
+
+#[test]
+fn an_estimate_counts_calls_tokens_and_money_and_runs_nothing() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let answer =
+        |_: usize, body: &serde_json::Value| Reply::answer(hashed_decision(&prompt_of(body)));
+    let with_tokenizer = runtime.block_on(FakeLlm::start_with(answer, true));
+    let without = runtime.block_on(FakeLlm::start_with(answer, false));
+    let env = Env::sqlite();
+    // Reads the market only, so the estimate renders exactly the prompts a run sends.
+    let template = env.write(
+        "t.j2",
+        "{{ symbol }} on {{ now }}: close {{ bars[-1].close }}, RSI {{ indicators.rsi_14 }}.\n",
+    );
+    let priced = |url: &str| {
+        let mut args = backtest_args(template.to_str().unwrap(), url)
+            .into_iter()
+            .map(str::to_string)
+            .collect::<Vec<_>>();
+        args.extend(
+            [
+                "--price-input-per-million",
+                "0.5",
+                "--price-output-per-million",
+                "2",
+            ]
+            .map(str::to_string),
+        );
+        args
+    };
+    let estimate = |args: &[String]| {
+        let mut args: Vec<&str> = args.iter().map(String::as_str).collect();
+        args.push("--estimate");
+        env.aibt(&args).success().json()
+    };
+    let url = with_tokenizer.base_url();
+    let counted = estimate(&priced(&url));
+    assert_eq!(counted["decisions"], 22, "the trading days of March 2012");
+    assert_eq!(counted["cached"], 0);
+    assert_eq!(counted["calls"], 22);
+    assert_eq!(counted["prompt_tokens_by"], "server");
+    assert_eq!(counted["exact"], true);
+    assert_eq!(with_tokenizer.tokenized(), 22);
+    assert_eq!(with_tokenizer.calls(), 0, "an estimate called the model");
+    let prompt_tokens = counted["prompt_tokens"].as_u64().expect("tokens");
+    assert!(prompt_tokens > 22 * 10, "{counted}");
+    assert_eq!(counted["completion_tokens_max"], 22 * 2048);
+    // 0.5 and 2 a million: exact decimals, computed here again.
+    let prompt_money = aibt_core::Decimal::from(prompt_tokens) * aibt_core::Decimal::new(5, 1)
+        / aibt_core::Decimal::from(1_000_000);
+    let answers = aibt_core::Decimal::from(22 * 2048 * 2) / aibt_core::Decimal::from(1_000_000);
+    let money = |key: &str| {
+        counted[key]
+            .as_str()
+            .map(|m| m.parse::<aibt_core::Decimal>().expect("decimal"))
+            .expect(key)
+    };
+    assert_eq!(money("prompt_money"), prompt_money.round_dp(8));
+    assert_eq!(money("completion_money_max"), answers);
+    assert_eq!(money("money_max"), (prompt_money + answers).round_dp(8));
+    // Nothing was stored: no task, no account.
+    let check = env
+        .aibt(&["db", "check", "--format", "json"])
+        .success()
+        .json();
+    for table in ["tasks", "virtual_accounts", "local_decisions"] {
+        let rows = check["tables"]
+            .as_array()
+            .and_then(|t| t.iter().find(|pair| pair[0] == table))
+            .and_then(|pair| pair[1].as_i64());
+        assert_eq!(rows, Some(0), "{table}: {check}");
+    }
+
+    // A server without /tokenize: estimated, and said so; no prices, no money.
+    let other = without.base_url();
+    let mut plain = backtest_args(template.to_str().unwrap(), &other);
+    plain.push("--estimate");
+    let estimated = env.aibt(&plain).success().json();
+    assert_eq!(estimated["prompt_tokens_by"], "estimate");
+    assert!(estimated["prompt_tokens"].as_u64().is_some_and(|t| t > 0));
+    assert_eq!(estimated["money_max"], serde_json::Value::Null);
+    plain.retain(|a| *a != "--estimate" && *a != "json");
+    plain.retain(|a| *a != "--format");
+    plain.push("--estimate");
+    let table = env.aibt(&plain).success();
+    assert!(
+        table.stdout().contains("the server has no /tokenize")
+            && table.stdout().contains("the AI config has no prices"),
+        "{}",
+        table.stdout()
+    );
+
+    // After a run, the cache answers every decision: nothing left to pay for.
+    let run = env.aibt(&priced(&url).iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(run.success().json()["status"], "COMPLETED");
+    let after = estimate(&priced(&url));
+    assert_eq!(
+        (after["cached"].as_u64(), after["calls"].as_u64()),
+        (Some(22), Some(0))
+    );
+    assert_eq!(after["money_max"], "0.00000000");
+}

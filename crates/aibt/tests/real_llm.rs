@@ -97,31 +97,37 @@ fn a_real_model_carries_a_twenty_step_backtest() {
     let llm = RealLlm::start();
     let env = Env::sqlite();
     let template = example_template();
-    let run = env
-        .aibt(&[
-            "backtest",
-            "--symbol",
-            "GOOG",
-            "--start",
-            "2010-06-01",
-            "--end",
-            "2010-06-28",
-            "--template",
-            template.to_str().expect("path"),
-            "--base-url",
-            &llm.url,
-            "--model",
-            "smollm2-135m",
-            "--response-format",
-            "json_schema",
-            // A 135M model fails often; the run must end, with its failures counted.
-            "--failure-limit",
-            "20",
-            "--format",
-            "json",
-        ])
+    let args = [
+        "backtest",
+        "--symbol",
+        "GOOG",
+        "--start",
+        "2010-06-01",
+        "--end",
+        "2010-06-28",
+        "--template",
+        template.to_str().expect("path"),
+        "--base-url",
+        &llm.url,
+        "--model",
+        "smollm2-135m",
+        "--response-format",
+        "json_schema",
+        // A 135M model fails often; the run must end, with its failures counted.
+        "--failure-limit",
+        "20",
+        "--format",
+        "json",
+    ];
+    // Before the run: its prompts counted by llama.cpp's own tokenizer, no call made.
+    let estimate = env
+        .aibt(&[&args[..], &["--estimate"]].concat())
         .success()
         .json();
+    assert_eq!(estimate["calls"], 20, "{estimate}");
+    assert_eq!(estimate["prompt_tokens_by"], "server", "{estimate}");
+    let estimated = estimate["prompt_tokens"].as_u64().expect("tokens");
+    let run = env.aibt(&args).success().json();
     let status = run["status"].as_str().expect("status");
     assert!(
         status == "COMPLETED" || status == "COMPLETED_WITH_ERRORS",
@@ -130,7 +136,14 @@ fn a_real_model_carries_a_twenty_step_backtest() {
     let stats = &run["stats"];
     assert_eq!(stats["llm_decisions"], 20, "{stats}");
     assert!(stats["llm_calls"].as_u64().expect("calls") >= 20);
-    assert!(stats["prompt_tokens"].as_u64().expect("tokens") > 20 * 100);
+    let prompt_tokens = stats["prompt_tokens"].as_u64().expect("tokens");
+    assert!(prompt_tokens > 20 * 100);
+    // The server counted the same prompts, with its chat template's few markers more (and
+    // the re-asks' longer prompts besides).
+    assert!(
+        estimated > 20 * 100 && estimated <= prompt_tokens,
+        "estimated {estimated}, sent {prompt_tokens}"
+    );
     let failed = stats["failed_decisions"].as_u64().expect("failed");
     assert_eq!(status == "COMPLETED", failed == 0);
 

@@ -418,7 +418,8 @@ pub async fn estimate(store: &Arc<dyn Store>, plan: &Plan) -> Result<PlanSummary
             cached,
             prompt_tokens,
             exact,
-        } = source.estimate(&settings).await?;
+            ..
+        } = source.estimate(&settings, false).await?;
         summary.model_decisions += decisions;
         summary.cached += cached;
         summary.calls += decisions - cached;

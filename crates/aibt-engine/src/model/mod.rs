@@ -79,6 +79,9 @@ pub struct CallEstimate {
     pub cached: u64,
     /// Prompt tokens of the calls still to make.
     pub prompt_tokens: u64,
+    /// True when the server's own tokenizer counted every one of them; false when they were
+    /// estimated (four characters a token).
+    pub counted: bool,
     /// False when the template reads the account: the prompts were rendered for a flat one.
     pub exact: bool,
 }
@@ -99,6 +102,8 @@ pub struct ModelSource {
     ahead: AskedAhead,
     /// What the task has spent of its budget, when it has one.
     meter: Option<Meter>,
+    /// The AI config's token prices, for each decision's cost.
+    prices: Option<Prices>,
     /// Set when the period ends before the model's training cutoff.
     memorisation_warning: Option<String>,
 }
@@ -194,6 +199,7 @@ impl ModelSource {
             past,
             ahead: AskedAhead::default(),
             meter,
+            prices: Prices::of(ai_config),
             memorisation_warning: memorisation_warning(ai_config, task),
         })
     }
@@ -204,13 +210,19 @@ impl ModelSource {
     }
 
     /// What a run of this source would ask: its decisions, how many of them the cache already
-    /// answers, and the prompt tokens of the rest (four characters a token, an estimate). A
-    /// template that reads the account is rendered for a flat account with no earlier decision,
-    /// so its figures are estimates too (`exact` says so).
-    pub async fn estimate(&self, settings: &AccountSettings) -> Result<CallEstimate> {
+    /// answers, and the prompt tokens of the rest: counted by the server's tokenizer when
+    /// `tokenize` and the server has one, else four characters a token (`counted` says which).
+    /// A template that reads the account is rendered for a flat account with no earlier
+    /// decision, so its figures are estimates too (`exact` says so).
+    pub async fn estimate(
+        &self,
+        settings: &AccountSettings,
+        tokenize: bool,
+    ) -> Result<CallEstimate> {
         let flat = aibt_core::broker::Account::open(settings.clone(), "plan");
         let mut estimate = CallEstimate {
             exact: !self.maker.template.info().account_dependent,
+            counted: tokenize,
             ..CallEstimate::default()
         };
         for (step, index) in (0..self.period()).step_by(self.interval).enumerate() {
@@ -231,8 +243,15 @@ impl ModelSource {
             {
                 estimate.cached += 1;
             } else {
-                let characters = aibt_ai::llm::SYSTEM_MESSAGE.len() + prompt.len();
-                estimate.prompt_tokens += characters.div_ceil(4) as u64;
+                let text = format!("{}\n{prompt}", aibt_ai::llm::SYSTEM_MESSAGE);
+                let counted = match estimate.counted {
+                    true => self.decider.client().count_tokens(&text).await,
+                    false => None,
+                };
+                // A server without a tokenizer is not asked again.
+                estimate.counted &= counted.is_some();
+                estimate.prompt_tokens +=
+                    counted.unwrap_or_else(|| prompt_characters(&prompt).div_ceil(4) as u64);
             }
         }
         Ok(estimate)
@@ -421,6 +440,11 @@ impl DecisionSource for ModelSource {
             completion_tokens: outcome.completion_tokens,
             thinking: outcome.thinking.clone(),
             reasoning_tokens: outcome.reasoning_tokens,
+            cost: Prices::decision_cost(
+                self.prices,
+                (outcome.prompt_tokens, outcome.completion_tokens),
+                i64::from(outcome.calls),
+            ),
             from_cache: outcome.from_cache && outcome.calls == 0,
             llm_calls: i64::from(outcome.calls),
         };

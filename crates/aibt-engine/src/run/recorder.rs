@@ -65,6 +65,7 @@ impl Recorder {
             llm_calls: facts.llm_calls,
             thinking: facts.thinking,
             reasoning_tokens: facts.reasoning_tokens,
+            cost: facts.cost,
         });
     }
 

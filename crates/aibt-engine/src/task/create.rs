@@ -39,6 +39,17 @@ pub async fn create_task(store: &dyn Store, spec: TaskSpec) -> Result<Task> {
 /// Checks a spec and builds the task (PENDING) and its run account, a fresh copy of the user's
 /// account, without storing them (an experiment stores all of its tasks at once).
 pub async fn prepare_task(store: &dyn Store, spec: TaskSpec) -> Result<(Task, VirtualAccount)> {
+    let account = store.get_account(&spec.account_id).await?;
+    prepare_task_on(store, spec, account).await
+}
+
+/// [`prepare_task`] on `account`, which need not be stored (an estimate runs on the account
+/// its flags describe without keeping it).
+pub async fn prepare_task_on(
+    store: &dyn Store,
+    spec: TaskSpec,
+    account: VirtualAccount,
+) -> Result<(Task, VirtualAccount)> {
     if spec.decision_interval < 1 {
         return Err(EngineError::invalid(
             "decision_interval",
@@ -49,7 +60,6 @@ pub async fn prepare_task(store: &dyn Store, spec: TaskSpec) -> Result<(Task, Vi
     if symbol.is_empty() {
         return Err(EngineError::invalid("stock_symbol", "must not be empty"));
     }
-    let account = store.get_account(&spec.account_id).await?;
     if account.task_id.is_some() {
         return Err(EngineError::invalid(
             "account_id",

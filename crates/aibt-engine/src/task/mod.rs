@@ -3,12 +3,14 @@
 
 mod create;
 mod detail;
+mod estimate;
 mod lifecycle;
 mod options;
 mod removal;
 
-pub use create::{TaskSpec, check_budget, create_task, prepare_task};
+pub use create::{TaskSpec, check_budget, create_task, prepare_task, prepare_task_on};
 pub use detail::{TaskDetail, task_detail};
+pub use estimate::{TaskEstimate, estimate_task};
 pub use lifecycle::{Transition, resume_with_budget, transition};
 pub use options::TaskOptions;
 pub use removal::{

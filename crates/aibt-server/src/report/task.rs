@@ -14,7 +14,8 @@ use crate::report::page::{CSS, ReportError, account_rows, fill_text, generated_a
 use crate::report::svg::{self, HOLD, Line, PALETTE};
 use crate::ui::charts::equity_lines;
 use crate::ui::format::{
-    self, MODEL_STATS, STATS, StatRow, period, stat_rows, strategy_label, thousands,
+    self, MODEL_STATS, STATS, StatRow, action_mix_row, degenerate_text, period, stat_rows,
+    strategy_label, thousands,
 };
 use crate::ui::i18n::{Lang, Tr};
 use crate::ui::records::{DecisionRow, TradeRows, decision_row, trade_row};
@@ -36,6 +37,8 @@ pub struct TaskReport {
     settings: Vec<StatRow>,
     account: Vec<StatRow>,
     memorisation_warning: Option<String>,
+    /// One action is at least 95 % of the decisions: `HOLD 97 %`.
+    degenerate: Option<String>,
     stats: Vec<StatRow>,
     model_stats: Vec<StatRow>,
     equity_chart: String,
@@ -116,6 +119,11 @@ async fn settings(
 async fn model_rows(store: &dyn Store, tr: Tr, task: &Task, stats: &Value) -> Vec<StatRow> {
     let mut rows = stat_rows(stats, MODEL_STATS);
     if rows.is_empty() {
+        return rows;
+    }
+    rows.extend(action_mix_row(tr, stats));
+    // Decisions record their cost since schema version 5; an older task is priced now.
+    if stats.get("cost").is_some_and(Value::is_string) {
         return rows;
     }
     let tokens = |key: &str| stats.get(key).and_then(Value::as_i64).unwrap_or(0);
@@ -246,6 +254,7 @@ pub async fn task_report(
         settings,
         account,
         memorisation_warning: detail.memorisation_warning,
+        degenerate: degenerate_text(tr, &stats),
         stats: stat_rows(&stats, STATS),
         model_stats: model_rows(store, tr, &task, &stats).await,
         equity_chart,

@@ -223,9 +223,48 @@ pub const MODEL_STATS: &[&str] = &[
     "completion_tokens",
     "reasoning_tokens",
     "thinking_decisions",
+    "cost",
+    "cost_per_decision",
     "latency_mean_ms",
     "latency_p95_ms",
 ];
+
+/// A task's action mix as a statistics row (`Buy 12 % · Hold 88 %`, in the page's language),
+/// when the task has one.
+pub fn action_mix_row(tr: crate::ui::i18n::Tr, stats: &Value) -> Option<StatRow> {
+    let mix = stats.get("action_mix")?;
+    let parts: Vec<String> = [
+        ("BUY", "buy"),
+        ("SELL", "sell"),
+        ("HOLD", "hold"),
+        ("SHORT_SELL", "short_sell"),
+        ("COVER_SHORT", "cover_short"),
+    ]
+    .iter()
+    .filter_map(|(action, key)| {
+        let share = mix.get(*key)?.as_f64()?;
+        (share > 0.0).then(|| format!("{} {:.0} %", tr.of("action", action), share * 100.0))
+    })
+    .collect();
+    (!parts.is_empty()).then(|| StatRow {
+        label: "stat.action_mix".into(),
+        value: parts.join(" · "),
+    })
+}
+
+/// `HOLD 97 %` when one action is at least 95 % of a task's decisions (the engine's
+/// `degenerate`), in the page's language.
+pub fn degenerate_text(tr: crate::ui::i18n::Tr, stats: &Value) -> Option<String> {
+    if stats.get("degenerate") != Some(&Value::Bool(true)) {
+        return None;
+    }
+    let mix = &stats["action_mix"];
+    Some(format!(
+        "{} {:.0} %",
+        tr.of("action", mix["dominant"].as_str().unwrap_or("")),
+        mix["dominant_share"].as_f64().unwrap_or(1.0) * 100.0
+    ))
+}
 
 #[cfg(test)]
 mod tests {

@@ -562,6 +562,19 @@ pub const WORDS: &[(&str, &str, &str)] = &[
         "Decisions with thinking",
         "含思考的决策数",
     ),
+    ("stat.cost", "Cost", "费用"),
+    (
+        "stat.cost_per_decision",
+        "Cost per decision",
+        "每次决策费用",
+    ),
+    ("stat.action_mix", "Action mix", "动作分布"),
+    ("task.degenerate", "One action dominates", "单一动作占主导"),
+    (
+        "task.degenerate_help",
+        "of the decisions: the model may answer the same whatever it is shown",
+        "的决策：模型可能无论看到什么都给出同样的回答",
+    ),
     (
         "stat.latency_mean_ms",
         "Mean latency [ms]",

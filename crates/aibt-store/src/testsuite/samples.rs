@@ -143,6 +143,7 @@ pub(super) fn sample_decision(task_id: &str, n: u32) -> LocalDecision {
             .is_multiple_of(2)
             .then(|| format!("<think> n°{n}: 趋势 {{\"action\": \"BUY\"}} rejected")),
         reasoning_tokens: n.is_multiple_of(2).then_some(19),
+        cost: n.is_multiple_of(2).then(|| money("123456789012.00012345")),
     }
 }
 

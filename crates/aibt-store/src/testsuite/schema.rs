@@ -202,6 +202,7 @@ pub async fn defaults_match_seed(store: &dyn Store, ids: &SeedDefaultIds) {
     assert_eq!(decision.raw_answer, None);
     assert_eq!(decision.thinking, None);
     assert_eq!(decision.reasoning_tokens, None);
+    assert_eq!(decision.cost, None);
 
     // An AI config inserted with only the seed's columns ("cfg-d"): room for a reasoning
     // model to think, and no effort sent.

@@ -6,11 +6,14 @@ use std::sync::Arc;
 
 use aibt_ai::llm::CacheMode;
 use aibt_core::FillRule;
-use aibt_engine::accounts::{account_settings, create_account, default_settings};
+use aibt_engine::accounts::{
+    account_settings, apply_changes, create_account, default_settings, new_account,
+};
 use aibt_engine::budget::Budget;
+use aibt_engine::task::{estimate_task, prepare_task_on};
 use aibt_engine::templates::template_for_content;
 use aibt_engine::{StrategyRef, TaskOptions, TaskSpec, Transition, create_task, transition};
-use aibt_store::{AiConfig, SeriesKey, Store};
+use aibt_store::{AiConfig, SeriesKey, Store, VirtualAccount};
 use anyhow::{Context, Result, anyhow, bail};
 
 use crate::cli::{AccountArgs, AiTaskArgs, BacktestArgs, CacheArg, ModelArgs};
@@ -18,12 +21,15 @@ use crate::flags::{
     account_changes, ai_config_spec, find_ai_config, flag_error, parse_date, reason_of, series,
 };
 use crate::foreground::{finish_status, run_in_foreground};
-use crate::print::print_task;
+use crate::print::{print_estimate, print_task};
 
 pub async fn run(store: Arc<dyn Store>, args: BacktestArgs) -> Result<()> {
+    if args.ai.estimate {
+        return estimate(store, &args).await;
+    }
     let spec = match &args.replay {
         Some(source) => replay_spec(store.as_ref(), &args, source).await?,
-        None => new_spec(store.as_ref(), &args).await?,
+        None => new_spec(store.as_ref(), &args, AccountUse::Store).await?.0,
     };
     let task = create_task(store.as_ref(), spec).await?;
     transition(store.as_ref(), &task.task_id, Transition::Start).await?;
@@ -40,8 +46,40 @@ fn fill_rule(account: &AccountArgs) -> Result<Option<FillRule>> {
         .transpose()
 }
 
-/// A backtest of a built-in strategy or a template on a series.
-async fn new_spec(store: &dyn Store, args: &BacktestArgs) -> Result<TaskSpec> {
+/// `--estimate`: what the run would ask of its model, on the account its flags describe,
+/// storing neither the task nor the account.
+async fn estimate(store: Arc<dyn Store>, args: &BacktestArgs) -> Result<()> {
+    if args.replay.is_some() {
+        bail!("--estimate: a replay makes no call to estimate");
+    }
+    let (spec, account) = new_spec(store.as_ref(), args, AccountUse::Describe).await?;
+    let account = match account {
+        Some(account) => account,
+        None => store.get_account(&spec.account_id).await?,
+    };
+    let (task, run_account) = prepare_task_on(store.as_ref(), spec, account)
+        .await
+        .map_err(flag_error)?;
+    let estimate = estimate_task(&store, &task, &run_account)
+        .await
+        .map_err(flag_error)?;
+    print_estimate(&estimate, args.format)
+}
+
+/// Whether a backtest's new account is stored, or only described (an estimate).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum AccountUse {
+    Store,
+    Describe,
+}
+
+/// A backtest of a built-in strategy or a template on a series, and the account it describes
+/// when that account is not stored.
+async fn new_spec(
+    store: &dyn Store,
+    args: &BacktestArgs,
+    account_use: AccountUse,
+) -> Result<(TaskSpec, Option<VirtualAccount>)> {
     let symbol = args
         .symbol
         .as_deref()
@@ -54,11 +92,19 @@ async fn new_spec(store: &dyn Store, args: &BacktestArgs) -> Result<TaskSpec> {
         args.data.as_deref(),
     )
     .await?;
-    let account_id = match &args.account.account_id {
-        Some(id) => id.clone(),
-        None => {
+    let mut described = None;
+    let account_id = match (&args.account.account_id, account_use) {
+        (Some(id), _) => id.clone(),
+        (None, AccountUse::Store) => {
             let base = default_settings(series.market_type, args.account.fractional);
             new_user_account(store, &args.account, &series, base, args.account.fractional).await?
+        }
+        (None, AccountUse::Describe) => {
+            let base = default_settings(series.market_type, args.account.fractional);
+            let account = user_account(&args.account, &series, base, args.account.fractional)?;
+            let id = account.account_id.clone();
+            described = Some(account);
+            id
         }
     };
     let mut options = TaskOptions {
@@ -94,7 +140,7 @@ async fn new_spec(store: &dyn Store, args: &BacktestArgs) -> Result<TaskSpec> {
             args.params.iter().cloned().collect(),
         )?,
     };
-    Ok(TaskSpec {
+    let spec = TaskSpec {
         account_id,
         symbol: series.symbol.clone(),
         market_type: series.market_type,
@@ -112,7 +158,8 @@ async fn new_spec(store: &dyn Store, args: &BacktestArgs) -> Result<TaskSpec> {
         decision_interval: args.interval,
         strategy,
         options,
-    })
+    };
+    Ok((spec, described))
 }
 
 /// The template (stored under its content's id) and the AI config of a model backtest.
@@ -196,4 +243,21 @@ async fn new_user_account(
         .await
         .map_err(flag_error)?;
     Ok(account.account_id)
+}
+
+/// The account [`new_user_account`] would store, not stored.
+fn user_account(
+    args: &AccountArgs,
+    series: &SeriesKey,
+    base: aibt_core::AccountSettings,
+    fractional: bool,
+) -> Result<VirtualAccount> {
+    let changes = account_changes(args, fractional)?;
+    let settings = apply_changes(base, fractional, &changes).map_err(flag_error)?;
+    Ok(new_account(
+        &aibt_store::new_id(),
+        &series.symbol,
+        &settings,
+        fractional,
+    ))
 }

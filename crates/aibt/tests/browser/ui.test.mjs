@@ -198,6 +198,9 @@ try {
       null, { timeout: 120000 });
     await page.waitForSelector("#memorisation");
     assert.match(await page.textContent("#model-stats"), /LLM calls/);
+    // What the model chose, in shares; a third each is no cause for a warning.
+    assert.match(await page.textContent("#model-stats"), /Action mix\s*Buy \d+ %/);
+    assert.equal(await page.$("#degenerate"), null);
     await page.click("#decisions tbody tr button");
     await page.waitForSelector("#decision-dialog[open] #decision-prompt");
     assert.match(await page.textContent("#decision-prompt"), /^GOOG at 2012-03-/);

@@ -22,8 +22,8 @@ use crate::error::ApiError;
 use crate::routes::tasks::{apply_transition, detail};
 use crate::ui::charts;
 use crate::ui::format::{
-    MODEL_STATS, STATS, StatRow, decimal, percent, period, progress_of, signed_class, stat,
-    stat_rows, strategy_label, time, url_encode,
+    MODEL_STATS, STATS, StatRow, action_mix_row, decimal, degenerate_text, percent, period,
+    progress_of, signed_class, stat, stat_rows, strategy_label, time, url_encode,
 };
 use crate::ui::i18n::{Tr, UiLang};
 use crate::ui::records::{DecisionRow, TradeRows, decision_row, trade_row};
@@ -63,6 +63,8 @@ pub struct TaskPage {
     at_budget: bool,
     can_cancel: bool,
     memorisation_warning: Option<String>,
+    /// One action is at least 95 % of the decisions: `HOLD 97 %`.
+    degenerate: Option<String>,
     cards: Vec<Card>,
     stats: Vec<StatRow>,
     model_stats: Vec<StatRow>,
@@ -139,9 +141,13 @@ async fn task(
             && task.error_message.as_deref().is_some_and(is_budget_reason),
         can_cancel: Transition::Cancel.allowed_from(task.status),
         memorisation_warning: memorisation_text(&state, tr, &detail).await,
+        degenerate: degenerate_text(tr, &stats),
         cards: cards(&detail, &stats),
         stats: stat_rows(&stats, STATS),
-        model_stats: stat_rows(&stats, MODEL_STATS),
+        model_stats: stat_rows(&stats, MODEL_STATS)
+            .into_iter()
+            .chain(action_mix_row(tr, &stats))
+            .collect(),
         decisions,
         trades,
         task,

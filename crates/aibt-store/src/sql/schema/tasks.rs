@@ -33,6 +33,7 @@ pub static DECISIONS: Table = Table::new(
         "llm_calls",
         "thinking",
         "reasoning_tokens",
+        "cost",
     ],
 );
 
@@ -66,6 +67,7 @@ impl TableRow for LocalDecision {
             llm_calls: r.int(20)?,
             thinking: r.opt_text(21)?,
             reasoning_tokens: r.opt_int(22)?,
+            cost: r.opt_decimal(23)?,
         })
     }
 }
@@ -99,6 +101,7 @@ impl WriteRow for LocalDecision {
         b.int(self.llm_calls)?;
         b.opt_text(self.thinking.as_deref());
         b.opt_int(self.reasoning_tokens)?;
+        b.opt_decimal(self.cost);
         Ok(())
     }
 }

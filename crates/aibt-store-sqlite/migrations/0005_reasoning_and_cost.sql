@@ -1,10 +1,15 @@
--- aibt schema, version 5: reasoning models. docs/schema.md lists these columns with their reasons.
+-- aibt schema, version 5: reasoning models, and what each decision cost. docs/schema.md lists
+-- these columns with their reasons.
 
 -- A reasoning model's thinking before its answer (its own field or its <think> blocks),
 -- kept beside the decision but never read for it, and the thinking's share of the
 -- completion tokens when the server reports it.
 ALTER TABLE local_decisions ADD COLUMN thinking TEXT DEFAULT NULL;
 ALTER TABLE local_decisions ADD COLUMN reasoning_tokens INTEGER DEFAULT NULL CHECK (reasoning_tokens IS NULL OR reasoning_tokens >= 0);
+
+-- What the decision's calls cost by the AI config's prices (0 from the cache; NULL without
+-- prices, or when the server reported no tokens to count by).
+ALTER TABLE local_decisions ADD COLUMN cost ANY DEFAULT NULL CHECK (cost IS NULL OR typeof(cost) = 'text');
 
 -- How long a reasoning model thinks, passed through as `reasoning_effort`; and a default
 -- token limit a thinking model can answer within (400 cut most of them off mid-thought).

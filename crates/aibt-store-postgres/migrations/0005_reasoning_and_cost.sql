@@ -1,12 +1,15 @@
--- aibt schema, version 5 (PostgreSQL): reasoning models. docs/schema.md lists these columns
--- with their reasons.
+-- aibt schema, version 5 (PostgreSQL): reasoning models, and what each decision cost.
+-- docs/schema.md lists these columns with their reasons.
 
 -- A reasoning model's thinking before its answer (its own field or its <think> blocks),
 -- kept beside the decision but never read for it, and the thinking's share of the
 -- completion tokens when the server reports it.
 ALTER TABLE local_decisions
     ADD COLUMN thinking TEXT DEFAULT NULL,
-    ADD COLUMN reasoning_tokens INTEGER DEFAULT NULL CHECK (reasoning_tokens IS NULL OR reasoning_tokens >= 0);
+    ADD COLUMN reasoning_tokens INTEGER DEFAULT NULL CHECK (reasoning_tokens IS NULL OR reasoning_tokens >= 0),
+    -- What the decision's calls cost by the AI config's prices (0 from the cache; NULL
+    -- without prices, or when the server reported no tokens to count by).
+    ADD COLUMN cost NUMERIC(38,8) DEFAULT NULL;
 
 -- How long a reasoning model thinks, passed through as `reasoning_effort`.
 ALTER TABLE ai_configs
