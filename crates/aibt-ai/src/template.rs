@@ -21,6 +21,7 @@
 
 use std::collections::BTreeSet;
 
+use aibt_core::broker::{Account, BrokerError, Capacity};
 use aibt_core::decision::PositionView;
 use aibt_core::indicators::{atr, bollinger, ema, macd, rsi, sma};
 use aibt_core::{Bar, Money, PointInTime, Quantity, Rate, TradeAction};
@@ -42,6 +43,7 @@ pub const VARIABLES: &[&str] = &[
     "fees",
     "last_decisions",
     "orders",
+    "capacity",
     "step",
     "blind",
 ];
@@ -54,6 +56,7 @@ pub const ACCOUNT_VARIABLES: &[&str] = &[
     "fees",
     "last_decisions",
     "orders",
+    "capacity",
 ];
 
 /// Rendering stops after this many template operations: a loop over a huge range cannot hang
@@ -232,6 +235,18 @@ pub struct PromptPosition {
     pub trailing_stop_pct: Option<f64>,
 }
 
+/// The most each order would trade now, by the broker's sizing rule with fees (in blind
+/// mode, in the prompt's units).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PromptCapacity {
+    pub buy: f64,
+    pub sell: f64,
+    pub short: f64,
+    pub cover: f64,
+    /// The opposite position a reversal would open; `None` when flat.
+    pub reversal: Option<f64>,
+}
+
 /// An order waiting for its price.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PromptOrder {
@@ -276,6 +291,7 @@ pub struct PromptContext {
     pub last_decisions: Vec<PastDecision>,
     /// Orders waiting for their price (a limit entry within its time).
     pub orders: Vec<PromptOrder>,
+    pub capacity: PromptCapacity,
     pub step: u64,
     pub blind: bool,
 }
@@ -369,20 +385,24 @@ pub struct AccountView {
     pub trailing_stop_pct: Option<aibt_core::Percent>,
     /// A limit order waiting for its price: its action, limit and the bars it still waits.
     pub pending_order: Option<(TradeAction, Money, u64)>,
+    /// What each order would trade at the decision bar's close.
+    pub capacity: Capacity,
 }
 
 impl AccountView {
-    /// An account with no bracket and no waiting order.
-    pub fn plain(position: PositionView, total_fees: Money) -> AccountView {
-        AccountView {
-            position,
-            total_fees,
+    /// `account` at `price`, with no bracket and no waiting order (a preview's or an
+    /// estimate's fresh account).
+    pub fn plain(account: &Account, price: Money) -> Result<AccountView, BrokerError> {
+        Ok(AccountView {
+            position: PositionView::of(account, price)?,
+            total_fees: account.total_fees,
             stop_loss: None,
             take_profit: None,
             trailing_stop: None,
             trailing_stop_pct: None,
             pending_order: None,
-        }
+            capacity: account.capacity(price)?,
+        })
     }
 }
 
@@ -525,6 +545,20 @@ pub fn build_context(
                 bars_left,
             })
             .collect(),
+        capacity: {
+            let shown = |q: Quantity| match setup.blind {
+                Some(blind) => blind.quantity(q),
+                None => q.to_f64(),
+            };
+            let c = &account.capacity;
+            PromptCapacity {
+                buy: shown(c.buy),
+                sell: shown(c.sell),
+                short: shown(c.short),
+                cover: shown(c.cover),
+                reversal: c.reversal.map(shown),
+            }
+        },
         cash: position.available_balance.to_f64(),
         equity: position.total_value.to_f64(),
         fees: PromptFees {

@@ -12,6 +12,7 @@
 //! of each, and the last unit takes the remainder, so no rounding residue is ever lost.
 
 mod account;
+mod capacity;
 mod execute;
 mod fees;
 mod lots;
@@ -25,6 +26,7 @@ use crate::decimal::{DecimalError, Money, Quantity, Rate};
 use crate::enums::{ExitReason, PositionSide, TradeAction, TradeStatus};
 
 pub use account::Account;
+pub use capacity::Capacity;
 pub use settings::{AccountSettings, SettingsError};
 
 /// One open position lot, as stored in `long_positions` / `short_positions`.

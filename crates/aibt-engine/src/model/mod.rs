@@ -227,10 +227,7 @@ impl ModelSource {
         };
         for (step, index) in (0..self.period()).step_by(self.interval).enumerate() {
             let at = self.offset + index;
-            let view = aibt_ai::template::AccountView::plain(
-                aibt_core::decision::PositionView::of(&flat, self.bars[at].close)?,
-                aibt_core::Money::ZERO,
-            );
+            let view = aibt_ai::template::AccountView::plain(&flat, self.bars[at].close)?;
             let (prompt, _) = self
                 .maker
                 .render(&self.bars, at, &view, &[], step as u64)

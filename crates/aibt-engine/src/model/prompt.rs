@@ -173,7 +173,7 @@ pub async fn preview_prompt(store: &dyn Store, spec: &PreviewSpec) -> Result<Pre
         options: spec.settings.clone(),
     };
     let account = Account::open(spec.settings.clone(), "preview");
-    let view = AccountView::plain(PositionView::of(&account, bars[index].close)?, Money::ZERO);
+    let view = AccountView::plain(&account, bars[index].close)?;
     let (prompt, _) = maker
         .render(&bars, index, &view, &[], 0)
         .map_err(|e| EngineError::invalid("content", e))?;
@@ -253,5 +253,6 @@ pub(super) fn account_view(point: &DecisionPoint<'_>) -> Result<AccountView> {
             let last = order.last_bar?;
             Some((order.order.action, limit, last.saturating_sub(point.index)))
         }),
+        capacity: account.capacity(point.bar.close)?,
     })
 }

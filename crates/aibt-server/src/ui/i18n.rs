@@ -476,6 +476,16 @@ pub const WORDS: &[(&str, &str, &str)] = &[
         "决策序号（从 0 开始）",
     ),
     ("var.blind", "whether blind mode is on", "是否为盲测模式"),
+    (
+        "var.orders",
+        "limit orders waiting: action, limit_price, bars_left",
+        "等待成交的限价单：action、limit_price、bars_left",
+    ),
+    (
+        "var.capacity",
+        "the most buy, sell, short, cover (and a reversal) would trade now, fees included",
+        "当前按含费规则最多可 buy、sell、short、cover 的数量（及反手 reversal）",
+    ),
     // Statistics.
     ("stat.start", "Start", "开始"),
     ("stat.end", "End", "结束"),
