@@ -44,6 +44,7 @@ pub const VARIABLES: &[&str] = &[
     "last_decisions",
     "orders",
     "capacity",
+    "context",
     "step",
     "blind",
 ];
@@ -292,6 +293,9 @@ pub struct PromptContext {
     /// Orders waiting for their price (a limit entry within its time).
     pub orders: Vec<PromptOrder>,
     pub capacity: PromptCapacity,
+    /// The latest dated context items visible at the decision bar, oldest first (the engine
+    /// fills them in: they come from the store, not the bars).
+    pub context: Vec<serde_json::Value>,
     pub step: u64,
     pub blind: bool,
 }
@@ -559,6 +563,7 @@ pub fn build_context(
                 reversal: c.reversal.map(shown),
             }
         },
+        context: Vec::new(),
         cash: position.available_balance.to_f64(),
         equity: position.total_value.to_f64(),
         fees: PromptFees {

@@ -5,6 +5,7 @@
 
 pub mod bar;
 pub mod broker;
+pub mod context;
 pub mod decimal;
 pub mod decision;
 pub mod enums;

@@ -11,6 +11,7 @@ pub mod accounts;
 pub mod ai_config;
 pub mod budget;
 pub mod compare;
+pub mod context;
 pub mod decide;
 pub mod error;
 pub mod experiment;

@@ -1,6 +1,7 @@
-//! The point-in-time window, as a property of whole runs: changing any bar after decision t
-//! leaves every prompt up to t byte-identical, whatever the template reads (bars, indicators,
-//! the account, earlier decisions).
+//! The point-in-time window, as a property of whole runs: changing any bar after decision t,
+//! or any context item not yet visible at it (dated on its day or later), leaves every prompt
+//! up to t byte-identical, whatever the template reads (bars, indicators, the account, what it
+//! can trade, earlier decisions, dated context).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -12,18 +13,36 @@ use std::time::Duration;
 use aibt_ai::llm::CacheMode;
 use aibt_core::{Bar, Decimal, MarketType, Money, Quantity, TaskStatus, TimeGranularity};
 use aibt_engine::TaskOptions;
-use aibt_store::{ImportMode, SeriesKey, Store};
+use aibt_store::{ContextItem, ImportMode, SeriesKey, Store};
 use aibt_store_sqlite::SqliteStore;
 use aibt_testkit::{FakeLlm, Reply, hashed_decision, prompt_of};
 use common::ai::*;
 use common::{sample_bytes, settings};
 use proptest::prelude::*;
+use serde_json::json;
 
 /// Every variable there is.
 const FULL_TEMPLATE: &str = "step {{ step }} of {{ symbol }} ({{ market }}, {{ granularity }}) at {{ now }}, blind={{ blind }}\n\
 {% for b in bars %}{{ b.time }} {{ b.open }} {{ b.high }} {{ b.low }} {{ b.close }} {{ b.volume }} {{ b.change_pct }} {{ b.sma_20 }} {{ b.ema_20 }} {{ b.rsi_14 }} {{ b.macd }} {{ b.macd_signal }} {{ b.macd_hist }} {{ b.bb_upper }} {{ b.bb_middle }} {{ b.bb_lower }} {{ b.atr_14 }}\n{% endfor %}\
 {{ indicators }}\n{{ position }} cash={{ cash }} equity={{ equity }} {{ fees }}\n\
-{% for d in last_decisions %}{{ d.time }} {{ d.action }} {{ d.confidence }} {{ d.reasoning }}\n{% endfor %}";
+{% for d in last_decisions %}{{ d.time }} {{ d.action }} {{ d.confidence }} {{ d.reasoning }}\n{% endfor %}\
+{{ capacity }} {{ orders }}\n{% for c in context %}{{ c }}\n{% endfor %}";
+
+/// A context item for each day of `bars`, its values `salt` apart from day to day.
+fn context_of(bars: &[Bar], salt: impl Fn(usize) -> i64) -> Vec<ContextItem> {
+    bars.iter()
+        .enumerate()
+        .map(|(i, bar)| {
+            ContextItem::new(
+                "GOOG",
+                bar.ts.date_naive(),
+                None,
+                json!({"trend": format!("t{}", salt(i)), "score": salt(i) as f64 / 7.0}),
+                aibt_core::time::now(),
+            )
+        })
+        .collect()
+}
 
 fn goog_bars() -> Vec<Bar> {
     let from = aibt_core::time::parse_timestamp("2011-06-01").expect("date");
@@ -51,7 +70,12 @@ fn scaled(bar: &Bar, permille: i64) -> Bar {
 }
 
 /// The prompts of a run over `bars`, in decision order.
-async fn prompts(bars: &[Bar], fake: &FakeLlm, blind: bool) -> Vec<String> {
+async fn prompts(
+    bars: &[Bar],
+    context: &[ContextItem],
+    fake: &FakeLlm,
+    blind: bool,
+) -> Vec<String> {
     let dir = tempfile::tempdir().expect("temp dir");
     let store: Arc<dyn Store> = Arc::new(
         SqliteStore::open(dir.path().join("aibt.db"))
@@ -67,6 +91,7 @@ async fn prompts(bars: &[Bar], fake: &FakeLlm, blind: bool) -> Vec<String> {
         .import_bars(&series, bars, ImportMode::RefuseChanges)
         .await
         .expect("import");
+    store.import_context(context).await.expect("context");
     let config = store_config(store.as_ref(), config_spec(&fake.base_url())).await;
     let run = AiTask {
         store: &store,
@@ -115,13 +140,43 @@ proptest! {
             for (i, bar) in changed.iter_mut().filter(|b| b.ts > decision_bar).enumerate() {
                 *bar = scaled(bar, factors[i % factors.len()]);
             }
-            let original = prompts(&bars, &fake, blind).await;
-            let altered = prompts(&changed, &fake, blind).await;
+            let context = context_of(&bars, |i| i as i64);
+            let original = prompts(&bars, &context, &fake, blind).await;
+            let altered = prompts(&changed, &context, &fake, blind).await;
             prop_assert_eq!(original.len(), altered.len());
             for step in 0..=t {
                 prop_assert_eq!(&original[step], &altered[step], "prompt {} differs", step);
             }
             // The change is visible from the next decision on: the test can fail.
+            prop_assert_ne!(&original[t + 1], &altered[t + 1]);
+            Ok(())
+        })?;
+    }
+
+    #[test]
+    fn context_not_yet_visible_never_reaches_a_prompt(
+        t in 0usize..28,
+        salt in 1i64..1000,
+        blind in any::<bool>(),
+    ) {
+        let runtime = tokio::runtime::Runtime::new().expect("runtime");
+        runtime.block_on(async {
+            let fake = FakeLlm::start(|_, body| Reply::answer(hashed_decision(&prompt_of(body)))).await;
+            let bars = goog_bars();
+            let period_start = bars.partition_point(|b| b.ts < period().0);
+            let decision_day = bars[period_start + t].ts.date_naive();
+            let context = context_of(&bars, |i| i as i64);
+            // Every item dated on the decision's day or later: not visible at decision t.
+            let changed = context_of(&bars, |i| {
+                if bars[i].ts.date_naive() >= decision_day { i as i64 + salt } else { i as i64 }
+            });
+            let original = prompts(&bars, &context, &fake, blind).await;
+            let altered = prompts(&bars, &changed, &fake, blind).await;
+            prop_assert_eq!(original.len(), altered.len());
+            for step in 0..=t {
+                prop_assert_eq!(&original[step], &altered[step], "prompt {} differs", step);
+            }
+            // The decision day's item is visible to the next decision: the test can fail.
             prop_assert_ne!(&original[t + 1], &altered[t + 1]);
             Ok(())
         })?;

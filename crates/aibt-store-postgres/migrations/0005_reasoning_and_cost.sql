@@ -18,3 +18,18 @@ ALTER TABLE ai_configs
 -- A default token limit a thinking model can answer within (400 cut most of them off
 -- mid-thought).
 ALTER TABLE ai_configs ALTER COLUMN max_tokens SET DEFAULT 2048;
+
+-- Dated context for a symbol (a trend label, a sentiment score, a note): one item a symbol and
+-- day, its columns as JSON, and when a decision may first see it (the end of its day, or its
+-- publication time), indexed so a task loads what its period can see in one range scan.
+CREATE TABLE context_items (
+    item_id VARCHAR PRIMARY KEY,
+    stock_symbol VARCHAR NOT NULL,
+    item_date DATE NOT NULL,
+    published_at TIMESTAMPTZ DEFAULT NULL,
+    visible_at TIMESTAMPTZ NOT NULL,
+    data JSONB NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    UNIQUE (stock_symbol, item_date)
+);
+CREATE INDEX idx_context_items_symbol_visible ON context_items (stock_symbol, visible_at);

@@ -312,6 +312,31 @@ impl Store for PostgresStore {
         Ok(bars)
     }
 
+    async fn import_context(&self, items: &[ContextItem]) -> Result<u64> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db_error)?;
+        let put = tx
+            .prepare(&query::put_context_item(DIALECT))
+            .await
+            .map_err(db_error)?;
+        for item in items {
+            tx.execute(&put, &refs(&RowParams::of(item)?))
+                .await
+                .map_err(db_error)?;
+        }
+        tx.commit().await.map_err(db_error)?;
+        Ok(items.len() as u64)
+    }
+
+    async fn context_items(
+        &self,
+        symbol: &str,
+        until: Option<DateTime<Utc>>,
+    ) -> Result<Vec<ContextItem>> {
+        self.rows(query::context_items(DIALECT, symbol, until))
+            .await
+    }
+
     async fn count_bars(
         &self,
         series: &SeriesKey,

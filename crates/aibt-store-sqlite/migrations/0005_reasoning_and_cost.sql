@@ -46,3 +46,18 @@ SELECT
 FROM ai_configs;
 DROP TABLE ai_configs;
 ALTER TABLE ai_configs_v5 RENAME TO ai_configs;
+
+-- Dated context for a symbol (a trend label, a sentiment score, a note): one item a symbol and
+-- day, its columns as JSON, and when a decision may first see it (the end of its day, or its
+-- publication time), indexed so a task loads what its period can see in one range scan.
+CREATE TABLE context_items (
+    item_id TEXT PRIMARY KEY NOT NULL,
+    stock_symbol TEXT NOT NULL,
+    item_date TEXT NOT NULL,
+    published_at TEXT DEFAULT NULL,
+    visible_at TEXT NOT NULL,
+    data TEXT NOT NULL CHECK (json_valid(data)),
+    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    UNIQUE (stock_symbol, item_date)
+) STRICT;
+CREATE INDEX idx_context_items_symbol_visible ON context_items (stock_symbol, visible_at);

@@ -327,6 +327,30 @@ impl Store for SqliteStore {
         Ok(bars)
     }
 
+    async fn import_context(&self, items: &[ContextItem]) -> Result<u64> {
+        let rows = items.iter().map(Values::of).collect::<Result<Vec<_>>>()?;
+        self.write(move |tx| {
+            let mut put = tx
+                .prepare_cached(&query::put_context_item(DIALECT))
+                .map_err(db_error)?;
+            for values in &rows {
+                put.execute(params_from_iter(values.iter()))
+                    .map_err(db_error)?;
+            }
+            Ok(rows.len() as u64)
+        })
+        .await
+    }
+
+    async fn context_items(
+        &self,
+        symbol: &str,
+        until: Option<DateTime<Utc>>,
+    ) -> Result<Vec<ContextItem>> {
+        self.rows(query::context_items(DIALECT, symbol, until))
+            .await
+    }
+
     async fn count_bars(
         &self,
         series: &SeriesKey,

@@ -185,6 +185,16 @@ pub trait Store: Send + Sync + 'static {
         before: DateTime<Utc>,
         count: u32,
     ) -> Result<Vec<Bar>>;
+    /// Stores a whole context file atomically (every item or none), each item replacing the
+    /// stored item of its symbol and day; returns how many were stored.
+    async fn import_context(&self, items: &[ContextItem]) -> Result<u64>;
+    /// The context items of `symbol` visible by `until` (all without it), in the order they
+    /// become visible.
+    async fn context_items(
+        &self,
+        symbol: &str,
+        until: Option<DateTime<Utc>>,
+    ) -> Result<Vec<ContextItem>>;
     /// Bars in `[from, to]` without reading them.
     async fn count_bars(
         &self,

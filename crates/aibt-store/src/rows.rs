@@ -322,6 +322,47 @@ pub struct AiConfig {
     pub reasoning_effort: Option<String>,
 }
 
+/// `context_items` (added): one dated item of context for a symbol (a trend label, a
+/// sentiment score, a note), shown to a decision once it is visible.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ContextItem {
+    /// `{symbol}:{date}`: one item a symbol and day, replaced by a later import of that day.
+    pub item_id: String,
+    pub stock_symbol: String,
+    /// The day the item describes.
+    pub item_date: NaiveDate,
+    /// When it became known, if not at the end of its day.
+    pub published_at: Option<DateTime<Utc>>,
+    /// When a decision may first see it (`aibt_core::context::visible_at`).
+    pub visible_at: DateTime<Utc>,
+    /// Its columns by name: numbers, text or null.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub data: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+}
+
+impl ContextItem {
+    /// The item of `symbol` for `date`, visible by the one rule.
+    pub fn new(
+        symbol: &str,
+        item_date: NaiveDate,
+        published_at: Option<DateTime<Utc>>,
+        data: serde_json::Value,
+        created_at: DateTime<Utc>,
+    ) -> ContextItem {
+        ContextItem {
+            item_id: format!("{symbol}:{item_date}"),
+            stock_symbol: symbol.to_string(),
+            item_date,
+            published_at,
+            visible_at: aibt_core::context::visible_at(item_date, published_at),
+            data,
+            created_at,
+        }
+    }
+}
+
 /// `experiments` (added): a grid of tasks judged together on one leaderboard.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

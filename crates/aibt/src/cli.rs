@@ -544,6 +544,24 @@ pub enum DataCommand {
     /// Import an OHLCV CSV file as one series. The whole file is checked first: one bad row
     /// refuses it, naming the line and column, and nothing is stored.
     Import(ImportArgs),
+    /// Import dated context for a symbol (CSV or Excel): a date column (2025-01-01 or
+    /// 2025年1月1日) and any text or number columns, such as a trend label or a sentiment score;
+    /// optionally a published_at column. A prompt shows an item from the end of its day (or
+    /// its publication). One bad line refuses the file, naming the line; nothing is stored.
+    ImportContext {
+        file: PathBuf,
+        #[arg(long)]
+        symbol: String,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// List the dated context stored for a symbol.
+    Context {
+        #[arg(long)]
+        symbol: String,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
     /// List the stored series (and, with --samples, the bundled ones).
     List {
         /// Also list the sample series bundled with aibt.

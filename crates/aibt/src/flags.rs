@@ -21,6 +21,7 @@ use crate::cli::{AccountArgs, ModelArgs};
 fn flag_of(field: &str) -> String {
     let renamed = match field {
         "local_ai_base_url" => "base-url",
+        "stock_symbol" => "symbol",
         "local_ai_model_name" => "model",
         "local_ai_api_key" => "api-key-env",
         "timeout_seconds" => "timeout",

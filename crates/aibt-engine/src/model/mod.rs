@@ -27,6 +27,7 @@ pub use stats::ai_stats;
 
 use crate::ai_config::memorisation_warning;
 use crate::budget::{Budget, Meter, Prices, Spend};
+use crate::context::ContextWindow;
 use crate::decide::{Decided, DecisionFacts, DecisionPoint, DecisionSource, SourceSummary};
 use crate::error::{EngineError, Result};
 use crate::series::series_of;
@@ -173,6 +174,9 @@ impl ModelSource {
             window,
             blind,
             options: settings,
+            context: Arc::new(
+                ContextWindow::load(store.as_ref(), &task.stock_symbol, task.end_date).await?,
+            ),
         });
         // What earlier runs of the task decided: shown in the prompts, and counted against
         // the budget.

@@ -17,6 +17,7 @@ use aibt_store::{LocalDecision, SeriesKey, Store};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
+use crate::context::ContextWindow;
 use crate::decide::DecisionPoint;
 use crate::error::{EngineError, Result};
 
@@ -37,6 +38,8 @@ pub(super) struct PromptMaker {
     pub(super) window: usize,
     pub(super) blind: Option<Blind>,
     pub(super) options: aibt_core::broker::AccountSettings,
+    /// The symbol's dated context up to the task's end.
+    pub(super) context: Arc<ContextWindow>,
 }
 
 impl PromptMaker {
@@ -62,7 +65,8 @@ impl PromptMaker {
             tax: self.options.tax_rate,
             min_commission: self.options.min_commission,
         };
-        let context = build_context(&setup, window, start as u64, account, past, step);
+        let mut context = build_context(&setup, window, start as u64, account, past, step);
+        context.context = self.context.at(bars[index].ts, self.blind.is_some());
         let market_data = json!({
             "close": bars[index].close,
             "indicators": context.indicators,
@@ -171,6 +175,7 @@ pub async fn preview_prompt(store: &dyn Store, spec: &PreviewSpec) -> Result<Pre
         window,
         blind,
         options: spec.settings.clone(),
+        context: Arc::new(ContextWindow::load(store, &spec.series.symbol, spec.at).await?),
     };
     let account = Account::open(spec.settings.clone(), "preview");
     let view = AccountView::plain(&account, bars[index].close)?;

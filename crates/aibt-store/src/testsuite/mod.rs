@@ -7,6 +7,7 @@
 mod accounts;
 mod bars;
 mod cache;
+mod context;
 mod experiments;
 mod records;
 mod samples;
@@ -19,6 +20,7 @@ use crate::Store;
 pub use accounts::*;
 pub use bars::*;
 pub use cache::*;
+pub use context::*;
 pub use experiments::*;
 pub use records::*;
 pub use samples::{sample_account, sample_run_account, sample_task, sample_trade};
@@ -39,6 +41,7 @@ pub async fn run_all(store: &dyn Store) {
     bars_import_and_read_back(store).await;
     templates_and_configs_behave(store).await;
     cached_answers_round_trip(store).await;
+    context_items_round_trip_and_read_by_visibility(store).await;
     experiments_round_trip_every_column(store).await;
     an_experiment_is_created_whole_or_not_at_all(store).await;
     experiments_page_newest_first(store).await;

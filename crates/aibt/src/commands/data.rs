@@ -7,12 +7,73 @@ use anyhow::{Context, Result};
 use serde_json::json;
 
 use crate::cli::{DataCommand, Format, ImportArgs};
+use crate::flags::flag_error;
 
 pub async fn run(store: Arc<dyn Store>, command: DataCommand) -> Result<()> {
     match command {
         DataCommand::Import(args) => import(store, args).await,
         DataCommand::List { samples, format } => list(store, samples, format).await,
+        DataCommand::ImportContext {
+            file,
+            symbol,
+            format,
+        } => import_context(store, &file, &symbol, format).await,
+        DataCommand::Context { symbol, format } => list_context(store, &symbol, format).await,
     }
+}
+
+async fn import_context(
+    store: Arc<dyn Store>,
+    file: &std::path::Path,
+    symbol: &str,
+    format: Format,
+) -> Result<()> {
+    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let name = file.display().to_string();
+    let imported = aibt_engine::context::import_context(store.as_ref(), symbol, &name, &bytes)
+        .await
+        .map_err(|e| match e {
+            // The file's own error names it, its line and column.
+            aibt_engine::error::EngineError::Invalid { field, reason } if field == "file" => {
+                anyhow::anyhow!(reason)
+            }
+            other => flag_error(other),
+        })?;
+    match format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&imported)?),
+        Format::Table => println!(
+            "imported {name} as context of {}: {} items ({} .. {}), columns {}",
+            imported.stock_symbol,
+            imported.items,
+            imported.first,
+            imported.last,
+            imported.columns.join(", ")
+        ),
+    }
+    Ok(())
+}
+
+async fn list_context(store: Arc<dyn Store>, symbol: &str, format: Format) -> Result<()> {
+    let items = store.context_items(symbol.trim(), None).await?;
+    match format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&items)?),
+        Format::Table => {
+            if items.is_empty() {
+                println!(
+                    "no context stored for {symbol} (aibt data import-context FILE --symbol {symbol})"
+                );
+            }
+            for item in &items {
+                println!(
+                    "{}  visible from {}  {}",
+                    item.item_date,
+                    format_timestamp(item.visible_at),
+                    item.data
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 async fn import(store: Arc<dyn Store>, args: ImportArgs) -> Result<()> {

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 
 use super::columns::{TableRow, WriteRow};
 use super::dialect::{Dialect, SqlValue};
-use super::schema::{ACCOUNTS, AI_CONFIGS, BARS, CACHE, EXPERIMENT_RUNS, SERIES, TASKS};
+use super::schema::{ACCOUNTS, AI_CONFIGS, BARS, CACHE, CONTEXT, EXPERIMENT_RUNS, SERIES, TASKS};
 use super::table::Table;
 use crate::error::{Result, StoreError};
 use crate::paging::{
@@ -18,8 +18,8 @@ use crate::paging::{
     parse_time_cursor, time_cursor,
 };
 use crate::rows::{
-    AccountSnapshot, AiConfig, Experiment, ExperimentRun, LocalDecision, PromptTemplate, SeriesKey,
-    Task, TradeRecord, VirtualAccount,
+    AccountSnapshot, AiConfig, ContextItem, Experiment, ExperimentRun, LocalDecision,
+    PromptTemplate, SeriesKey, Task, TradeRecord, VirtualAccount,
 };
 
 /// A statement and its parameters.
@@ -608,6 +608,30 @@ fn delete_by_task(dialect: Dialect, table: &Table, task_id: &str) -> Query {
 }
 
 /// Stores an answer unless one is already stored under its key.
+/// Stores a context item, replacing the item of the same symbol and day.
+pub fn put_context_item(dialect: Dialect) -> String {
+    let updates: Vec<String> = CONTEXT.columns[1..]
+        .iter()
+        .map(|c| format!("{c} = excluded.{c}"))
+        .collect();
+    format!(
+        "{} ON CONFLICT ({}) DO UPDATE SET {}",
+        CONTEXT.sql(dialect).insert,
+        CONTEXT.key(),
+        updates.join(", ")
+    )
+}
+
+/// The context items of `symbol` visible by `until` (all of them without it), in the order
+/// they become visible.
+pub fn context_items(dialect: Dialect, symbol: &str, until: Option<DateTime<Utc>>) -> Query {
+    let mut b = Builder::select::<ContextItem>(dialect);
+    b.compare("stock_symbol =", text(symbol));
+    b.compare_opt("visible_at <=", until.map(time));
+    b.order("visible_at, item_date", None);
+    b.finish()
+}
+
 pub fn put_cached_answer(dialect: Dialect) -> String {
     format!(
         "{} ON CONFLICT ({}) DO NOTHING",

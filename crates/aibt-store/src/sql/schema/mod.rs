@@ -9,19 +9,21 @@
 mod accounts;
 mod ai;
 mod bars;
+mod context;
 mod experiments;
 mod tasks;
 
 pub use accounts::*;
 pub use ai::*;
 pub use bars::*;
+pub use context::*;
 pub use experiments::*;
 pub use tasks::*;
 
 use super::table::Table;
 
 /// aibt's tables, for `db check`'s row counts.
-pub static TABLES: [&Table; 11] = [
+pub static TABLES: [&Table; 12] = [
     &ACCOUNTS,
     &SNAPSHOTS,
     &DECISIONS,
@@ -33,6 +35,7 @@ pub static TABLES: [&Table; 11] = [
     &CACHE,
     &EXPERIMENTS,
     &EXPERIMENT_RUNS,
+    &CONTEXT,
 ];
 
 /// The tables of a task's records (by their `task_id`): they go with the task, in batches
