@@ -3,12 +3,81 @@
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::StatusCode;
+use axum::extract::{FromRequest, FromRequestParts, Multipart, Request};
 use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
+
+/// An uploaded file and the text fields sent beside it.
+pub struct Upload {
+    /// The file's name as the client gave it, if it did.
+    pub name: Option<String>,
+    pub bytes: Bytes,
+    /// The other fields of a multipart form, trimmed.
+    pub fields: std::collections::HashMap<String, String>,
+}
+
+/// Reads an upload: the `file` field of a multipart form (its other fields in `fields`), or
+/// the whole body as the file. A file over the route's limit is a 413.
+pub async fn read_upload<S: Send + Sync>(request: Request, state: &S) -> Result<Upload, ApiError> {
+    let is_form = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    if !is_form {
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(body_rejection)?;
+        return Ok(Upload {
+            name: None,
+            bytes,
+            fields: Default::default(),
+        });
+    }
+    let mut form = Multipart::from_request(request, state)
+        .await
+        .map_err(|e| ApiError::bad_request(None, e.body_text()))?;
+    let mut file = None;
+    let mut fields = std::collections::HashMap::new();
+    while let Some(field) = form
+        .next_field()
+        .await
+        .map_err(|e| ApiError::bad_request(None, e.body_text()))?
+    {
+        let field_name = field.name().unwrap_or_default().to_string();
+        let file_name = field.file_name().map(str::to_string);
+        let data = field.bytes().await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    "the file is larger than this server accepts",
+                    None,
+                )
+            } else {
+                ApiError::bad_request(Some(field_name.clone()), e.body_text())
+            }
+        })?;
+        if field_name == "file" {
+            file = Some((file_name, data));
+        } else {
+            fields.insert(
+                field_name,
+                String::from_utf8_lossy(&data).trim().to_string(),
+            );
+        }
+    }
+    let (name, bytes) =
+        file.ok_or_else(|| ApiError::invalid("file", "file: required".to_string()))?;
+    Ok(Upload {
+        name,
+        bytes,
+        fields,
+    })
+}
 
 /// A JSON request body.
 pub struct Body<T>(pub T);

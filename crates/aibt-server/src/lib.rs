@@ -77,6 +77,7 @@ impl Default for Limits {
         (name = "prompt-templates", description = "Strategies written as prompts"),
         (name = "ai-configs", description = "How to reach a model"),
         (name = "market-data", description = "OHLCV bars"),
+        (name = "context", description = "Dated context a prompt shows once it is visible"),
         (name = "tasks", description = "Backtests: lifecycle, records, statistics, events"),
         (name = "experiments", description = "Grids of tasks judged on one leaderboard"),
     ),
@@ -105,9 +106,12 @@ impl utoipa::Modify for BearerAuth {
 
 /// The API's routes and their OpenAPI description.
 fn api(limits: Limits) -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    use routes::{accounts, ai_configs, events, experiments, market_data, tasks, templates};
+    use routes::{
+        accounts, ai_configs, context, events, experiments, market_data, tasks, templates,
+    };
     let upload = OpenApiRouter::new()
         .routes(routes!(market_data::import))
+        .routes(routes!(context::import))
         .layer(DefaultBodyLimit::max(limits.upload_bytes));
     let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(accounts::list_accounts, accounts::create_account))
@@ -138,6 +142,7 @@ fn api(limits: Limits) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(ai_configs::test_config))
         .routes(routes!(market_data::list_series))
         .routes(routes!(market_data::bars))
+        .routes(routes!(context::list))
         .routes(routes!(tasks::list_tasks, tasks::create))
         .routes(routes!(tasks::get, tasks::delete))
         .routes(routes!(tasks::start))

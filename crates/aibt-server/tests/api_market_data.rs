@@ -136,3 +136,81 @@ async fn market_data(server: &Server) {
         .await
         .error(400, "bad_request", Some("from"));
 }
+
+on_both_backends!(context);
+
+async fn context(server: &Server) {
+    // A CSV as the whole body, the symbol as a query parameter.
+    let csv = "日期,trend,score\n2012年3月2日,down,-0.5\n2012-03-01,up,0.75\n";
+    let imported = server
+        .post_raw(
+            "/api/v1/context/import?stock_symbol=GOOG",
+            "text/csv",
+            csv.as_bytes().to_vec(),
+        )
+        .await;
+    let imported = imported.ok(201);
+    assert_eq!(imported["items"], 2);
+    assert_eq!(imported["first"], "2012-03-01");
+    assert_eq!(imported["columns"], serde_json::json!(["trend", "score"]));
+
+    // A bad date names its line; nothing of the file is stored.
+    let broken = server
+        .post_raw(
+            "/api/v1/context/import?stock_symbol=GOOG",
+            "text/csv",
+            "date,trend\n2012-03-05,up\n2012-02-30,down\n"
+                .as_bytes()
+                .to_vec(),
+        )
+        .await;
+    let body = broken.error(422, "invalid", Some("file"));
+    assert!(body.text.contains("upload:3: column date"), "{}", body.text);
+    server
+        .post_raw(
+            "/api/v1/context/import",
+            "text/csv",
+            csv.as_bytes().to_vec(),
+        )
+        .await
+        .error(422, "invalid", Some("stock_symbol"));
+
+    // An Excel workbook from a form, as the market-data page sends it.
+    let xlsx = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../aibt-data/tests/fixtures/context.xlsx"
+    ))
+    .expect("fixture");
+    let form = reqwest::multipart::Form::new()
+        .text("stock_symbol", "MSFT")
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(xlsx).file_name("context.xlsx"),
+        );
+    let from_form = server
+        .send(
+            server
+                .request(Method::POST, "/api/v1/context/import")
+                .multipart(form),
+        )
+        .await;
+    assert_eq!(from_form.ok(201)["items"], 4);
+
+    let listed = server.get("/api/v1/context?stock_symbol=GOOG").await;
+    let items = listed.ok(200)["items"].as_array().expect("items").clone();
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[0]["item_date"], "2012-03-01");
+    assert_eq!(items[0]["visible_at"], "2012-03-02T00:00:00Z");
+    assert_eq!(items[1]["data"]["trend"], "down");
+    assert_eq!(
+        server
+            .get("/api/v1/context?stock_symbol=MSFT")
+            .await
+            .ok(200)["items"][0]["data"]["趋势"],
+        "上涨"
+    );
+    server
+        .get("/api/v1/context")
+        .await
+        .error(400, "bad_request", Some("stock_symbol"));
+}

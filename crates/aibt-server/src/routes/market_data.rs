@@ -4,16 +4,15 @@ use aibt_core::{Bar, MarketType, TimeGranularity};
 use aibt_data::parse_csv;
 use aibt_store::{BarRange, ImportMode, ImportOutcome, Page, SeriesInfo, SeriesKey};
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::{FromRequest, Multipart, Request, State};
-use axum::http::{StatusCode, header};
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::{Params, body_rejection, parse_query};
+use crate::extract::{Params, parse_query, read_upload};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SeriesList {
@@ -40,6 +39,37 @@ pub struct ImportParams {
     /// Overwrite stored bars that differ from the file (otherwise such a file is refused).
     #[serde(default)]
     pub replace: bool,
+}
+
+impl ImportParams {
+    /// Takes the fields a multipart form sent beside its file.
+    pub(crate) fn apply(
+        &mut self,
+        fields: &std::collections::HashMap<String, String>,
+    ) -> ApiResult<()> {
+        for (field, text) in fields {
+            match field.as_str() {
+                "symbol" => self.symbol = Some(text.clone()),
+                "market_type" => {
+                    self.market_type = Some(text.to_ascii_uppercase().parse().map_err(
+                        |e: aibt_core::EnumParseError| {
+                            ApiError::invalid("market_type", format!("market_type: {e}"))
+                        },
+                    )?)
+                }
+                "time_granularity" => {
+                    self.time_granularity = Some(text.to_ascii_lowercase().parse().map_err(
+                        |e: aibt_core::EnumParseError| {
+                            ApiError::invalid("time_granularity", format!("time_granularity: {e}"))
+                        },
+                    )?)
+                }
+                "replace" => self.replace = matches!(text.as_str(), "true" | "1" | "on"),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -75,64 +105,10 @@ pub async fn import(
     request: Request,
 ) -> ApiResult<(StatusCode, Json<ImportResult>)> {
     let mut params: ImportParams = parse_query(request.uri().query().unwrap_or_default())?;
-    let is_form = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("multipart/form-data"));
-    let (name, bytes) = if is_form {
-        let mut form = Multipart::from_request(request, &state)
-            .await
-            .map_err(|e| ApiError::bad_request(None, e.body_text()))?;
-        let mut file = None;
-        while let Some(field) = form
-            .next_field()
-            .await
-            .map_err(|e| ApiError::bad_request(None, e.body_text()))?
-        {
-            let field_name = field.name().unwrap_or_default().to_string();
-            let file_name = field.file_name().map(str::to_string);
-            let data = field.bytes().await.map_err(|e| {
-                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::new(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        "payload_too_large",
-                        "the file is larger than this server accepts",
-                        None,
-                    )
-                } else {
-                    ApiError::bad_request(Some(field_name.clone()), e.body_text())
-                }
-            })?;
-            let text = || String::from_utf8_lossy(&data).trim().to_string();
-            match field_name.as_str() {
-                "file" => file = Some((file_name.unwrap_or_else(|| "upload.csv".into()), data)),
-                "symbol" => params.symbol = Some(text()),
-                "market_type" => {
-                    params.market_type = Some(text().to_ascii_uppercase().parse().map_err(
-                        |e: aibt_core::EnumParseError| {
-                            ApiError::invalid("market_type", format!("market_type: {e}"))
-                        },
-                    )?)
-                }
-                "time_granularity" => {
-                    params.time_granularity = Some(text().to_ascii_lowercase().parse().map_err(
-                        |e: aibt_core::EnumParseError| {
-                            ApiError::invalid("time_granularity", format!("time_granularity: {e}"))
-                        },
-                    )?)
-                }
-                "replace" => params.replace = matches!(text().as_str(), "true" | "1" | "on"),
-                _ => {}
-            }
-        }
-        required(file, "file")?
-    } else {
-        let bytes = Bytes::from_request(request, &state)
-            .await
-            .map_err(body_rejection)?;
-        ("upload.csv".to_string(), bytes)
-    };
+    let upload = read_upload(request, &state).await?;
+    params.apply(&upload.fields)?;
+    let name = upload.name.unwrap_or_else(|| "upload.csv".into());
+    let bytes = upload.bytes;
     Ok((
         StatusCode::CREATED,
         Json(import_csv(&state, &name, &bytes, params).await?),

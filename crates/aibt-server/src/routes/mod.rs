@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod ai_configs;
+pub mod context;
 pub mod events;
 pub mod experiments;
 pub mod market_data;

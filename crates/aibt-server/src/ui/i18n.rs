@@ -418,6 +418,18 @@ pub const WORDS: &[(&str, &str, &str)] = &[
         "列：时间（date、datetime、time 或 timestamp）、open、high、low、close，以及可选的 volume。任何一行有误都会拒绝整个文件并指出行号。",
     ),
     ("market.imported", "Imported", "已导入"),
+    ("market.context", "Import dated context", "导入日期背景数据"),
+    (
+        "market.context_help",
+        "CSV or Excel: a date column (2025-01-01 or 2025年1月1日) and any text or number columns, such as a trend label or a sentiment score. A prompt shows an item from the end of its day (or its published_at): a daily decision sees yesterday's. One bad or repeated date refuses the file and names its line.",
+        "CSV 或 Excel：一个日期列（2025-01-01 或 2025年1月1日）以及任意文本或数值列，如趋势标签、情绪分数。条目在其日期结束后（或其 published_at 之后）才出现在提示词中：日线决策最多看到昨天的数据。任何日期有误或重复都会拒绝整个文件并指出行号。",
+    ),
+    ("market.context_items", "items", "条"),
+    (
+        "field.context_file",
+        "CSV or Excel file",
+        "CSV 或 Excel 文件",
+    ),
     ("market.refused", "Refused", "已拒绝"),
     ("market.empty", "No series stored yet.", "还没有行情数据。"),
     ("compare.title", "Compare backtests", "对比回测"),
@@ -480,6 +492,11 @@ pub const WORDS: &[(&str, &str, &str)] = &[
         "var.orders",
         "limit orders waiting: action, limit_price, bars_left",
         "等待成交的限价单：action、limit_price、bars_left",
+    ),
+    (
+        "var.context",
+        "dated context visible at the decision bar: date and its columns",
+        "决策K线时可见的日期背景数据：date 及其各列",
     ),
     (
         "var.capacity",

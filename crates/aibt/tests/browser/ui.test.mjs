@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import http from "node:http";
+import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 
 const base = process.env.AIBT_URL;
@@ -246,6 +247,21 @@ try {
     const error = await page.textContent("#upload-error");
     assert.match(error, /broken\.csv:3/);
     assert.match(error, /high/);
+    // Dated context: an Excel workbook is imported, a CSV with a day given twice is refused.
+    await page.setInputFiles('#context-upload input[name="file"]',
+      fileURLToPath(new URL("../../../aibt-data/tests/fixtures/context.xlsx", import.meta.url)));
+    await page.fill('#context-upload input[name="stock_symbol"]', "GOOG");
+    await page.click("#context-button");
+    await page.waitForSelector("#context-result #upload-ok");
+    assert.match(await page.textContent("#context-result"), /GOOG · 4 .* 2012-03-01 → 2012-03-06/);
+    await page.setInputFiles('#context-upload input[name="file"]', {
+      name: "twice.csv",
+      mimeType: "text/csv",
+      buffer: Buffer.from("date,trend\n2024-01-02,up\n2024-01-02,down\n"),
+    });
+    await page.click("#context-button");
+    await page.waitForSelector("#context-result #upload-error");
+    assert.match(await page.textContent("#context-result"), /twice\.csv:3/);
   });
 
   await step("09-compare", async () => {

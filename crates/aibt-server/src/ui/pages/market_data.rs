@@ -1,15 +1,17 @@
 //! `/market-data`: the stored series, a CSV upload that names the line and column of any
-//! mistake, and a series' candles.
+//! mistake, a dated-context upload (CSV or Excel), and a series' candles.
 
+use aibt_engine::context::import_context;
 use aibt_store::SeriesInfo;
 use askama::Template;
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{Multipart, Query, State};
+use axum::extract::{Query, Request, State};
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, post};
 
 use crate::AppState;
+use crate::error::ApiError;
+use crate::extract::read_upload;
 use crate::routes::market_data::{ImportParams, import_csv};
 use crate::ui::charts::{self, SeriesQuery};
 use crate::ui::format::url_encode;
@@ -19,6 +21,7 @@ use crate::ui::respond::{page_try, render};
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/market-data", get(market_data).post(upload))
+        .route("/market-data/context", post(upload_context))
         .route("/market-data/chart", get(series_chart))
         .route("/market-data/candles.json", get(charts::series_candles))
 }
@@ -47,43 +50,19 @@ pub struct UploadResult {
     result: Result<String, String>,
 }
 
-/// The upload form: the file and the series it holds, as the API's import takes them.
-async fn upload_form(form: &mut Multipart) -> Result<(ImportParams, (String, Bytes)), String> {
-    let mut params = ImportParams::default();
-    let mut file: Option<(String, Bytes)> = None;
-    while let Some(field) = form.next_field().await.map_err(|e| e.body_text())? {
-        let name = field.name().unwrap_or_default().to_string();
-        let file_name = field.file_name().map(str::to_string);
-        let data = field.bytes().await.map_err(|e| e.body_text())?;
-        let text = String::from_utf8_lossy(&data).trim().to_string();
-        match name.as_str() {
-            "file" => file = Some((file_name.unwrap_or_else(|| "upload.csv".into()), data)),
-            "symbol" => params.symbol = Some(text),
-            "market_type" => params.market_type = text.to_ascii_uppercase().parse().ok(),
-            "time_granularity" => params.time_granularity = text.to_ascii_lowercase().parse().ok(),
-            "replace" => params.replace = text == "true",
-            _ => {}
-        }
-    }
-    let file = file.ok_or_else(|| "file: choose a CSV file".to_string())?;
-    Ok((params, file))
-}
-
-async fn upload(
-    State(state): State<AppState>,
-    UiLang(tr): UiLang,
-    mut form: Multipart,
-) -> Response {
+/// A bar file from the upload form, imported as the API imports it.
+async fn upload(State(state): State<AppState>, UiLang(tr): UiLang, request: Request) -> Response {
     let result = async {
-        let (params, (name, bytes)) = upload_form(&mut form).await?;
-        let outcome = import_csv(&state, &name, &bytes, params)
-            .await
-            .map_err(|e| e.detail.message)?;
+        let upload = read_upload(request, &state).await?;
+        let mut params = ImportParams::default();
+        params.apply(&upload.fields)?;
+        let name = upload.name.unwrap_or_else(|| "upload.csv".into());
+        let outcome = import_csv(&state, &name, &upload.bytes, params).await?;
         let day = |t: Option<chrono::DateTime<chrono::Utc>>| {
             t.map(|t| t.format("%Y-%m-%d").to_string())
                 .unwrap_or_default()
         };
-        Ok(format!(
+        Ok::<_, ApiError>(format!(
             "{} · {} {} · {} → {}",
             outcome.series,
             outcome.outcome.inserted,
@@ -92,7 +71,38 @@ async fn upload(
             day(outcome.last),
         ))
     }
-    .await;
+    .await
+    .map_err(|e| e.detail.message);
+    render(&UploadResult { tr, result })
+}
+
+/// A context file (CSV or Excel) from the context form.
+async fn upload_context(
+    State(state): State<AppState>,
+    UiLang(tr): UiLang,
+    request: Request,
+) -> Response {
+    let result = async {
+        let upload = read_upload(request, &state).await?;
+        let symbol = upload
+            .fields
+            .get("stock_symbol")
+            .cloned()
+            .unwrap_or_default();
+        let name = upload.name.unwrap_or_else(|| "upload".into());
+        let imported = import_context(state.store.as_ref(), &symbol, &name, &upload.bytes).await?;
+        Ok::<_, ApiError>(format!(
+            "{} · {} {} · {} → {} · {}",
+            imported.stock_symbol,
+            imported.items,
+            tr.t("market.context_items"),
+            imported.first,
+            imported.last,
+            imported.columns.join(", ")
+        ))
+    }
+    .await
+    .map_err(|e| e.detail.message);
     render(&UploadResult { tr, result })
 }
 
