@@ -96,7 +96,7 @@ macro_rules! fixed_scale_decimal {
     (
         $(#[$doc:meta])*
         $name:ident, kind = $kind:literal, scale = $scale:literal, column = $column:literal,
-        max = ($lo:expr, $mid:expr, $hi:expr)
+        max = ($lo:expr, $mid:expr, $hi:expr), integer_digits = $digits:literal
     ) => {
         $(#[$doc])*
         // Every value is kept at exactly `SCALE` decimal places (`new` rescales), so equality,
@@ -114,13 +114,25 @@ macro_rules! fixed_scale_decimal {
         #[cfg(feature = "openapi")]
         impl utoipa::PartialSchema for $name {
             fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                use rust_decimal::prelude::ToPrimitive;
+                use utoipa::openapi::schema::{SchemaType, Type};
+                // A number is rounded half away from zero to SCALE places before its range is
+                // checked, so numbers within half a unit beyond MAX still fit.
+                let half_unit = Decimal::new(5, $scale + 1);
+                let bound = (<$name>::MAX + half_unit).to_f64().unwrap_or(f64::MAX);
                 utoipa::openapi::ObjectBuilder::new()
-                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .schema_type(SchemaType::Array(vec![Type::String, Type::Number]))
                     .description(Some(concat!(
-                        "A decimal as a string, at ", stringify!($scale), " decimal places (",
-                        $column, ")"
+                        "A decimal as a string (or a JSON number), at ", stringify!($scale),
+                        " decimal places (", $column, ")"
                     )))
-                    .pattern(Some(r"^-?[0-9]+(\.[0-9]+)?$"))
+                    // Every text of this form is in range and exact, so a client keeping to
+                    // it is never refused (the parser takes more: exponents, rounding).
+                    .pattern(Some(concat!(
+                        r"^-?[0-9]{1,", stringify!($digits), r"}(\.[0-9]{1,", stringify!($scale), "})?$"
+                    )))
+                    .exclusive_minimum(Some(-bound))
+                    .exclusive_maximum(Some(bound))
                     .into()
             }
         }
@@ -478,23 +490,25 @@ impl<T: FixedScale> Visitor<'_> for FixedVisitor<T> {
 fixed_scale_decimal!(
     /// An amount of money or a price: scale 8, as `NUMERIC(38,8)`.
     ///
-    /// A 96-bit decimal at scale 8 holds magnitudes up to about 7.9 × 10^20, which is the
-    /// range aibt accepts (a `NUMERIC(38,8)` column could hold more; nothing real needs it).
-    Money, kind = "amount", scale = 8, column = "NUMERIC(38,8) at 96-bit precision",
-    max = (u32::MAX, u32::MAX, u32::MAX)
+    /// Up to 20 integer digits (99,999,999,999,999,999,999.99999999): within what a 96-bit
+    /// decimal holds at scale 8 (about 7.9 × 10^20), and a limit a client can be told in a
+    /// pattern (a `NUMERIC(38,8)` column could hold more; nothing real needs it).
+    // 10^28 − 1 = 0x204F_CE5E_3E25_0261_0FFF_FFFF
+    Money, kind = "amount", scale = 8, column = "NUMERIC(38,8), 20 integer digits",
+    max = (0x0FFF_FFFF, 0x3E25_0261, 0x204F_CE5E), integer_digits = 20
 );
 
 fixed_scale_decimal!(
     /// A quantity of shares or coins: scale 8, so that 0.00000001 BTC is one unit.
-    Quantity, kind = "quantity", scale = 8, column = "NUMERIC(38,8) at 96-bit precision",
-    max = (u32::MAX, u32::MAX, u32::MAX)
+    Quantity, kind = "quantity", scale = 8, column = "NUMERIC(38,8), 20 integer digits",
+    max = (0x0FFF_FFFF, 0x3E25_0261, 0x204F_CE5E), integer_digits = 20
 );
 
 fixed_scale_decimal!(
     /// A percentage: scale 6, as `NUMERIC(15,6)` (up to 999,999,999.999999).
     Percent, kind = "percentage", scale = 6, column = "NUMERIC(15,6)",
     // 999_999_999_999_999 = 0x0003_8D7E_A4C6_7FFF
-    max = (0xA4C6_7FFF, 0x0003_8D7E, 0)
+    max = (0xA4C6_7FFF, 0x0003_8D7E, 0), integer_digits = 9
 );
 
 fixed_scale_decimal!(
@@ -502,7 +516,7 @@ fixed_scale_decimal!(
     /// (up to 9,999.999999).
     Rate, kind = "rate", scale = 6, column = "NUMERIC(10,6)",
     // 9_999_999_999 = 0x0000_0002_540B_E3FF
-    max = (0x540B_E3FF, 0x0000_0002, 0)
+    max = (0x540B_E3FF, 0x0000_0002, 0), integer_digits = 4
 );
 
 impl Rate {
@@ -599,7 +613,7 @@ mod tests {
             "-0.00000001",
             "0.5",
             "-12345678901234567890.12345678",
-            "792281625142643375935.43950335",
+            "99999999999999999999.99999999",
             "7",
             "-7",
         ] {
@@ -694,9 +708,11 @@ mod tests {
     fn out_of_range_names_the_limit() {
         let err = Money::parse("1e30").unwrap_err();
         assert!(matches!(err, DecimalError::OutOfRange { .. }), "{err:?}");
-        let err = Money::parse("792281625142643375936").unwrap_err();
+        let err = Money::parse("100000000000000000000").unwrap_err();
         assert!(err.to_string().contains("out of range"), "{err}");
-        assert!(Money::parse("792281625142643375935.43950335").is_ok());
+        assert!(Money::parse("99999999999999999999.99999999").is_ok());
+        assert!(Money::parse("99999999999999999999.999999994").is_ok());
+        assert!(Money::parse("99999999999999999999.999999995").is_err());
         let err = Percent::parse("1000000000").unwrap_err();
         assert!(err.to_string().contains("NUMERIC(15,6)"), "{err}");
         assert!(Percent::parse("999999999.999999").is_ok());

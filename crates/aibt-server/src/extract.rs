@@ -10,6 +10,48 @@ use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
 
+/// A page size as a client may send it: any non-negative integer (the store clamps it to
+/// what one page may hold), or `default` when absent; a negative one is a 400.
+pub fn page_size(limit: Option<i64>, default: u32) -> Result<u32, ApiError> {
+    match limit {
+        None => Ok(default),
+        Some(limit) if limit < 0 => Err(ApiError::bad_request(
+            Some("limit".into()),
+            format!("limit: {limit} is negative"),
+        )),
+        Some(limit) => Ok(u32::try_from(limit).unwrap_or(u32::MAX)),
+    }
+}
+
+/// The longest a stream may wait between reads of the database, in milliseconds.
+pub const MAX_POLL_MS: u64 = 60_000;
+
+/// How often an event stream reads the database: `default` when absent, at least `floor`
+/// (a faster poll would only load the database), and a 400 above [`MAX_POLL_MS`].
+pub fn poll_interval(
+    interval_ms: Option<u64>,
+    default: u64,
+    floor: u64,
+) -> Result<std::time::Duration, ApiError> {
+    let millis = interval_ms.unwrap_or(default);
+    if millis > MAX_POLL_MS {
+        return Err(ApiError::bad_request(
+            Some("interval_ms".into()),
+            format!("interval_ms: {millis} is above {MAX_POLL_MS}"),
+        ));
+    }
+    Ok(std::time::Duration::from_millis(millis.max(floor)))
+}
+
+/// An empty query value is no value: `?cursor=` asks for the first page, as a client with no
+/// cursor yet may well send it.
+pub fn empty_as_none<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
+    let value: Option<String> = serde::Deserialize::deserialize(deserializer)?;
+    Ok(value.filter(|v| !v.is_empty()))
+}
+
 /// An uploaded file and the text fields sent beside it.
 pub struct Upload {
     /// The file's name as the client gave it, if it did.
@@ -143,13 +185,12 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::bad_request(None, "the request needs a JSON body"));
     }
-    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+    let mut json: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::bad_request(None, format!("the body is not valid JSON: {e}")))?;
+    whole_numbers_as_integers(&mut json);
+    let value = serde_path_to_error::deserialize(json).map_err(|error| {
         let path = error.path().to_string();
         let inner = error.into_inner();
-        if inner.is_syntax() || inner.is_eof() {
-            return ApiError::bad_request(None, format!("the body is not valid JSON: {inner}"));
-        }
         let message = without_position(&inner.to_string());
         // A missing field is reported at its parent; name the field itself. (An unknown one
         // is already in the path.)
@@ -164,10 +205,27 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         };
         ApiError::invalid(field.clone(), format!("{field}: {message}"))
     })?;
-    deserializer
-        .end()
-        .map_err(|e| ApiError::bad_request(None, format!("the body is not valid JSON: {e}")))?;
     Ok(value)
+}
+
+/// JSON has one number type: `3.0` is the integer 3 to a client (and to JSON Schema), so an
+/// integer field takes it. Whole numbers within the range a float holds exactly become
+/// integers before the body is read; fractional ones stay as they are.
+fn whole_numbers_as_integers(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::Number(number) => {
+            if let Some(float) = number.as_f64().filter(|_| number.is_f64())
+                && float.fract() == 0.0
+                && float.abs() <= 9_007_199_254_740_992.0
+            {
+                *number = serde_json::Number::from(float as i64);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(whole_numbers_as_integers),
+        Value::Object(fields) => fields.values_mut().for_each(whole_numbers_as_integers),
+        _ => {}
+    }
 }
 
 /// Query parameters.

@@ -10,6 +10,7 @@ mod docs;
 mod error;
 mod extract;
 mod guard;
+mod ranges;
 pub mod report;
 mod routes;
 pub mod ui;
@@ -81,31 +82,34 @@ impl Default for Limits {
         (name = "tasks", description = "Backtests: lifecycle, records, statistics, events"),
         (name = "experiments", description = "Grids of tasks judged on one leaderboard"),
     ),
-    components(schemas(ErrorBody, ErrorDetail)),
-    modifiers(&BearerAuth),
+    components(schemas(
+        ErrorBody,
+        ErrorDetail,
+        routes::events::DecisionEvent,
+        routes::events::EndEvent,
+        routes::events::StreamError,
+    )),
 )]
 struct ApiDoc;
 
-/// Declares the optional bearer token in the description.
-struct BearerAuth;
-
-impl utoipa::Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
-        );
-        openapi.security = Some(vec![utoipa::openapi::security::SecurityRequirement::new(
-            "bearer",
-            Vec::<String>::new(),
-        )]);
-    }
+/// Declares the bearer token a server with `--api-token` requires; a server without one
+/// describes no security at all, since it would accept a request carrying none.
+fn require_bearer(openapi: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+    let components = openapi.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(
+        "bearer",
+        SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+    );
+    openapi.security = Some(vec![utoipa::openapi::security::SecurityRequirement::new(
+        "bearer",
+        Vec::<String>::new(),
+    )]);
 }
 
-/// The API's routes and their OpenAPI description.
-fn api(limits: Limits) -> (Router<AppState>, utoipa::openapi::OpenApi) {
+/// The API's routes and their OpenAPI description; `token_required` says whether this server
+/// was started with a token, which changes what it answers and so what it describes.
+fn api(limits: Limits, token_required: bool) -> (Router<AppState>, utoipa::openapi::OpenApi) {
     use routes::{
         accounts, ai_configs, context, events, experiments, market_data, tasks, templates,
     };
@@ -169,14 +173,20 @@ fn api(limits: Limits) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(upload)
         .split_for_parts();
     let mut openapi = openapi;
-    document_body_refusals(&mut openapi);
+    document_shared_refusals(&mut openapi, token_required);
+    if token_required {
+        require_bearer(&mut openapi);
+    }
     (router, openapi)
 }
 
-/// Every route that reads a body refuses one that is not JSON (or not the expected shape) with
-/// a 400, and one over the size limit with a 413, in the extractor they all share
-/// (`extract.rs`): documented here once for all of them, not route by route.
-fn document_body_refusals(openapi: &mut utoipa::openapi::OpenApi) {
+/// Refusals every route shares, documented here once for all of them, not route by route: a
+/// route that reads a body refuses one that is not JSON (or not the expected shape) with a 400
+/// and one over the size limit with a 413 (the extractor in `extract.rs`); a route with query
+/// parameters refuses one not of its type with a 400 (`Params`); on a server with a token,
+/// every route refuses a request without it with a 401; and a write from another site's page
+/// is a 403 (`guard.rs`).
+fn document_shared_refusals(openapi: &mut utoipa::openapi::OpenApi, token_required: bool) {
     use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
     let refusal = |description: &str| {
         ResponseBuilder::new()
@@ -190,6 +200,46 @@ fn document_body_refusals(openapi: &mut utoipa::openapi::OpenApi) {
             .build()
     };
     for item in openapi.paths.paths.values_mut() {
+        let writes = [
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+            &mut item.delete,
+        ];
+        for operation in writes.into_iter().flatten() {
+            operation
+                .responses
+                .responses
+                .entry("403".into())
+                .or_insert_with(|| {
+                    refusal("A write from another site's page (its Origin says so)").into()
+                });
+        }
+        let every = [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+            &mut item.delete,
+        ];
+        for operation in every.into_iter().flatten() {
+            let responses = &mut operation.responses.responses;
+            if token_required {
+                responses.entry("401".into()).or_insert_with(|| {
+                    refusal("The request does not carry the server's token").into()
+                });
+            }
+            let has_query = operation
+                .parameters
+                .iter()
+                .flatten()
+                .any(|p| p.parameter_in == utoipa::openapi::path::ParameterIn::Query);
+            if has_query {
+                responses
+                    .entry("400".into())
+                    .or_insert_with(|| refusal("A query parameter is not of its type").into());
+            }
+        }
         for operation in [&mut item.post, &mut item.put, &mut item.patch]
             .into_iter()
             .flatten()
@@ -210,7 +260,9 @@ fn document_body_refusals(openapi: &mut utoipa::openapi::OpenApi) {
 
 /// The whole HTTP service.
 pub fn router(state: AppState, limits: Limits) -> Router {
-    let (api, openapi) = api(limits);
+    let (api, openapi) = api(limits, state.api_token.is_some());
+    let mut openapi = serde_json::to_value(&openapi).unwrap_or_default();
+    routes::events::document_streams(&mut openapi);
     let openapi = Arc::new(openapi);
     let request_id = HeaderName::from_static("x-request-id");
     Router::new()

@@ -55,15 +55,98 @@ async fn documentation_and_errors(server: &Server) {
         }
     }
     assert!(paths["/api/v1/tasks/{task_id}/pause"]["post"]["responses"]["413"].is_null());
+    // A server without a token describes no security and no 401 (a client sending nothing is
+    // served); every write documents the cross-site 403; every operation with query
+    // parameters their 400.
+    assert!(spec["security"].is_null(), "{}", spec["security"]);
+    for (path, item) in paths {
+        for (method, operation) in item.as_object().expect("operations") {
+            let responses = &operation["responses"];
+            assert!(responses["401"].is_null(), "{method} {path}: a 401");
+            if method != "get" {
+                assert!(responses["403"].is_object(), "{method} {path}: no 403");
+            }
+            let has_query = operation["parameters"]
+                .as_array()
+                .is_some_and(|ps| ps.iter().any(|p| p["in"] == "query"));
+            if has_query {
+                assert!(responses["400"].is_object(), "{method} {path}: no 400");
+            }
+        }
+    }
+    // An empty cursor is the first page, as a client without one may send it.
+    let first = server.get("/api/v1/tasks?cursor=&limit=5").await;
+    assert!(first.ok(200)["items"].is_array());
+    server
+        .get("/api/v1/tasks?limit=-1")
+        .await
+        .error(400, "bad_request", Some("limit"));
+    // A time-ordered list's cursor is MICROS|ID, as its pattern says; any such text is a
+    // position, other text a 400 naming the cursor.
+    let cursor = &paths["/api/v1/tasks"]["get"]["parameters"]
+        .as_array()
+        .expect("parameters")
+        .iter()
+        .find(|p| p["name"] == "cursor")
+        .expect("a cursor")["schema"]["pattern"];
+    assert_eq!(cursor, r"^(-?[0-9]{1,16}\|.*)?$");
+    let far = server
+        .get("/api/v1/tasks?cursor=-9999999999999999%7Cz")
+        .await;
+    assert_eq!(far.ok(200)["items"], serde_json::json!([]));
+    server
+        .get("/api/v1/tasks?cursor=yesterday")
+        .await
+        .error(400, "bad_request", Some("cursor"));
+    // Each event of a stream is described: its name, and the schema of its JSON data.
+    let stream = &paths["/api/v1/tasks/{task_id}/events"]["get"]["responses"]["200"]["content"]["text/event-stream"]
+        ["schema"];
+    let events: Vec<(String, String)> = stream["oneOf"]
+        .as_array()
+        .expect("one schema per event")
+        .iter()
+        .map(|variant| {
+            let properties = &variant["properties"];
+            (
+                properties["event"]["const"]
+                    .as_str()
+                    .expect("name")
+                    .to_string(),
+                properties["data"]["contentSchema"]["$ref"]
+                    .as_str()
+                    .expect("data")
+                    .to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        events,
+        [
+            ("progress", "ProgressEvent"),
+            ("decision", "DecisionEvent"),
+            ("end", "EndEvent"),
+            ("error", "StreamError"),
+        ]
+        .map(|(event, schema)| (event.to_string(), format!("#/components/schemas/{schema}")))
+    );
     let schemas = spec["components"]["schemas"].as_object().expect("schemas");
     assert!(schemas.contains_key("VirtualAccount") && schemas.contains_key("TradeRecord"));
-    // Money is a string in the description, as on the wire.
+    // Money is a string in the description, as aibt writes it (a request may send a number),
+    // of at most 20 integer digits and 8 places.
     let money = &schemas["VirtualAccount"]["properties"]["initial_balance"];
     let money = match money["$ref"].as_str() {
         Some(reference) => &schemas[reference.trim_start_matches("#/components/schemas/")],
         None => money,
     };
-    assert_eq!(money["type"], "string", "{money}");
+    assert_eq!(
+        money["type"],
+        serde_json::json!(["string", "number"]),
+        "{money}"
+    );
+    assert_eq!(money["pattern"], r"^-?[0-9]{1,20}(\.[0-9]{1,8})?$");
+    // A field narrower than its type says so: a commission rate is below 1.
+    let commission = &schemas["AccountCreate"]["properties"]["commission_rate_buy"];
+    assert_eq!(commission["pattern"], r"^0(\.[0-9]{1,6})?$", "{commission}");
 
     let docs = server.get("/api/docs").await;
     assert_eq!(docs.status, 200);
@@ -134,6 +217,18 @@ async fn a_token_guards_every_route_but_health() {
     assert_eq!(body["error"]["code"], "unauthorized");
     // The server's own client sends the token.
     assert_eq!(guarded.get("/api/v1/tasks").await.status, 200);
+    // Its description requires the bearer token, and every operation documents the 401.
+    let spec = guarded.get("/api/openapi.json").await;
+    let spec = spec.ok(200);
+    assert_eq!(spec["security"], serde_json::json!([{"bearer": []}]));
+    for (path, item) in spec["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("operations") {
+            assert!(
+                operation["responses"]["401"].is_object(),
+                "{method} {path}: no 401"
+            );
+        }
+    }
 
     // A browser is sent to the login page, and signs in to a cookie.
     let no_redirects = reqwest::Client::builder()

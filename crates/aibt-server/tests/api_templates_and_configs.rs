@@ -98,7 +98,7 @@ async fn templates(server: &Server) {
             .ends_with("Step {{ step }}.")
     );
 
-    // Soft delete: hidden from the list unless asked, still readable by id.
+    // Soft delete: gone by id, hidden from the list unless asked, then listed as DELETED.
     assert_eq!(
         server
             .delete(&format!("/api/v1/prompt-templates/{id}"))
@@ -124,13 +124,10 @@ async fn templates(server: &Server) {
             .iter()
             .any(|t| t["prompt_id"] == id.as_str() && t["status"] == "DELETED")
     );
-    assert_eq!(
-        server
-            .get(&format!("/api/v1/prompt-templates/{id}"))
-            .await
-            .ok(200)["status"],
-        "DELETED"
-    );
+    server
+        .get(&format!("/api/v1/prompt-templates/{id}"))
+        .await
+        .error(404, "not_found", None);
     server
         .get("/api/v1/prompt-templates/none")
         .await

@@ -76,18 +76,66 @@ pub fn clamp_limit(limit: u32) -> u32 {
     }
 }
 
-/// Cursors of time-ordered lists: the sort key of the last row, `time|id`.
+/// What a cursor of a time-ordered list looks like: the sort key of a page's last row as
+/// `MICROS|id`, the time in microseconds since 1970 (16 digits reach 1653 to 2286). Any text of
+/// this form is a position in the list, so the server takes any, not only those it issued;
+/// the API documents this pattern on every such cursor.
+pub const TIME_CURSOR_PATTERN: &str = r"^-?[0-9]{1,16}\|.*$";
+
+/// The cursor of a row of a time-ordered list (see [`TIME_CURSOR_PATTERN`]).
 pub fn time_cursor(time: DateTime<Utc>, id: &str) -> String {
-    format!("{}|{id}", aibt_core::time::format_timestamp(time))
+    format!("{}|{id}", time.timestamp_micros())
 }
 
-/// Reads a cursor made by [`time_cursor`].
+/// Reads a cursor of the form [`TIME_CURSOR_PATTERN`] describes.
 pub fn parse_time_cursor(cursor: &str) -> Result<(DateTime<Utc>, String)> {
     let bad = || StoreError::Invalid {
         field: "cursor",
-        reason: format!("{cursor:?} is not a cursor this server issued"),
+        reason: format!("{cursor:?} is not MICROS|ID (the next_cursor of a page)"),
     };
-    let (time, id) = cursor.split_once('|').ok_or_else(bad)?;
-    let time = aibt_core::time::parse_timestamp(time).map_err(|_| bad())?;
+    let (micros, id) = cursor.split_once('|').ok_or_else(bad)?;
+    let digits = micros.strip_prefix('-').unwrap_or(micros);
+    if digits.is_empty() || digits.len() > 16 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let time = micros
+        .parse::<i64>()
+        .ok()
+        .and_then(DateTime::from_timestamp_micros)
+        .ok_or_else(bad)?;
     Ok((time, id.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_cursors_read_back_and_refuse_other_text() {
+        let at = DateTime::parse_from_rfc3339("1900-03-04T05:06:07.123456Z")
+            .expect("time")
+            .with_timezone(&Utc);
+        let cursor = time_cursor(at, "task-1|x");
+        assert_eq!(cursor, "-2203613632876544|task-1|x");
+        assert_eq!(
+            parse_time_cursor(&cursor).expect("parsed"),
+            (at, "task-1|x".to_string())
+        );
+        assert_eq!(
+            parse_time_cursor("9999999999999999|")
+                .expect("the latest position")
+                .0,
+            DateTime::from_timestamp_micros(9_999_999_999_999_999).expect("in range")
+        );
+        for bad in [
+            "",
+            "12",
+            "1.5|a",
+            "2024-01-01T00:00:00Z|a",
+            "12345678901234567|a",
+            "-|a",
+        ] {
+            assert!(parse_time_cursor(bad).is_err(), "{bad:?} accepted");
+        }
+    }
 }

@@ -17,6 +17,7 @@ use crate::error::{EngineError, Result};
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ExperimentSpec {
+    #[cfg_attr(feature = "openapi", schema(pattern = r"\S"))]
     pub name: String,
     /// Seeds the repeats' sampling, the random baselines and the bootstrap.
     #[serde(default)]
@@ -62,6 +63,7 @@ fn one() -> i64 {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SeriesSpec {
+    #[cfg_attr(feature = "openapi", schema(pattern = r"\S"))]
     pub symbol: String,
     /// The sample's market, or US.
     #[serde(default)]

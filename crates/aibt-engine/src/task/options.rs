@@ -62,6 +62,7 @@ pub struct TaskOptions {
     /// user), so that editing the template later changes neither a resumed run's prompts nor
     /// what the task says it ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(read_only))]
     pub template_content: Option<String>,
 }
 

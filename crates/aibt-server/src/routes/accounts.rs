@@ -21,17 +21,25 @@ use crate::extract::{Body, Params};
 pub struct AccountCreate {
     pub market_type: MarketType,
     /// Cash at the start of every task that uses the account.
+    #[schema(schema_with = crate::ranges::positive_money)]
     pub initial_balance: Money,
     #[serde(default)]
     pub stock_symbol: Option<String>,
+    #[schema(schema_with = crate::ranges::fraction_or_null)]
     pub commission_rate_buy: Option<Rate>,
+    #[schema(schema_with = crate::ranges::fraction_or_null)]
     pub commission_rate_sell: Option<Rate>,
+    #[schema(schema_with = crate::ranges::fraction_or_null)]
     pub tax_rate: Option<Rate>,
+    #[schema(schema_with = crate::ranges::money_or_null)]
     pub min_commission: Option<Money>,
+    #[schema(schema_with = crate::ranges::margin_ratio_or_null)]
     pub short_margin_ratio: Option<Rate>,
     /// Fraction every fill is moved against the trader (0 when omitted).
+    #[schema(schema_with = crate::ranges::fraction_or_null)]
     pub slippage: Option<Rate>,
     /// Yearly rate charged on the market value of shorts (0 when omitted).
+    #[schema(schema_with = crate::ranges::yearly_rate_or_null)]
     pub borrow_rate: Option<Rate>,
     /// US accounts trade whole shares unless this is true.
     pub allow_fractional_shares: Option<bool>,
@@ -41,14 +49,22 @@ pub struct AccountCreate {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AccountUpdate {
+    #[schema(schema_with = crate::ranges::positive_money_or_null)]
     pub initial_balance: Option<Money>,
     pub stock_symbol: Option<String>,
+    #[schema(schema_with = crate::ranges::fraction_or_null)]
     pub commission_rate_buy: Option<Rate>,
+    #[schema(schema_with = crate::ranges::fraction_or_null)]
     pub commission_rate_sell: Option<Rate>,
+    #[schema(schema_with = crate::ranges::fraction_or_null)]
     pub tax_rate: Option<Rate>,
+    #[schema(schema_with = crate::ranges::money_or_null)]
     pub min_commission: Option<Money>,
+    #[schema(schema_with = crate::ranges::margin_ratio_or_null)]
     pub short_margin_ratio: Option<Rate>,
+    #[schema(schema_with = crate::ranges::fraction_or_null)]
     pub slippage: Option<Rate>,
+    #[schema(schema_with = crate::ranges::yearly_rate_or_null)]
     pub borrow_rate: Option<Rate>,
     pub allow_fractional_shares: Option<bool>,
 }
@@ -57,8 +73,10 @@ pub struct AccountUpdate {
 #[into_params(parameter_in = Query)]
 pub struct AccountListParams {
     /// Page size (default 100, at most 10,000).
-    pub limit: Option<u32>,
+    #[param(minimum = 0)]
+    pub limit: Option<i64>,
     /// The `next_cursor` of the previous page.
+    #[serde(default, deserialize_with = "crate::extract::empty_as_none")]
     pub cursor: Option<String>,
     /// Also list the run accounts of tasks.
     #[serde(default)]
@@ -81,7 +99,7 @@ pub async fn list_accounts(
         .store
         .list_accounts(&AccountQuery {
             include_task_accounts: params.include_task_accounts,
-            limit: params.limit.unwrap_or(100),
+            limit: crate::extract::page_size(params.limit, 100)?,
             cursor: params.cursor,
         })
         .await?;

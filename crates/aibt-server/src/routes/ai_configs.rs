@@ -21,27 +21,39 @@ use crate::extract::{Body, Params};
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AiConfigCreate {
+    #[schema(pattern = r"\S")]
     pub name: String,
     /// The API root, e.g. `http://127.0.0.1:11434/v1`.
+    #[schema(pattern = r"^\s*https?://[^\s/]+(/\S*)?$")]
     pub local_ai_base_url: String,
     /// The key; stored encrypted (XChaCha20-Poly1305), never returned.
     pub local_ai_api_key: Option<String>,
     /// Or: read the key from this environment variable of the server at each call.
+    #[schema(pattern = r"^[A-Za-z0-9_]+$")]
     pub local_ai_api_key_env: Option<String>,
+    #[schema(pattern = r"\S")]
     pub local_ai_model_name: String,
+    #[schema(schema_with = crate::ranges::temperature_or_null)]
     pub temperature: Option<Rate>,
+    #[schema(minimum = 16, maximum = 32768)]
     pub max_tokens: Option<i64>,
+    #[schema(minimum = 1, maximum = 3600)]
     pub timeout_seconds: Option<i64>,
     pub response_format: Option<ResponseFormat>,
+    #[schema(minimum = 1, maximum = 1024)]
     pub max_concurrency: Option<i64>,
+    #[schema(minimum = 0, maximum = 10)]
     pub max_retries: Option<i64>,
     pub knowledge_cutoff: Option<NaiveDate>,
     /// Money per million prompt tokens (the cost of runs, budgets).
+    #[schema(schema_with = crate::ranges::money_or_null)]
     pub price_input_per_million: Option<Money>,
     /// Money per million completion tokens.
+    #[schema(schema_with = crate::ranges::money_or_null)]
     pub price_output_per_million: Option<Money>,
     /// Sent as `reasoning_effort` to servers that take it: `none`, `minimal`, `low`,
     /// `medium`, `high` or `xhigh` (in an update, `""` removes it).
+    #[schema(pattern = r"^(|none|minimal|low|medium|high|xhigh)$")]
     pub reasoning_effort: Option<String>,
 }
 
@@ -49,31 +61,45 @@ pub struct AiConfigCreate {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AiConfigUpdate {
+    #[schema(pattern = r"\S")]
     pub name: Option<String>,
+    #[schema(pattern = r"^\s*https?://[^\s/]+(/\S*)?$")]
     pub local_ai_base_url: Option<String>,
     pub local_ai_api_key: Option<String>,
+    #[schema(pattern = r"^[A-Za-z0-9_]+$")]
     pub local_ai_api_key_env: Option<String>,
+    #[schema(pattern = r"\S")]
     pub local_ai_model_name: Option<String>,
+    #[schema(schema_with = crate::ranges::temperature_or_null)]
     pub temperature: Option<Rate>,
+    #[schema(minimum = 16, maximum = 32768)]
     pub max_tokens: Option<i64>,
+    #[schema(minimum = 1, maximum = 3600)]
     pub timeout_seconds: Option<i64>,
     pub response_format: Option<ResponseFormat>,
+    #[schema(minimum = 1, maximum = 1024)]
     pub max_concurrency: Option<i64>,
+    #[schema(minimum = 0, maximum = 10)]
     pub max_retries: Option<i64>,
     pub knowledge_cutoff: Option<NaiveDate>,
     /// Money per million prompt tokens (the cost of runs, budgets).
+    #[schema(schema_with = crate::ranges::money_or_null)]
     pub price_input_per_million: Option<Money>,
     /// Money per million completion tokens.
+    #[schema(schema_with = crate::ranges::money_or_null)]
     pub price_output_per_million: Option<Money>,
     /// Sent as `reasoning_effort` to servers that take it: `none`, `minimal`, `low`,
     /// `medium`, `high` or `xhigh` (in an update, `""` removes it).
+    #[schema(pattern = r"^(|none|minimal|low|medium|high|xhigh)$")]
     pub reasoning_effort: Option<String>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AiConfigListParams {
-    pub limit: Option<u32>,
+    #[param(minimum = 0)]
+    pub limit: Option<i64>,
+    #[serde(default, deserialize_with = "crate::extract::empty_as_none")]
     pub cursor: Option<String>,
 }
 
@@ -119,7 +145,7 @@ pub async fn list_ai_configs(
 ) -> ApiResult<Json<Page<AiConfig>>> {
     let page = state
         .store
-        .list_ai_configs(params.limit.unwrap_or(100), params.cursor)
+        .list_ai_configs(crate::extract::page_size(params.limit, 100)?, params.cursor)
         .await?;
     Ok(Json(Page {
         items: page.items.into_iter().map(masked).collect(),

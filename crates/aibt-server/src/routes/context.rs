@@ -16,6 +16,8 @@ use crate::extract::{Params, parse_query, read_upload};
 #[derive(Debug, Deserialize, IntoParams, Default)]
 #[into_params(parameter_in = Query)]
 pub struct ContextParams {
+    /// Required, here or as a form field.
+    #[param(pattern = r"\S")]
     pub stock_symbol: Option<String>,
 }
 

@@ -11,11 +11,12 @@ use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::time::Duration;
 
-use aibt_core::{Money, TaskStatus};
+use aibt_core::{Money, Rate, TaskStatus, TradeAction};
 use aibt_store::{RecordQuery, Store};
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
+use chrono::{DateTime, Utc};
 use futures_util::Stream;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -30,8 +31,11 @@ use crate::extract::Params;
 pub struct EventParams {
     /// Send decisions after this cursor only (as `Last-Event-ID` does); from the first
     /// decision otherwise.
+    #[param(pattern = r"^(-?[0-9]{1,16}\|.*)?$")]
+    #[serde(default, deserialize_with = "crate::extract::empty_as_none")]
     pub after: Option<String>,
-    /// How often the database is read, in milliseconds (default 250, at least 50).
+    /// How often the database is read, in milliseconds (default 250; below 50 counts as 50).
+    #[param(maximum = 60000)]
     pub interval_ms: Option<u64>,
     /// `false`: progress and the end only, no decision events (a progress bar needs no more).
     pub decisions: Option<bool>,
@@ -47,6 +51,108 @@ pub struct ProgressEvent {
     pub progress_pct: f64,
     pub equity: Money,
     pub error_message: Option<String>,
+}
+
+/// The data of a `decision` event.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DecisionEvent {
+    pub decision_id: String,
+    pub analysis_date: Option<DateTime<Utc>>,
+    pub decision_result: TradeAction,
+    pub confidence_score: Rate,
+    pub reasoning: String,
+    pub execution_time_ms: Option<i64>,
+    pub error: Option<String>,
+    pub from_cache: bool,
+    /// The account's total value at the decision's bar, once its snapshot is stored.
+    pub equity: Option<Money>,
+}
+
+/// The data of the `end` event.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct EndEvent {
+    pub task_id: String,
+    pub status: TaskStatus,
+    pub error_message: Option<String>,
+    /// The statistics (docs/stats.md) of a task that finished.
+    pub stats: Option<serde_json::Value>,
+}
+
+/// The data of an `error` event, after which the stream closes.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct StreamError {
+    pub message: String,
+}
+
+impl StreamError {
+    pub(crate) fn event(error: impl std::fmt::Display) -> Event {
+        let data = StreamError {
+            message: error.to_string(),
+        };
+        Event::default()
+            .event("error")
+            .data(serde_json::to_string(&data).unwrap_or_default())
+    }
+}
+
+/// Describes each event of the streams (`GET …/events`) for clients and schemathesis: an
+/// object of `event`, `id` and `data`, where `data` is JSON of the schema its event names
+/// (OpenAPI 3.1 describes one event with the media type's `schema`).
+pub(crate) fn document_streams(doc: &mut serde_json::Value) {
+    let streams: [(&str, &[(&str, &str)]); 2] = [
+        (
+            "/api/v1/tasks/{task_id}/events",
+            &[
+                ("progress", "ProgressEvent"),
+                ("decision", "DecisionEvent"),
+                ("end", "EndEvent"),
+                ("error", "StreamError"),
+            ],
+        ),
+        (
+            "/api/v1/experiments/{experiment_id}/events",
+            &[
+                ("progress", "ExperimentProgressEvent"),
+                ("end", "ExperimentProgressEvent"),
+                ("error", "StreamError"),
+            ],
+        ),
+    ];
+    for (path, events) in streams {
+        let variants: Vec<serde_json::Value> = events
+            .iter()
+            .map(|(event, schema)| {
+                json!({
+                    "type": "object",
+                    "required": ["event", "data"],
+                    "properties": {
+                        "event": {"const": event},
+                        "data": {
+                            "type": "string",
+                            "contentMediaType": "application/json",
+                            "contentSchema": {"$ref": format!("#/components/schemas/{schema}")},
+                        },
+                    },
+                })
+            })
+            .collect();
+        let one_event = json!({
+            "type": "object",
+            "properties": {
+                "event": {"type": "string"},
+                "id": {"type": "string"},
+                "data": {"type": "string"},
+                "retry": {"type": "integer"},
+            },
+            "oneOf": variants,
+        });
+        if let Some(media) = doc.pointer_mut(&format!(
+            "/paths/{}/get/responses/200/content/text~1event-stream",
+            path.replace('~', "~0").replace('/', "~1")
+        )) {
+            media["schema"] = one_event;
+        }
+    }
 }
 
 /// Decisions sent per read at most, so one read of a long rule backtest stays short.
@@ -69,11 +175,7 @@ impl Poller {
         let task = match self.store.get_task(&self.task_id).await {
             Ok(task) => task,
             Err(error) => {
-                self.pending.push_back(
-                    Event::default()
-                        .event("error")
-                        .data(json!({"message": error.to_string()}).to_string()),
-                );
+                self.pending.push_back(StreamError::event(error));
                 self.done = true;
                 return;
             }
@@ -123,22 +225,22 @@ impl Poller {
                         .and_then(|page| page.items.into_iter().next())
                         .map(|snapshot| snapshot.total_value);
                     let cursor = decision.cursor();
-                    let data = json!({
-                        "decision_id": decision.decision_id,
-                        "analysis_date": decision.analysis_date,
-                        "decision_result": decision.decision_result,
-                        "confidence_score": decision.confidence_score,
-                        "reasoning": decision.reasoning,
-                        "execution_time_ms": decision.execution_time_ms,
-                        "error": decision.error,
-                        "from_cache": decision.from_cache,
-                        "equity": equity,
-                    });
+                    let data = DecisionEvent {
+                        decision_id: decision.decision_id,
+                        analysis_date: decision.analysis_date,
+                        decision_result: decision.decision_result,
+                        confidence_score: decision.confidence_score,
+                        reasoning: decision.reasoning,
+                        execution_time_ms: decision.execution_time_ms,
+                        error: decision.error,
+                        from_cache: decision.from_cache,
+                        equity,
+                    };
                     self.pending.push_back(
                         Event::default()
                             .event("decision")
                             .id(cursor.clone())
-                            .data(data.to_string()),
+                            .data(serde_json::to_string(&data).unwrap_or_default()),
                     );
                     self.cursor = Some(cursor);
                 }
@@ -166,16 +268,16 @@ impl Poller {
         }
         let finished = task.status.is_terminal() || task.status == TaskStatus::Failed;
         if finished && drained {
+            let end = EndEvent {
+                task_id: task.task_id,
+                status: task.status,
+                error_message: task.error_message,
+                stats: task.stats,
+            };
             self.pending.push_back(
-                Event::default().event("end").data(
-                    json!({
-                        "task_id": task.task_id,
-                        "status": task.status,
-                        "error_message": task.error_message,
-                        "stats": task.stats,
-                    })
-                    .to_string(),
-                ),
+                Event::default()
+                    .event("end")
+                    .data(serde_json::to_string(&end).unwrap_or_default()),
             );
             self.done = true;
         }
@@ -186,7 +288,7 @@ impl Poller {
     get, path = "/api/v1/tasks/{task_id}/events", tag = "tasks",
     params(("task_id" = String, Path, description = "The task's id"), EventParams),
     responses(
-        (status = 200, description = "A text/event-stream of `progress` (ProgressEvent), `decision` and `end` events", content_type = "text/event-stream", body = ProgressEvent),
+        (status = 200, description = "A text/event-stream of `progress` (ProgressEvent), `decision` (DecisionEvent) and `end` (EndEvent) events, or `error` (StreamError)", content_type = "text/event-stream", body = ProgressEvent),
         (status = 404, description = "No such task", body = ErrorBody),
     )
 )]
@@ -211,7 +313,7 @@ pub async fn events(
         cursor,
         last: None,
         pending: VecDeque::new(),
-        interval: Duration::from_millis(params.interval_ms.unwrap_or(250).max(50)),
+        interval: crate::extract::poll_interval(params.interval_ms, 250, 50)?,
         decisions: params.decisions.unwrap_or(true),
         first: true,
         done: false,

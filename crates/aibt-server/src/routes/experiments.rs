@@ -4,7 +4,6 @@
 //! recorded.
 
 use std::convert::Infallible;
-use std::time::Duration;
 
 use aibt_engine::experiment::board::Progress;
 use aibt_engine::experiment::load::{
@@ -21,7 +20,7 @@ use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use super::ResumeRequest;
@@ -42,7 +41,10 @@ pub struct ExperimentDetail {
 #[into_params(parameter_in = Query)]
 pub struct ExperimentListParams {
     /// Page size (default 100, at most 10,000).
-    pub limit: Option<u32>,
+    #[param(minimum = 0)]
+    pub limit: Option<i64>,
+    #[serde(default, deserialize_with = "crate::extract::empty_as_none")]
+    #[param(pattern = r"^(-?[0-9]{1,16}\|.*)?$")]
     pub cursor: Option<String>,
 }
 
@@ -136,10 +138,20 @@ pub async fn list(
     Ok(Json(
         list_experiments(
             state.store.as_ref(),
-            params.limit.unwrap_or(100),
+            crate::extract::page_size(params.limit, 100)?,
             params.cursor,
         )
-        .await?,
+        .await
+        .map_err(|e| match e {
+            // A cursor this server did not issue is a malformed parameter, as on every list.
+            aibt_engine::EngineError::Invalid { field, reason } if field == "cursor" => {
+                crate::error::ApiError::bad_request(
+                    Some(field.clone()),
+                    format!("{field}: {reason}"),
+                )
+            }
+            other => other.into(),
+        })?,
     ))
 }
 
@@ -259,7 +271,8 @@ pub async fn cancel(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ExperimentEventParams {
-    /// How often the database is read, in milliseconds (default 500, at least 100).
+    /// How often the database is read, in milliseconds (default 500; below 100 counts as 100).
+    #[param(maximum = 60000)]
     pub interval_ms: Option<u64>,
 }
 
@@ -291,7 +304,7 @@ pub async fn events(
     Params(params): Params<ExperimentEventParams>,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     state.store.get_experiment(&experiment_id).await?;
-    let interval = Duration::from_millis(params.interval_ms.unwrap_or(500).max(100));
+    let interval = crate::extract::poll_interval(params.interval_ms, 500, 100)?;
     let store = state.store.clone();
     let stream = futures_util::stream::unfold(
         (None::<ExperimentProgressEvent>, false, true),
@@ -312,9 +325,7 @@ pub async fn events(
                     let (experiment, _, tasks) = match read {
                         Ok(read) => read,
                         Err(error) => {
-                            let event = Event::default()
-                                .event("error")
-                                .data(json!({"message": error.to_string()}).to_string());
+                            let event = super::events::StreamError::event(error);
                             return Some((Ok(event), (last, true, false)));
                         }
                     };

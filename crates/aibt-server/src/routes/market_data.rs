@@ -33,6 +33,8 @@ pub async fn list_series(State(state): State<AppState>) -> ApiResult<Json<Series
 #[derive(Debug, Deserialize, IntoParams, Default)]
 #[into_params(parameter_in = Query)]
 pub struct ImportParams {
+    /// Required with a CSV body; a multipart form may send it as a field instead.
+    #[param(pattern = r"\S")]
     pub symbol: Option<String>,
     pub market_type: Option<MarketType>,
     pub time_granularity: Option<TimeGranularity>,
@@ -154,8 +156,11 @@ pub struct BarParams {
     /// Last bar time (inclusive).
     pub to: Option<DateTime<Utc>>,
     /// Page size (default 1000, at most 10,000).
-    pub limit: Option<u32>,
+    #[param(minimum = 0)]
+    pub limit: Option<i64>,
     /// The `next_cursor` of the previous page.
+    #[serde(default, deserialize_with = "crate::extract::empty_as_none")]
+    #[param(pattern = r"^(-?[0-9]{1,16}\|.*)?$")]
     pub cursor: Option<String>,
 }
 
@@ -183,16 +188,10 @@ pub async fn bars(
     let after = params
         .cursor
         .as_deref()
-        .map(|cursor| {
-            aibt_core::time::parse_timestamp(cursor).map_err(|_| {
-                ApiError::bad_request(
-                    Some("cursor".into()),
-                    format!("cursor: {cursor:?} is not a cursor this server issued"),
-                )
-            })
-        })
-        .transpose()?;
-    let limit = aibt_store::clamp_limit(params.limit.unwrap_or(1000));
+        .map(aibt_store::parse_time_cursor)
+        .transpose()?
+        .map(|(time, _)| time);
+    let limit = aibt_store::clamp_limit(crate::extract::page_size(params.limit, 1000)?);
     let mut items = state
         .store
         .bars(
@@ -209,7 +208,7 @@ pub async fn bars(
         items.truncate(limit as usize);
         items
             .last()
-            .map(|b| aibt_core::time::format_timestamp(b.ts))
+            .map(|b| aibt_store::time_cursor(b.ts, ""))
             .unwrap_or_default()
     });
     Ok(Json(Page { items, next_cursor }))

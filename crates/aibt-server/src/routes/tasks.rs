@@ -28,6 +28,7 @@ use crate::extract::{Body, OptionalBody, Params};
 pub struct TaskCreate {
     /// The user account whose cash and fees the run starts from.
     pub account_id: String,
+    #[schema(pattern = r"\S")]
     pub stock_symbol: String,
     /// The account's market when omitted.
     pub market_type: Option<aibt_core::MarketType>,
@@ -38,11 +39,15 @@ pub struct TaskCreate {
     /// The series' last bar when omitted.
     pub end_date: Option<DateTime<Utc>>,
     /// Decide every N bars (default 1).
+    #[schema(minimum = 1)]
     pub decision_interval: Option<i64>,
     /// `builtin:<name>`, `template` (with `user_prompt_id` and `ai_config_id`), or
     /// `replay:<task id>`. May be left out when `user_prompt_id` and `ai_config_id` are
     /// given, as the seed's clients do: the task is then a model task.
     #[serde(default)]
+    #[schema(
+        pattern = r"^\s*(|template|builtin:(sma-cross|rsi-reversion|buy-and-hold|always-hold)|replay:\S+)\s*$"
+    )]
     pub strategy: String,
     pub user_prompt_id: Option<String>,
     pub ai_config_id: Option<String>,
@@ -60,7 +65,10 @@ pub struct TaskListParams {
     pub stock_symbol: Option<String>,
     pub account_id: Option<String>,
     /// Page size (default 100, at most 10,000).
-    pub limit: Option<u32>,
+    #[param(minimum = 0)]
+    pub limit: Option<i64>,
+    #[serde(default, deserialize_with = "crate::extract::empty_as_none")]
+    #[param(pattern = r"^(-?[0-9]{1,16}\|.*)?$")]
     pub cursor: Option<String>,
 }
 
@@ -75,19 +83,55 @@ pub struct RecordParams {
     /// Decisions and trades: only this action.
     pub action: Option<TradeAction>,
     /// Page size (default 100, at most 10,000).
-    pub limit: Option<u32>,
+    #[param(minimum = 0)]
+    pub limit: Option<i64>,
+    #[serde(default, deserialize_with = "crate::extract::empty_as_none")]
+    #[param(pattern = r"^(-?[0-9]{1,16}\|.*)?$")]
     pub cursor: Option<String>,
 }
 
+/// Paging and a window of a task's snapshots (which, unlike decisions and trades, have no
+/// action to filter on).
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SnapshotParams {
+    /// First bar included.
+    pub from: Option<DateTime<Utc>>,
+    /// Last bar included.
+    pub to: Option<DateTime<Utc>>,
+    /// Page size (default 100, at most 10,000).
+    #[param(minimum = 0)]
+    pub limit: Option<i64>,
+    /// The `next_cursor` of the previous page (a snapshot's id).
+    #[serde(default, deserialize_with = "crate::extract::empty_as_none")]
+    pub cursor: Option<String>,
+    /// Not a filter of snapshots (they have no action): named only to refuse it with a 400
+    /// rather than answer every snapshot to a client that meant to filter them.
+    #[param(ignore)]
+    pub action: Option<String>,
+}
+
+impl From<SnapshotParams> for RecordParams {
+    fn from(params: SnapshotParams) -> RecordParams {
+        RecordParams {
+            from: params.from,
+            to: params.to,
+            action: None,
+            limit: params.limit,
+            cursor: params.cursor,
+        }
+    }
+}
+
 impl RecordParams {
-    fn query(self) -> RecordQuery {
-        RecordQuery {
+    fn query(self) -> ApiResult<RecordQuery> {
+        Ok(RecordQuery {
             from: self.from,
             to: self.to,
             action: self.action,
-            limit: self.limit.unwrap_or(100),
+            limit: crate::extract::page_size(self.limit, 100)?,
             cursor: self.cursor,
-        }
+        })
     }
 }
 
@@ -114,7 +158,7 @@ pub async fn list_tasks(
                 status: params.status,
                 stock_symbol: params.stock_symbol,
                 account_id: params.account_id,
-                limit: params.limit.unwrap_or(100),
+                limit: crate::extract::page_size(params.limit, 100)?,
                 cursor: params.cursor,
             })
             .await?,
@@ -328,7 +372,7 @@ pub async fn decisions(
     Ok(Json(
         state
             .store
-            .list_decisions(&task_id, &params.query())
+            .list_decisions(&task_id, &params.query()?)
             .await?,
     ))
 }
@@ -349,13 +393,13 @@ pub async fn trades(
 ) -> ApiResult<Json<Page<TradeRecord>>> {
     existing(&state, &task_id).await?;
     Ok(Json(
-        state.store.list_trades(&task_id, &params.query()).await?,
+        state.store.list_trades(&task_id, &params.query()?).await?,
     ))
 }
 
 #[utoipa::path(
     get, path = "/api/v1/tasks/{task_id}/snapshots", tag = "tasks",
-    params(("task_id" = String, Path, description = "The task's id"), RecordParams),
+    params(("task_id" = String, Path, description = "The task's id"), SnapshotParams),
     responses(
         (status = 200, description = "A page of account snapshots, one per bar", body = Page<AccountSnapshot>),
         (status = 400, description = "A malformed parameter", body = ErrorBody),
@@ -365,7 +409,7 @@ pub async fn trades(
 pub async fn snapshots(
     State(state): State<AppState>,
     Path(task_id): Path<String>,
-    Params(params): Params<RecordParams>,
+    Params(params): Params<SnapshotParams>,
 ) -> ApiResult<Json<Page<AccountSnapshot>>> {
     existing(&state, &task_id).await?;
     if params.action.is_some() {
@@ -374,10 +418,11 @@ pub async fn snapshots(
             "action: snapshots have no action",
         ));
     }
+    let params = RecordParams::from(params);
     Ok(Json(
         state
             .store
-            .list_snapshots(&task_id, &params.query())
+            .list_snapshots(&task_id, &params.query()?)
             .await?,
     ))
 }
@@ -426,8 +471,10 @@ pub async fn stats(
 #[into_params(parameter_in = Query)]
 pub struct ExportParams {
     /// `json` (default: the task and all its records) or `csv` (one kind of record).
+    #[param(inline)]
     pub format: Option<ExportFormat>,
     /// Which records (CSV: trades by default; JSON: all three unless one is named).
+    #[param(inline)]
     pub records: Option<Records>,
 }
 
@@ -454,7 +501,10 @@ impl Sink for ChannelSink {
     get, path = "/api/v1/tasks/{task_id}/export", tag = "tasks",
     params(("task_id" = String, Path, description = "The task's id"), ExportParams),
     responses(
-        (status = 200, description = "The records, streamed", content_type = "application/json"),
+        (status = 200, description = "The records, streamed: JSON, or CSV with `format=csv`", content(
+            (serde_json::Value = "application/json"),
+            (String = "text/csv"),
+        )),
         (status = 404, description = "No such task", body = ErrorBody),
     )
 )]
@@ -519,6 +569,7 @@ pub async fn export(
 #[into_params(parameter_in = Query)]
 pub struct CompareParams {
     /// Two to four task ids, comma-separated.
+    #[param(pattern = r"^\s*[^,\s][^,]*(,\s*[^,\s][^,]*){1,3}$")]
     pub task_ids: String,
     /// Points per equity curve (default 500).
     pub points: Option<usize>,

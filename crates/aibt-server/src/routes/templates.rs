@@ -20,27 +20,34 @@ use crate::extract::{Body, Params};
 #[serde(deny_unknown_fields)]
 pub struct TemplateCreate {
     /// The template (Jinja). A syntax error or an unknown variable is refused with its line.
+    #[schema(pattern = r"\S")]
     pub content: String,
     pub description: Option<String>,
     /// Comma-separated.
     pub tags: Option<String>,
     /// `AVAILABLE` (default) or `UNAVAILABLE`.
+    #[schema(value_type = Option<String>, pattern = "^(AVAILABLE|UNAVAILABLE)$")]
     pub status: Option<TemplateStatus>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TemplateUpdate {
+    #[schema(pattern = r"\S")]
     pub content: Option<String>,
     pub description: Option<String>,
     pub tags: Option<String>,
+    /// `AVAILABLE` or `UNAVAILABLE` (a template is deleted with DELETE).
+    #[schema(value_type = Option<String>, pattern = "^(AVAILABLE|UNAVAILABLE)$")]
     pub status: Option<TemplateStatus>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct TemplateListParams {
-    pub limit: Option<u32>,
+    #[param(minimum = 0)]
+    pub limit: Option<i64>,
+    #[serde(default, deserialize_with = "crate::extract::empty_as_none")]
     pub cursor: Option<String>,
     /// Also list DELETED templates.
     #[serde(default)]
@@ -78,7 +85,7 @@ pub async fn list_templates(
             .store
             .list_templates(
                 params.include_deleted,
-                params.limit.unwrap_or(100),
+                crate::extract::page_size(params.limit, 100)?,
                 params.cursor,
             )
             .await?,
@@ -136,15 +143,23 @@ pub(crate) async fn insert_template(
     get, path = "/api/v1/prompt-templates/{prompt_id}", tag = "prompt-templates",
     params(("prompt_id" = String, Path, description = "The template's id")),
     responses(
-        (status = 200, description = "The template (also when deleted)", body = PromptTemplate),
-        (status = 404, description = "No such template", body = ErrorBody),
+        (status = 200, description = "The template", body = PromptTemplate),
+        (status = 404, description = "No such template, or it was deleted (a deleted template is listed, `DELETED`, with `include_deleted=true`)", body = ErrorBody),
     )
 )]
 pub async fn get_template(
     State(state): State<AppState>,
     Path(prompt_id): Path<String>,
 ) -> ApiResult<Json<PromptTemplate>> {
-    Ok(Json(state.store.get_template(&prompt_id).await?))
+    let template = state.store.get_template(&prompt_id).await?;
+    // A deleted resource is gone for a client that asks for it by id, as HTTP has it; its
+    // row stays (the seed's soft delete) so the list can still show it with its status.
+    if template.status == TemplateStatus::Deleted {
+        return Err(ApiError::not_found(format!(
+            "template {prompt_id} was deleted (it is listed, DELETED, with include_deleted=true)"
+        )));
+    }
+    Ok(Json(template))
 }
 
 #[utoipa::path(

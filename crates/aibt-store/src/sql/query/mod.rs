@@ -12,7 +12,7 @@ use super::columns::{TableRow, WriteRow};
 use super::dialect::{Dialect, SqlValue};
 use super::schema::{ACCOUNTS, AI_CONFIGS, BARS, CACHE, CONTEXT, EXPERIMENT_RUNS, SERIES, TASKS};
 use super::table::Table;
-use crate::error::{Result, StoreError};
+use crate::error::Result;
 use crate::paging::{
     AccountQuery, BarRange, Page, RecordQuery, TaskQuery, clamp_limit, into_page,
     parse_time_cursor, time_cursor,
@@ -407,7 +407,8 @@ pub fn trades(
 
 /// A page of a task's snapshots. Snapshot ids are `<task id>-s<bar number>`, so a range of
 /// the primary key is the task's snapshots in time order, whatever other tasks wrote in
-/// between; the cursor is the last id. PostgreSQL compares the ids with `COLLATE "C"` (bytes,
+/// between; the cursor is the last id, and any text is a position among them (one before the
+/// task's ids starts at the first, one after them gives an empty page). PostgreSQL compares the ids with `COLLATE "C"` (bytes,
 /// as SQLite does), which its primary key index cannot serve, so there the task's own index
 /// (`task_id = `) finds the rows.
 pub fn snapshots(
@@ -416,15 +417,10 @@ pub fn snapshots(
     query: &RecordQuery,
 ) -> Result<PageQuery<AccountSnapshot>> {
     let prefix = format!("{task_id}-s");
+    // Rust orders strings by their bytes, as both backends compare these ids.
     let lower = match &query.cursor {
-        Some(cursor) if cursor.starts_with(&prefix) => cursor.clone(),
-        Some(cursor) => {
-            return Err(StoreError::Invalid {
-                field: "cursor",
-                reason: format!("{cursor:?} is not a cursor of this task's snapshots"),
-            });
-        }
-        None => prefix.clone(),
+        Some(cursor) if cursor.as_str() > prefix.as_str() => cursor.clone(),
+        _ => prefix.clone(),
     };
     let id = &bytewise(dialect, "snapshot_id");
     let mut b = Builder::select::<AccountSnapshot>(dialect);

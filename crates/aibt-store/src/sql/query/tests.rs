@@ -1,6 +1,7 @@
 //! The statements the builders make, in both dialects.
 
 use super::*;
+use crate::StoreError;
 use aibt_core::{MarketType, TimeGranularity, TradeAction};
 use chrono::TimeZone;
 
@@ -136,14 +137,25 @@ fn snapshot_pages_scan_the_tasks_id_range() {
         " WHERE snapshot_id COLLATE \"C\" > $1 AND snapshot_id COLLATE \"C\" < $2 \
          AND task_id = $3 ORDER BY snapshot_id COLLATE \"C\" LIMIT $4"
     );
-    let foreign = RecordQuery {
-        cursor: Some("task-2-s000000001".into()),
-        ..RecordQuery::default()
+    // Any text is a position: one past the task's ids gives an empty range, one before
+    // them starts at the first.
+    let lower_bound = |cursor: &str| {
+        let query = RecordQuery {
+            cursor: Some(cursor.into()),
+            ..RecordQuery::default()
+        };
+        snapshots(Dialect::Sqlite, "task-1", &query)
+            .expect("q")
+            .query
+            .params[0]
+            .clone()
     };
-    assert!(matches!(
-        snapshots(Dialect::Sqlite, "task-1", &foreign),
-        Err(StoreError::Invalid { .. })
-    ));
+    assert_eq!(
+        lower_bound("task-2-s000000001"),
+        SqlValue::Text("task-2-s000000001".into())
+    );
+    assert_eq!(lower_bound("task-0"), SqlValue::Text("task-1-s".into()));
+    assert_eq!(lower_bound(""), SqlValue::Text("task-1-s".into()));
 }
 
 #[test]

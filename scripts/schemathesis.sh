@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The API's OpenAPI description is a contract: schemathesis generates requests from
+# /api/openapi.json and checks every answer against it (--checks all). This runs it against a
+# real `aibt serve` holding one stored backtest, once without a token and once with one, with a
+# fixed seed and a bounded number of examples so CI spends about two minutes here.
+#
+#   bash scripts/schemathesis.sh            # uses target/debug/aibt (cargo build -p aibt first)
+#   AIBT_BIN=path/to/aibt bash scripts/schemathesis.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+AIBT_BIN="${AIBT_BIN:-${CARGO_TARGET_DIR:-target}/debug/aibt}"
+VENV="${SCHEMATHESIS_VENV:-$HOME/.cache/aibt/schemathesis}"
+EXAMPLES="${SCHEMATHESIS_EXAMPLES:-15}"
+SEED="${SCHEMATHESIS_SEED:-1}"
+
+if [ ! -x "$VENV/bin/st" ]; then
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install --quiet "schemathesis>=4,<5"
+fi
+
+work="$(mktemp -d)"
+server=""
+cleanup() {
+    [ -n "$server" ] && kill "$server" 2> /dev/null && wait "$server" 2> /dev/null
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+db="sqlite://$work/st.db"
+"$AIBT_BIN" backtest --database-url "$db" --symbol GOOG > /dev/null
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+run() { # run LABEL [TOKEN]
+    local label="$1" token="${2:-}" port
+    port="$(free_port)"
+    if [ -n "$token" ]; then
+        AIBT_API_TOKEN="$token" "$AIBT_BIN" serve --database-url "$db" --addr "127.0.0.1:$port" \
+            > "$work/serve-$label.log" 2>&1 &
+    else
+        "$AIBT_BIN" serve --database-url "$db" --addr "127.0.0.1:$port" > "$work/serve-$label.log" 2>&1 &
+    fi
+    server=$!
+    for _ in $(seq 1 100); do
+        curl -fs "http://127.0.0.1:$port/healthz" > /dev/null && break
+        sleep 0.1
+    done
+    local auth=()
+    [ -n "$token" ] && auth=(-H "Authorization: Bearer $token")
+    printf '\n--- schemathesis %s\n' "$label"
+    local status=0
+    "$VENV/bin/st" --config-file scripts/schemathesis.toml run "http://127.0.0.1:$port/api/openapi.json" "${auth[@]}" \
+        --checks all --max-examples "$EXAMPLES" --seed "$SEED" --workers 2 \
+        --no-color || status=$?
+    kill "$server"
+    wait "$server" 2> /dev/null || true
+    server=""
+    return "$status"
+}
+
+run "without a token"
+run "with a token" "st-token-$RANDOM$RANDOM"
