@@ -6,13 +6,13 @@
 //! fields ignored. Every call has a timeout; 429, 5xx, timeouts and broken connections are
 //! retried with exponential backoff and jitter, honouring `Retry-After`; other 4xx are not.
 
-use std::collections::HashMap;
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aibt_core::ResponseFormat;
 use serde_json::{Value, json};
-use tokio::sync::Semaphore;
+
+use crate::gate::CallGate;
 
 /// How to call one model.
 #[derive(Debug, Clone)]
@@ -85,28 +85,12 @@ pub struct CallReport {
     pub latency: Duration,
 }
 
-/// Limits of calls in flight, one per AI config, shared by every task of the process that uses
-/// the config.
-static LIMITERS: LazyLock<Mutex<HashMap<String, Arc<Semaphore>>>> = LazyLock::new(Default::default);
-
-/// The shared limiter of `key` (an AI config id), created with `permits` on first use.
-pub fn limiter_for(key: &str, permits: usize) -> Arc<Semaphore> {
-    let mut limiters = match LIMITERS.lock() {
-        Ok(guard) => guard,
-        Err(poisoned) => poisoned.into_inner(),
-    };
-    limiters
-        .entry(key.to_string())
-        .or_insert_with(|| Arc::new(Semaphore::new(permits.max(1))))
-        .clone()
-}
-
 /// A client for one model.
 #[derive(Clone)]
 pub struct ChatClient {
     http: reqwest::Client,
     settings: Arc<ClientSettings>,
-    limiter: Arc<Semaphore>,
+    gate: Arc<dyn CallGate>,
 }
 
 /// Retry-After as seconds or an HTTP date, bounded so a server cannot park a task for hours.
@@ -134,7 +118,7 @@ fn backoff(attempt: u32) -> Duration {
 }
 
 impl ChatClient {
-    pub fn new(settings: ClientSettings, limiter: Arc<Semaphore>) -> Result<ChatClient, CallError> {
+    pub fn new(settings: ClientSettings, gate: Arc<dyn CallGate>) -> Result<ChatClient, CallError> {
         if !(settings.base_url.starts_with("http://") || settings.base_url.starts_with("https://"))
         {
             return Err(CallError::Settings(format!(
@@ -149,7 +133,7 @@ impl ChatClient {
         Ok(ChatClient {
             http,
             settings: Arc::new(settings),
-            limiter,
+            gate,
         })
     }
 
@@ -247,12 +231,10 @@ impl ChatClient {
     }
 
     async fn call_once(&self, body: &Value) -> (Result<Completion, CallError>, Option<Duration>) {
-        // The permit is held only while the request is in flight, not while backing off.
-        let Ok(_permit) = self.limiter.acquire().await else {
-            return (
-                Err(CallError::Settings("the call limiter was closed".into())),
-                None,
-            );
+        // The pass is held only while the request is in flight, not while backing off.
+        let _pass = match self.gate.enter().await {
+            Ok(pass) => pass,
+            Err(error) => return (Err(error), None),
         };
         let timeout = self.settings.timeout;
         let mut request = self.http.post(self.endpoint()).timeout(timeout).json(body);

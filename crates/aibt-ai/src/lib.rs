@@ -5,6 +5,7 @@
 pub mod answer;
 pub mod builtin;
 pub mod client;
+pub mod gate;
 pub mod llm;
 pub mod order_terms;
 pub mod template;

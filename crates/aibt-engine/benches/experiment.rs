@@ -131,7 +131,7 @@ fn period(decisions: usize) -> (String, String) {
 /// The calls alone: `limit` loops of the bare client, one call after another, through one
 /// limiter; the mean time a call holds its permit (HTTP on 127.0.0.1 and the fake's delay).
 async fn calls_alone(config: &aibt_store::AiConfig, limit: usize, per_loop: usize) -> f64 {
-    let limiter = aibt_ai::client::limiter_for(&format!("bench-calls-{}", config.config_id), limit);
+    let limiter = aibt_ai::gate::LocalGate::of(&format!("bench-calls-{}", config.config_id), limit);
     let client = aibt_ai::client::ChatClient::new(
         aibt_engine::ai_config::client_settings(config, Some(1)).expect("settings"),
         limiter,

@@ -264,7 +264,7 @@ fn main() {
                 None,
             )
             .expect("settings"),
-            aibt_ai::client::limiter_for("bench-client", 1),
+            aibt_ai::gate::LocalGate::of("bench-client", 1),
         )
         .expect("client");
         let body = client.request_body(

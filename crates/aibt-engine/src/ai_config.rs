@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use aibt_ai::client::{ChatClient, ClientSettings, limiter_for};
+use aibt_ai::client::{ChatClient, ClientSettings};
+use aibt_ai::gate::LocalGate;
 use aibt_ai::llm::{LlmDecider, read_completion};
 use aibt_core::{Rate, ResponseFormat};
 use aibt_store::{AiConfig, Task};
@@ -318,7 +319,9 @@ pub async fn test_ai_config(config: &AiConfig) -> Result<ConnectionTest> {
     // A test should answer quickly either way: one retry at most, a bounded wait.
     settings.max_retries = settings.max_retries.min(1);
     settings.timeout = settings.timeout.min(Duration::from_secs(60));
-    let limiter = limiter_for(
+    // One call a person asked for: it waits for this process's calls of the config, not for
+    // a slot of the database's (a test should not queue behind a grid of running tasks).
+    let limiter = LocalGate::of(
         &config.config_id,
         usize::try_from(config.max_concurrency).unwrap_or(1),
     );

@@ -34,6 +34,11 @@ static MIGRATIONS: &[Migration] = &[
         name: "reasoning_and_cost",
         sql: include_str!("../migrations/0005_reasoning_and_cost.sql"),
     },
+    Migration {
+        version: 6,
+        name: "call_slots",
+        sql: include_str!("../migrations/0006_call_slots.sql"),
+    },
 ];
 
 pub const LATEST_VERSION: i64 = Migration::latest(MIGRATIONS);

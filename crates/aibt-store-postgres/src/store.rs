@@ -372,24 +372,33 @@ impl Store for PostgresStore {
         &self,
         task_id: &str,
         expected: TaskStatus,
+        holder: Option<&str>,
         lifecycle: &Lifecycle,
     ) -> Result<Task> {
         let mut params = RowParams::new(&LIFECYCLE);
-        LifecycleChange {
+        let change = LifecycleChange {
             task_id,
             expected,
+            holder,
             lifecycle,
-        }
-        .bind(&mut params);
+        };
+        change.bind(&mut params);
+        let sql = change.sql(DIALECT);
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db_error)?;
         let changed = tx
-            .execute(&LifecycleChange::sql(DIALECT), &refs(&params.into_params()))
+            .execute(&sql, &refs(&params.into_params()))
             .await
             .map_err(db_error)?;
         let task: Task = get(&tx, task_id).await?;
         if changed == 0 {
-            return Err(StoreError::wrong_status(task_id, task.status, expected));
+            return Err(StoreError::refused_change(
+                task_id,
+                task.status,
+                task.lease_owner.as_deref(),
+                expected,
+                holder,
+            ));
         }
         tx.commit().await.map_err(db_error)?;
         Ok(task)
@@ -446,6 +455,31 @@ impl Store for PostgresStore {
     ) -> Result<bool> {
         let renew = query::renew_lease(DIALECT, task_id, worker, lease_until);
         Ok(execute(&self.client().await?, &renew).await? == 1)
+    }
+
+    async fn claim_call_slot(
+        &self,
+        config_id: &str,
+        limit: u32,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Option<u32>> {
+        let client = self.client().await?;
+        // Each claim is one atomic statement: two workers racing for a slot both run the
+        // upsert, and PostgreSQL lets only the first change the row.
+        for slot in 0..limit {
+            let claim = query::claim_call_slot(DIALECT, config_id, slot, holder, now, until);
+            if execute(&client, &claim).await? == 1 {
+                return Ok(Some(slot));
+            }
+        }
+        Ok(None)
+    }
+
+    async fn release_call_slot(&self, config_id: &str, slot: u32, holder: &str) -> Result<()> {
+        let release = query::release_call_slot(DIALECT, config_id, slot, holder);
+        execute(&self.client().await?, &release).await.map(|_| ())
     }
 
     async fn delete_task(&self, task_id: &str, refuse: &[TaskStatus]) -> Result<DeleteOutcome> {

@@ -387,25 +387,35 @@ impl Store for SqliteStore {
         &self,
         task_id: &str,
         expected: TaskStatus,
+        holder: Option<&str>,
         lifecycle: &Lifecycle,
     ) -> Result<Task> {
         let id = task_id.to_string();
         let mut values = Values(Vec::new());
-        LifecycleChange {
+        let change = LifecycleChange {
             task_id,
             expected,
+            holder,
             lifecycle,
-        }
-        .bind(&mut values);
+        };
+        change.bind(&mut values);
+        let sql = change.sql(DIALECT);
+        let holder = holder.map(str::to_string);
         self.write(move |tx| {
             let changed = tx
-                .prepare_cached(&LifecycleChange::sql(DIALECT))
+                .prepare_cached(&sql)
                 .map_err(db_error)?
                 .execute(params_from_iter(values.0.iter()))
                 .map_err(db_error)?;
             let task: Task = get(tx, &id)?;
             if changed == 0 {
-                return Err(StoreError::wrong_status(&id, task.status, expected));
+                return Err(StoreError::refused_change(
+                    &id,
+                    task.status,
+                    task.lease_owner.as_deref(),
+                    expected,
+                    holder.as_deref(),
+                ));
             }
             Ok(task)
         })
@@ -471,6 +481,37 @@ impl Store for SqliteStore {
     ) -> Result<bool> {
         let renew = query::renew_lease(DIALECT, task_id, worker, lease_until);
         self.write(move |tx| Ok(execute(tx, &renew)? == 1)).await
+    }
+
+    async fn claim_call_slot(
+        &self,
+        config_id: &str,
+        limit: u32,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Option<u32>> {
+        let claims: Vec<(u32, query::Query)> = (0..limit)
+            .map(|slot| {
+                let claim = query::claim_call_slot(DIALECT, config_id, slot, holder, now, until);
+                (slot, claim)
+            })
+            .collect();
+        self.write(move |tx| {
+            for (slot, claim) in &claims {
+                if execute(tx, claim)? == 1 {
+                    return Ok(Some(*slot));
+                }
+            }
+            Ok(None)
+        })
+        .await
+    }
+
+    async fn release_call_slot(&self, config_id: &str, slot: u32, holder: &str) -> Result<()> {
+        let release = query::release_call_slot(DIALECT, config_id, slot, holder);
+        self.write(move |tx| execute(tx, &release).map(|_| ()))
+            .await
     }
 
     async fn delete_task(&self, task_id: &str, refuse: &[TaskStatus]) -> Result<DeleteOutcome> {

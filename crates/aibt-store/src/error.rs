@@ -66,6 +66,26 @@ impl StoreError {
         StoreError::Conflict(format!("task {task_id} is {found}, not {expected}"))
     }
 
+    /// A lifecycle change that found the task not as expected: another status, or (when
+    /// fenced by `holder`) a lease that is no longer the holder's.
+    pub fn refused_change(
+        task_id: &str,
+        found: TaskStatus,
+        owner: Option<&str>,
+        expected: TaskStatus,
+        holder: Option<&str>,
+    ) -> StoreError {
+        match holder {
+            Some(holder) if found == expected && owner != Some(holder) => {
+                StoreError::Conflict(format!(
+                    "task {task_id}'s lease is {}, not {holder}'s",
+                    owner.map_or("nobody's".to_string(), |o| format!("{o}'s"))
+                ))
+            }
+            _ => StoreError::wrong_status(task_id, found, expected),
+        }
+    }
+
     /// An import that would silently change a stored bar.
     pub fn bar_changed(series: impl std::fmt::Display, at: DateTime<Utc>) -> StoreError {
         StoreError::Conflict(format!(

@@ -209,12 +209,14 @@ pub trait Store: Send + Sync + 'static {
     async fn list_tasks(&self, query: &TaskQuery) -> Result<Page<Task>>;
     /// The run account of a task.
     async fn get_task_account(&self, task_id: &str) -> Result<VirtualAccount>;
-    /// Writes the lifecycle columns if the task's status is still `expected`; returns the
-    /// task as stored afterwards, or [`StoreError::Conflict`] naming the status found.
+    /// Writes the lifecycle columns if the task's status is still `expected` (and, with a
+    /// `holder`, its lease is still that worker's); returns the task as stored afterwards, or
+    /// [`StoreError::Conflict`] naming the status found.
     async fn update_lifecycle(
         &self,
         task_id: &str,
         expected: TaskStatus,
+        holder: Option<&str>,
         lifecycle: &Lifecycle,
     ) -> Result<Task>;
     /// Takes the lease of the oldest RUNNING task that nobody holds (or whose holder's lease
@@ -233,6 +235,20 @@ pub trait Store: Send + Sync + 'static {
         worker: &str,
         lease_until: DateTime<Utc>,
     ) -> Result<bool>;
+    /// Takes one of an AI config's `limit` call slots for `holder` until `until`: a free one,
+    /// or one whose holder's lease ran out before `now`. `None` when all are held. Every
+    /// process on the database shares the slots, so together they keep the config's limit
+    /// of calls in flight; a dead process's slots free themselves when their leases end.
+    async fn claim_call_slot(
+        &self,
+        config_id: &str,
+        limit: u32,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Option<u32>>;
+    /// Frees a call slot `holder` claimed (nothing if its lease ran out and another took it).
+    async fn release_call_slot(&self, config_id: &str, slot: u32, holder: &str) -> Result<()>;
     /// Deletes a task with its run account and experiment run in one transaction, unless its
     /// status is one of `refuse`; the status test and the delete are one statement, so a
     /// concurrent start (a compare-and-set on the status) cannot slip between them. Its

@@ -6,6 +6,10 @@
 //!   statistics equal those of an uninterrupted run, with no row twice.
 //! - The multi-worker test on PostgreSQL: three workers and thirty tasks; every task runs
 //!   exactly once (one claim) to completion.
+//! - The shared-limit test on PostgreSQL: three workers run six model tasks of one AI config
+//!   limited to four calls in flight, against a fake server that counts them, while workers
+//!   are killed and restarted: never more than four at once, and every task ends with the
+//!   uninterrupted run's records.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -479,6 +483,182 @@ fn three_workers_on_postgres_run_thirty_tasks_exactly_once() {
             assert_eq!(task["processed_items"], task["total_items"]);
             let snapshots = api.records(id, "snapshots").await;
             assert_eq!(snapshots.len(), 2148, "task {id}");
+        }
+    });
+}
+
+#[test]
+fn three_workers_killed_and_restarted_keep_one_ai_configs_limit_of_calls() {
+    const LIMIT: usize = 4;
+    const TASKS: usize = 6;
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    // A model that answers after a short wait and counts the calls in flight at once.
+    let fake = runtime.block_on(FakeLlm::start(|_, body| Reply::Answer {
+        content: hashed_decision(&prompt_of(body)),
+        finish_reason: "stop",
+        delay: Duration::from_millis(20),
+    }));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let database = aibt_testkit::postgres::TestDatabase::new("aibt_slots");
+    let api = Api::start(&database.url(), dir.path());
+    let (account, prompt, config) = runtime.block_on(async {
+        api.import("GOOG_1d.csv", "GOOG", "US", "daily").await;
+        let account = api
+            .post(
+                "/api/v1/accounts",
+                json!({"market_type": "US", "initial_balance": "100000"}),
+            )
+            .await["account_id"]
+            .as_str()
+            .expect("account")
+            .to_string();
+        let prompt = api
+            .post("/api/v1/prompt-templates", json!({"content": TEMPLATE}))
+            .await["prompt_id"]
+            .as_str()
+            .expect("template")
+            .to_string();
+        // A short timeout: a killed worker's slots are free again seven seconds later.
+        let config = api
+            .post(
+                "/api/v1/ai-configs",
+                json!({"name": "shared", "local_ai_base_url": fake.base_url(),
+                       "local_ai_model_name": "fake", "max_concurrency": LIMIT,
+                       "timeout_seconds": 2}),
+            )
+            .await["config_id"]
+            .as_str()
+            .expect("config")
+            .to_string();
+        (account, prompt, config)
+    });
+    let create = |count: usize| {
+        let (api, account, prompt, config) = (&api, &account, &prompt, &config);
+        async move {
+            let mut ids = Vec::new();
+            for _ in 0..count {
+                let task = api
+                    .post(
+                        "/api/v1/tasks",
+                        json!({"account_id": account, "stock_symbol": "GOOG",
+                               "start_date": "2011-01-03T00:00:00Z", "end_date": "2011-06-30T00:00:00Z",
+                               "strategy": "template", "user_prompt_id": prompt, "ai_config_id": config,
+                               "options": {"cache": "off"}, "start": true}),
+                    )
+                    .await;
+                ids.push(task["task_id"].as_str().expect("task").to_string());
+            }
+            ids
+        }
+    };
+    let completed = |ids: &[String]| {
+        runtime.block_on(async {
+            let mut done = 0;
+            for id in ids {
+                let task = api.get(&format!("/api/v1/tasks/{id}")).await;
+                assert!(
+                    task["status"] == "COMPLETED" || task["status"] == "RUNNING",
+                    "task {id} ended {}: {}",
+                    task["status"],
+                    task["error_message"]
+                );
+                done += usize::from(task["status"] == "COMPLETED");
+            }
+            done
+        })
+    };
+
+    // The reference: one task, one worker, never interrupted.
+    let reference = runtime.block_on(create(1));
+    let log = dir.path().join("reference.log");
+    let mut steady = worker(&database.url(), dir.path(), "steady", &log, 1);
+    let started = Instant::now();
+    while completed(&reference) < 1 {
+        assert!(started.elapsed() < Duration::from_secs(300), "no reference");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = steady.kill();
+    let _ = steady.wait();
+
+    // Three workers share the config's six tasks; one of them is killed now and then and
+    // started again.
+    let ids = runtime.block_on(create(TASKS));
+    let logs: Vec<_> = (0..3)
+        .map(|i| dir.path().join(format!("shared-{i}.log")))
+        .collect();
+    let start = |i: usize, generation: usize| {
+        worker(
+            &database.url(),
+            dir.path(),
+            &format!("shared-{i}-{generation}"),
+            &logs[i],
+            1,
+        )
+    };
+    let mut workers: Vec<Child> = (0..3).map(|i| start(i, 0)).collect();
+    let mut kills = 0;
+    let started = Instant::now();
+    let mut last_kill = Instant::now();
+    while completed(&ids) < TASKS {
+        assert!(
+            started.elapsed() < Duration::from_secs(400),
+            "{} of {TASKS} finished after {kills} kills",
+            completed(&ids)
+        );
+        if kills < 3 && last_kill.elapsed() > Duration::from_millis(1500) {
+            let victim = kills % 3;
+            workers[victim].kill().expect("SIGKILL");
+            workers[victim].wait().expect("reaped");
+            kills += 1;
+            workers[victim] = start(victim, kills);
+            last_kill = Instant::now();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for child in &mut workers {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    eprintln!(
+        "{kills} kills; at most {} calls in flight; {} calls",
+        fake.max_in_flight(),
+        fake.calls()
+    );
+    assert_eq!(
+        kills, 3,
+        "the tasks finished before the workers were killed"
+    );
+    assert!(
+        fake.max_in_flight() <= LIMIT,
+        "{} calls in flight at once, over the limit of {LIMIT}",
+        fake.max_in_flight()
+    );
+    assert!(fake.max_in_flight() > 1, "the workers never called at once");
+
+    runtime.block_on(async {
+        for kind in ["decisions", "trades", "snapshots"] {
+            let expected: Vec<Value> = api
+                .records(&reference[0], kind)
+                .await
+                .into_iter()
+                .map(|r| comparable(r, &reference[0]))
+                .collect();
+            for id in &ids {
+                let got: Vec<Value> = api
+                    .records(id, kind)
+                    .await
+                    .into_iter()
+                    .map(|r| comparable(r, id))
+                    .collect();
+                assert_eq!(expected, got, "{kind} of {id}");
+            }
+        }
+        let a = api
+            .get(&format!("/api/v1/tasks/{}/stats", reference[0]))
+            .await;
+        for id in &ids {
+            let b = api.get(&format!("/api/v1/tasks/{id}/stats")).await;
+            assert_eq!(comparable_stats(&a["stats"]), comparable_stats(&b["stats"]));
         }
     });
 }

@@ -1,9 +1,9 @@
-//! A task's way to its model: the AI config's client, its shared call limiter, and the
-//! decision cache in the `llm_cache` table.
+//! A task's way to its model: the AI config's client, its limit of calls in flight (shared by
+//! every process on the database), and the decision cache in the `llm_cache` table.
 
 use std::sync::Arc;
 
-use aibt_ai::client::{ChatClient, limiter_for};
+use aibt_ai::client::ChatClient;
 use aibt_ai::llm::{AnswerCache, LlmDecider};
 use aibt_store::{AiConfig, CachedAnswer, Store};
 use async_trait::async_trait;
@@ -46,7 +46,7 @@ impl AnswerCache for StoreCache {
     }
 }
 
-/// A decider for a task: the AI config's client, its shared call limiter, the cache.
+/// A decider for a task: the AI config's client, its shared limit of calls, the cache.
 pub fn decider_for(
     store: &Arc<dyn Store>,
     config: &AiConfig,
@@ -56,11 +56,7 @@ pub fn decider_for(
     if let Some(temperature) = options.temperature {
         settings.temperature = temperature.to_f64();
     }
-    let limiter = limiter_for(
-        &config.config_id,
-        usize::try_from(config.max_concurrency).unwrap_or(4),
-    );
-    let client = ChatClient::new(settings, limiter)
+    let client = ChatClient::new(settings, super::gate::SharedGate::of(store, config))
         .map_err(|e| EngineError::invalid("local_ai_base_url", e.to_string()))?;
     let cache = Arc::new(StoreCache {
         store: store.clone(),

@@ -7,6 +7,7 @@
 //! so the result is the sequential run's.
 
 mod client;
+mod gate;
 mod prompt;
 mod stats;
 
@@ -22,6 +23,7 @@ use aibt_store::{AiConfig, LocalDecision, Store, Task};
 use serde_json::Value;
 
 pub use client::decider_for;
+pub use gate::SharedGate;
 pub use prompt::{DEFAULT_WINDOW, Preview, PreviewSpec, preview_prompt};
 pub use stats::ai_stats;
 

@@ -28,7 +28,7 @@ use crate::model::ModelSource;
 use crate::replay::ReplayStrategy;
 use crate::series::series_of;
 use crate::strategy::StrategyRef;
-use crate::task::{TaskOptions, Transition, transition};
+use crate::task::{TaskOptions, Transition, settle_run};
 use feed::Feed;
 
 /// How a worker runs tasks.
@@ -109,10 +109,11 @@ impl Claimed {
             // (a model task commits each one); a resume with a larger budget replays from the
             // last checkpoint and goes on from there.
             Err(EngineError::OutOfBudget(reason)) => {
-                match transition(
+                match settle_run(
                     self.store.as_ref(),
                     &task_id,
                     Transition::OutOfBudget { reason },
+                    &self.config.worker_id,
                 )
                 .await
                 {
@@ -127,7 +128,10 @@ impl Claimed {
                     Err(other) => Err(other),
                 }
             }
-            Err(error) => fail(self.store.as_ref(), &task_id, error.to_string()).await,
+            Err(error) => {
+                let worker = &self.config.worker_id;
+                fail(self.store.as_ref(), &task_id, worker, error.to_string()).await
+            }
         }
     }
 }
@@ -286,23 +290,32 @@ fn load_checkpoint(task: &Task) -> Result<Option<Checkpoint>> {
 async fn complete(
     store: &dyn Store,
     task_id: &str,
+    worker: &str,
     with_errors: bool,
     stats: serde_json::Value,
 ) -> Result<RunOutcome> {
-    settle_transition(store, task_id, Transition::Complete { with_errors, stats }).await
+    let change = Transition::Complete { with_errors, stats };
+    settle_transition(store, task_id, worker, change).await
 }
 
-/// Marks a run FAILED with the reason, unless it was stopped meanwhile.
-async fn fail(store: &dyn Store, task_id: &str, reason: String) -> Result<RunOutcome> {
-    settle_transition(store, task_id, Transition::Fail { error: reason }).await
+/// Marks a run FAILED with the reason, unless it was stopped (or taken over) meanwhile.
+async fn fail(
+    store: &dyn Store,
+    task_id: &str,
+    worker: &str,
+    reason: String,
+) -> Result<RunOutcome> {
+    settle_transition(store, task_id, worker, Transition::Fail { error: reason }).await
 }
 
+/// Ends this worker's run, fenced by its lease.
 async fn settle_transition(
     store: &dyn Store,
     task_id: &str,
+    worker: &str,
     change: Transition,
 ) -> Result<RunOutcome> {
-    match transition(store, task_id, change).await {
+    match settle_run(store, task_id, change, worker).await {
         Ok(finished) => Ok(RunOutcome::Finished(Box::new(finished))),
         Err(EngineError::WrongState { status, .. }) => Ok(RunOutcome::Stopped {
             status,

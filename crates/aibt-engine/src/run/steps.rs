@@ -156,7 +156,8 @@ impl Run<'_> {
                             simulation.failed_decisions(),
                             last_failure.as_deref().unwrap_or("unknown")
                         );
-                        return fail(self.store.as_ref(), task_id, reason).await;
+                        return fail(self.store.as_ref(), task_id, &self.config.worker_id, reason)
+                            .await;
                     }
                 } else if !each_decision
                     && flush.due()
@@ -180,7 +181,15 @@ impl Run<'_> {
         if let serde_json::Value::Object(stats) = &mut stats {
             stats.extend(summary.stats);
         }
-        complete(self.store.as_ref(), task_id, summary.with_errors, stats).await
+        let worker = &self.config.worker_id;
+        complete(
+            self.store.as_ref(),
+            task_id,
+            worker,
+            summary.with_errors,
+            stats,
+        )
+        .await
     }
 }
 

@@ -79,10 +79,43 @@ impl Transition {
 /// Applies a transition, refusing (with [`EngineError::WrongState`]) one the lifecycle does
 /// not allow from the stored status.
 pub async fn transition(store: &dyn Store, task_id: &str, transition: Transition) -> Result<Task> {
+    change(store, task_id, transition, None).await
+}
+
+/// Applies a transition that ends a worker's own run (complete, fail, out of budget), fenced
+/// by its lease: if another worker has taken the task over meanwhile, nothing changes and the
+/// answer is [`EngineError::WrongState`].
+pub async fn settle_run(
+    store: &dyn Store,
+    task_id: &str,
+    transition: Transition,
+    worker: &str,
+) -> Result<Task> {
+    change(store, task_id, transition, Some(worker)).await
+}
+
+async fn change(
+    store: &dyn Store,
+    task_id: &str,
+    transition: Transition,
+    holder: Option<&str>,
+) -> Result<Task> {
     // A status can change between reading it and writing; the write is conditional on the
-    // status read, so a lost race is retried against the new status.
+    // status read (and the lease holder), so a lost race is retried against the new status.
     for _ in 0..3 {
         let task = store.get_task(task_id).await?;
+        if let Some(holder) = holder
+            && task.lease_owner.as_deref() != Some(holder)
+        {
+            return Err(EngineError::WrongState {
+                task_id: task_id.to_string(),
+                status: task.status,
+                reason: format!(
+                    "cannot {} it: its lease is no longer {holder}'s",
+                    transition.name()
+                ),
+            });
+        }
         if !transition.allowed_from(task.status) {
             return Err(EngineError::WrongState {
                 task_id: task_id.to_string(),
@@ -141,7 +174,10 @@ pub async fn transition(store: &dyn Store, task_id: &str, transition: Transition
                 next.lease_expires_at = None;
             }
         }
-        match store.update_lifecycle(task_id, task.status, &next).await {
+        match store
+            .update_lifecycle(task_id, task.status, holder, &next)
+            .await
+        {
             Ok(updated) => return Ok(updated),
             Err(aibt_store::StoreError::Conflict(_)) => continue,
             Err(other) => return Err(other.into()),

@@ -33,18 +33,26 @@ pub static LIFECYCLE: Table = Table::new(
 pub struct LifecycleChange<'a> {
     pub task_id: &'a str,
     pub expected: TaskStatus,
+    /// The lease the change is fenced by: a worker ending its own run changes the task only
+    /// while the lease is still its own.
+    pub holder: Option<&'a str>,
     pub lifecycle: &'a Lifecycle,
 }
 
 impl LifecycleChange<'_> {
-    /// The compare-and-set UPDATE: the lifecycle columns in order, then the expected status.
-    pub fn sql(dialect: Dialect) -> String {
-        format!(
-            "{} AND status = {}{}",
-            LIFECYCLE.sql(dialect).update,
-            dialect.marker(),
-            LIFECYCLE.columns.len() + 1
-        )
+    /// The compare-and-set UPDATE: the lifecycle columns in order, then the expected status,
+    /// then (when fenced) the lease holder.
+    pub fn sql(&self, dialect: Dialect) -> String {
+        let marker = dialect.marker();
+        let status = LIFECYCLE.columns.len() + 1;
+        let mut sql = format!(
+            "{} AND status = {marker}{status}",
+            LIFECYCLE.sql(dialect).update
+        );
+        if self.holder.is_some() {
+            sql.push_str(&format!(" AND lease_owner = {marker}{}", status + 1));
+        }
+        sql
     }
 
     pub fn bind(&self, b: &mut impl BindRow) {
@@ -62,6 +70,9 @@ impl LifecycleChange<'_> {
         b.json(&l.options);
         b.time(l.updated_at);
         b.label(self.expected.as_str());
+        if let Some(holder) = self.holder {
+            b.text(holder);
+        }
     }
 }
 

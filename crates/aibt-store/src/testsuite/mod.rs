@@ -41,6 +41,7 @@ pub async fn run_all(store: &dyn Store) {
     bars_import_and_read_back(store).await;
     templates_and_configs_behave(store).await;
     cached_answers_round_trip(store).await;
+    call_slots_hold_the_limit(store).await;
     context_items_round_trip_and_read_by_visibility(store).await;
     experiments_round_trip_every_column(store).await;
     an_experiment_is_created_whole_or_not_at_all(store).await;

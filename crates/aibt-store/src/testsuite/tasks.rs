@@ -41,7 +41,7 @@ pub async fn commits_are_fenced_by_lease_and_status(store: &dyn Store) {
     // A status change may carry new options (a resume that raises the budget), written with it.
     paused.options = serde_json::json!({"budget": {"tokens": 1000}});
     let stored = store
-        .update_lifecycle("task-fence", TaskStatus::Running, &paused)
+        .update_lifecycle("task-fence", TaskStatus::Running, None, &paused)
         .await
         .expect("pause");
     assert_eq!(stored.options, paused.options);
@@ -71,10 +71,43 @@ pub async fn commits_are_fenced_by_lease_and_status(store: &dyn Store) {
 
     // A second, conflicting status change is refused and names the current status.
     let err = store
-        .update_lifecycle("task-fence", TaskStatus::Running, &paused)
+        .update_lifecycle("task-fence", TaskStatus::Running, None, &paused)
         .await
         .expect_err("stale status");
     assert!(err.to_string().contains("PAUSED"), "{err}");
+
+    // A worker ends its run only while the lease is its own: one whose lease another worker
+    // took over cannot complete the task, the holder can.
+    running_task(store, "task-end", "worker-2").await;
+    let task = store.get_task("task-end").await.expect("task");
+    let mut completed = Lifecycle::of(&task);
+    completed.status = TaskStatus::Completed;
+    completed.completed_at = Some(at(60));
+    completed.lease_owner = None;
+    let err = store
+        .update_lifecycle(
+            "task-end",
+            TaskStatus::Running,
+            Some("worker-1"),
+            &completed,
+        )
+        .await
+        .expect_err("a lost lease");
+    assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+    assert_eq!(
+        store.get_task("task-end").await.expect("task").status,
+        TaskStatus::Running
+    );
+    let done = store
+        .update_lifecycle(
+            "task-end",
+            TaskStatus::Running,
+            Some("worker-2"),
+            &completed,
+        )
+        .await
+        .expect("the holder completes");
+    assert_eq!(done.status, TaskStatus::Completed);
 }
 
 /// A duplicate step (same ids) is refused as a whole: nothing of the batch is stored twice.
@@ -247,7 +280,7 @@ pub async fn a_task_is_deleted_only_outside_refused_statuses(store: &dyn Store) 
     let mut paused = Lifecycle::of(&task);
     paused.status = TaskStatus::Paused;
     store
-        .update_lifecycle("task-guard", TaskStatus::Running, &paused)
+        .update_lifecycle("task-guard", TaskStatus::Running, None, &paused)
         .await
         .expect("pause");
     let deleted = store

@@ -638,3 +638,43 @@ pub fn put_cached_answer(dialect: Dialect) -> String {
 
 #[cfg(test)]
 mod tests;
+
+/// Claims call slot `slot` of an AI config for `holder` until `until`: a free slot, or one
+/// whose holder's lease ran out before `now` (a worker that died mid-call). One row changed
+/// means the slot is now `holder`'s; none, that someone else holds it.
+pub fn claim_call_slot(
+    dialect: Dialect,
+    config_id: &str,
+    slot: u32,
+    holder: &str,
+    now: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Query {
+    let mut b = Builder::new(
+        dialect,
+        "INSERT INTO ai_call_slots (config_id, slot, holder, expires_at) VALUES (",
+    );
+    let values = [
+        b.param(text(config_id)),
+        b.param(SqlValue::Int(i64::from(slot))),
+        b.param(text(holder)),
+        b.param(time(until)),
+    ];
+    let now = b.param(time(now));
+    let _ = write!(
+        b.sql,
+        "{}) ON CONFLICT (config_id, slot) DO UPDATE SET holder = excluded.holder, \
+         expires_at = excluded.expires_at WHERE ai_call_slots.expires_at < {now}",
+        values.join(", ")
+    );
+    b.finish()
+}
+
+/// Frees a call slot, if `holder` still holds it.
+pub fn release_call_slot(dialect: Dialect, config_id: &str, slot: u32, holder: &str) -> Query {
+    let mut b = Builder::new(dialect, "DELETE FROM ai_call_slots");
+    b.compare("config_id =", text(config_id));
+    b.compare("slot =", SqlValue::Int(i64::from(slot)));
+    b.compare("holder =", text(holder));
+    b.finish()
+}

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::StoreError;
-use aibt_core::{MarketType, TimeGranularity, TradeAction};
+use aibt_core::{MarketType, TaskStatus, TimeGranularity, TradeAction};
 use chrono::TimeZone;
 
 fn at(seconds: i64) -> DateTime<Utc> {
@@ -276,11 +276,35 @@ fn lease_renewals_and_status_changes_are_guarded_updates() {
         lock_task_state(Dialect::Postgres),
         "SELECT status, lease_owner FROM tasks WHERE task_id = $1 FOR UPDATE"
     );
+    let lifecycle = crate::Lifecycle {
+        status: TaskStatus::Completed,
+        started_at: None,
+        paused_at: None,
+        resumed_at: None,
+        completed_at: None,
+        error_message: None,
+        stats: None,
+        lease_owner: None,
+        lease_expires_at: None,
+        options: serde_json::json!({}),
+        updated_at: at(1),
+    };
+    let change = |holder| crate::sql::LifecycleChange {
+        task_id: "t",
+        expected: TaskStatus::Running,
+        holder,
+        lifecycle: &lifecycle,
+    };
     assert_eq!(
-        crate::sql::LifecycleChange::sql(Dialect::Postgres),
+        change(None).sql(Dialect::Postgres),
         "UPDATE tasks SET status = $2, started_at = $3, paused_at = $4, resumed_at = $5, \
          completed_at = $6, error_message = $7, stats = $8, lease_owner = $9, \
          lease_expires_at = $10, options = $11, updated_at = $12 WHERE task_id = $1 AND status = $13"
+    );
+    assert!(
+        change(Some("w"))
+            .sql(Dialect::Postgres)
+            .ends_with("AND status = $13 AND lease_owner = $14")
     );
 }
 
