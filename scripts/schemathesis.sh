@@ -53,7 +53,17 @@ run() { # run LABEL [TOKEN]
     "$VENV/bin/st" --config-file scripts/schemathesis.toml run "http://127.0.0.1:$port/api/openapi.json" "${auth[@]}" \
         --checks all --max-examples "$EXAMPLES" --seed "$SEED" --workers 2 \
         --no-color || status=$?
-    kill "$server"
+    if ! kill -0 "$server" 2> /dev/null; then
+        local code=0
+        wait "$server" || code=$?
+        echo "aibt serve exited during the run (status $code); the end of its log:" >&2
+        tail -n 40 "$work/serve-$label.log" >&2
+        status=1
+    fi
+    if [ "$status" -ne 0 ] && [ -n "${SCHEMATHESIS_KEEP:-}" ]; then
+        cp "$work/serve-$label.log" "$SCHEMATHESIS_KEEP"
+    fi
+    kill "$server" 2> /dev/null || true
     wait "$server" 2> /dev/null || true
     server=""
     return "$status"

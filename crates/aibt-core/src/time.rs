@@ -21,9 +21,25 @@ pub struct TimeParseError {
 /// 5000, as milliseconds they start in 1973.
 const EPOCH_MILLIS_THRESHOLD: i64 = 100_000_000_000;
 
+/// The years a timestamp may fall in: those of the fixed-width form aibt stores and prints
+/// (`YYYY-MM-DDTHH:MM:SS…Z`), whose text order is time order.
+const YEARS: std::ops::RangeInclusive<i32> = 1..=9999;
+
 /// Parses an ISO date, an ISO date-time (zone optional, `T` or space), or epoch seconds or
-/// milliseconds.
+/// milliseconds, in the years 1 to 9999.
 pub fn parse_timestamp(text: &str) -> Result<DateTime<Utc>, TimeParseError> {
+    use chrono::Datelike;
+    let time = parse_any(text)?;
+    if YEARS.contains(&time.year()) {
+        Ok(time)
+    } else {
+        Err(TimeParseError {
+            input: text.to_string(),
+        })
+    }
+}
+
+fn parse_any(text: &str) -> Result<DateTime<Utc>, TimeParseError> {
     let input = text.trim();
     let error = || TimeParseError {
         input: text.to_string(),
@@ -96,6 +112,17 @@ mod tests {
 
     fn ts(text: &str) -> String {
         format_timestamp(parse_timestamp(text).unwrap())
+    }
+
+    #[test]
+    fn refuses_years_the_stored_form_cannot_hold() {
+        // Found by fuzzing: chrono's %Y reads "-006" as the year -6, which aibt would print
+        // as "-0006-…", a text that neither parses back nor sorts among the others.
+        for text in ["-006-01-02 09:01:00", "10000-01-01", "9000000000000000"] {
+            assert!(parse_timestamp(text).is_err(), "{text:?} accepted");
+        }
+        assert_eq!(ts("0001-01-01"), "0001-01-01T00:00:00Z");
+        assert_eq!(ts("9999-12-31T23:59:59Z"), "9999-12-31T23:59:59Z");
     }
 
     #[test]

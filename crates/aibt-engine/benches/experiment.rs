@@ -239,7 +239,7 @@ async fn part_one(args: &Args) -> RunResult {
     let mut options = WorkerOptions::new("bench");
     options.model_slots = model_slots;
     // The config's limiter, shared by every task: sampled to see how long permits sat idle.
-    let limiter = aibt_ai::client::limiter_for(&config.config_id, limit);
+    let limiter = aibt_ai::gate::limiter_for(&config.config_id, limit);
     let sampling = Arc::new(std::sync::atomic::AtomicBool::new(true));
     let sampler = tokio::spawn(sample_idle(limiter, limit, sampling.clone()));
     let started = Instant::now();

@@ -10,16 +10,17 @@ use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
 
-/// A page size as a client may send it: any non-negative integer (the store clamps it to
-/// what one page may hold), or `default` when absent; a negative one is a 400.
+/// A page size as a client may send it: any integer from 0 to 2^32 − 1 (the store clamps it
+/// to what one page may hold), or `default` when absent; any other is a 400, as documented.
 pub fn page_size(limit: Option<i64>, default: u32) -> Result<u32, ApiError> {
     match limit {
         None => Ok(default),
-        Some(limit) if limit < 0 => Err(ApiError::bad_request(
-            Some("limit".into()),
-            format!("limit: {limit} is negative"),
-        )),
-        Some(limit) => Ok(u32::try_from(limit).unwrap_or(u32::MAX)),
+        Some(limit) => u32::try_from(limit).map_err(|_| {
+            ApiError::bad_request(
+                Some("limit".into()),
+                format!("limit: {limit} is outside 0..={}", u32::MAX),
+            )
+        }),
     }
 }
 

@@ -15,8 +15,12 @@ use clap::Parser;
 use cli::{Cli, Command};
 
 fn main() -> ExitCode {
-    restore_sigpipe();
     let cli = Cli::parse();
+    // A server must outlive its clients: with SIGPIPE at its default, a client that closes its
+    // connection while an export streams to it would kill the process.
+    if !matches!(cli.command, Command::Serve(_) | Command::Worker(_)) {
+        restore_sigpipe();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -38,10 +42,10 @@ fn main() -> ExitCode {
 
 /// `aibt task export … | head` should end quietly, as Unix tools do, rather than report a
 /// broken pipe (Rust ignores SIGPIPE, so a closed pipe would surface as an error or a panic in
-/// the middle of printing).
+/// the middle of printing). Not for `serve` and `worker`, which write to sockets.
 fn restore_sigpipe() {
     // SAFETY: setting a signal's disposition to the default is async-signal-safe and happens
-    // before any other thread exists.
+    // before any other thread exists (the runtime is built after).
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }

@@ -73,7 +73,7 @@ pub struct AccountUpdate {
 #[into_params(parameter_in = Query)]
 pub struct AccountListParams {
     /// Page size (default 100, at most 10,000).
-    #[param(minimum = 0)]
+    #[param(minimum = 0, maximum = 4294967295.0)]
     pub limit: Option<i64>,
     /// The `next_cursor` of the previous page.
     #[serde(default, deserialize_with = "crate::extract::empty_as_none")]

@@ -97,7 +97,7 @@ pub struct AiConfigUpdate {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AiConfigListParams {
-    #[param(minimum = 0)]
+    #[param(minimum = 0, maximum = 4294967295.0)]
     pub limit: Option<i64>,
     #[serde(default, deserialize_with = "crate::extract::empty_as_none")]
     pub cursor: Option<String>,

@@ -41,7 +41,7 @@ pub struct ExperimentDetail {
 #[into_params(parameter_in = Query)]
 pub struct ExperimentListParams {
     /// Page size (default 100, at most 10,000).
-    #[param(minimum = 0)]
+    #[param(minimum = 0, maximum = 4294967295.0)]
     pub limit: Option<i64>,
     #[serde(default, deserialize_with = "crate::extract::empty_as_none")]
     #[param(pattern = r"^(-?[0-9]{1,16}\|.*)?$")]

@@ -156,7 +156,7 @@ pub struct BarParams {
     /// Last bar time (inclusive).
     pub to: Option<DateTime<Utc>>,
     /// Page size (default 1000, at most 10,000).
-    #[param(minimum = 0)]
+    #[param(minimum = 0, maximum = 4294967295.0)]
     pub limit: Option<i64>,
     /// The `next_cursor` of the previous page.
     #[serde(default, deserialize_with = "crate::extract::empty_as_none")]

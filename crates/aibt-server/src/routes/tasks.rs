@@ -65,7 +65,7 @@ pub struct TaskListParams {
     pub stock_symbol: Option<String>,
     pub account_id: Option<String>,
     /// Page size (default 100, at most 10,000).
-    #[param(minimum = 0)]
+    #[param(minimum = 0, maximum = 4294967295.0)]
     pub limit: Option<i64>,
     #[serde(default, deserialize_with = "crate::extract::empty_as_none")]
     #[param(pattern = r"^(-?[0-9]{1,16}\|.*)?$")]
@@ -83,7 +83,7 @@ pub struct RecordParams {
     /// Decisions and trades: only this action.
     pub action: Option<TradeAction>,
     /// Page size (default 100, at most 10,000).
-    #[param(minimum = 0)]
+    #[param(minimum = 0, maximum = 4294967295.0)]
     pub limit: Option<i64>,
     #[serde(default, deserialize_with = "crate::extract::empty_as_none")]
     #[param(pattern = r"^(-?[0-9]{1,16}\|.*)?$")]
@@ -100,7 +100,7 @@ pub struct SnapshotParams {
     /// Last bar included.
     pub to: Option<DateTime<Utc>>,
     /// Page size (default 100, at most 10,000).
-    #[param(minimum = 0)]
+    #[param(minimum = 0, maximum = 4294967295.0)]
     pub limit: Option<i64>,
     /// The `next_cursor` of the previous page (a snapshot's id).
     #[serde(default, deserialize_with = "crate::extract::empty_as_none")]
@@ -572,7 +572,8 @@ pub struct CompareParams {
     #[param(pattern = r"^\s*[^,\s][^,]*(,\s*[^,\s][^,]*){1,3}$")]
     pub task_ids: String,
     /// Points per equity curve (default 500).
-    pub points: Option<usize>,
+    #[param(minimum = 0, maximum = 4294967295.0)]
+    pub points: Option<u32>,
 }
 
 #[utoipa::path(
@@ -589,7 +590,7 @@ pub async fn compare(
     Params(params): Params<CompareParams>,
 ) -> ApiResult<Json<Comparison>> {
     let ids = compared_ids(&params.task_ids)?;
-    let points = params.points.unwrap_or(500).clamp(2, 10_000);
+    let points = params.points.map_or(500, |p| p as usize).clamp(2, 10_000);
     Ok(Json(
         compare_tasks(state.store.as_ref(), &ids, points).await?,
     ))
@@ -599,7 +600,8 @@ pub async fn compare(
 #[into_params(parameter_in = Query)]
 pub struct EquityParams {
     /// The most points to return (default 1000).
-    pub points: Option<usize>,
+    #[param(minimum = 0, maximum = 4294967295.0)]
+    pub points: Option<u32>,
 }
 
 #[utoipa::path(
@@ -616,7 +618,7 @@ pub async fn equity(
     Params(params): Params<EquityParams>,
 ) -> ApiResult<Json<Vec<EquityPoint>>> {
     existing(&state, &task_id).await?;
-    let points = params.points.unwrap_or(1000).clamp(2, 100_000);
+    let points = params.points.map_or(1000, |p| p as usize).clamp(2, 100_000);
     Ok(Json(
         equity_curve(state.store.as_ref(), &task_id, points).await?,
     ))

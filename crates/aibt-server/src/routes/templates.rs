@@ -45,7 +45,7 @@ pub struct TemplateUpdate {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct TemplateListParams {
-    #[param(minimum = 0)]
+    #[param(minimum = 0, maximum = 4294967295.0)]
     pub limit: Option<i64>,
     #[serde(default, deserialize_with = "crate::extract::empty_as_none")]
     pub cursor: Option<String>,
@@ -66,6 +66,7 @@ pub struct PreviewRequest {
     /// The backtest's first bar (blind mode rebases from the bars before it).
     pub start_date: Option<DateTime<Utc>>,
     /// Bars shown in `bars` (default 30).
+    #[schema(maximum = 4294967295.0)]
     pub window: Option<u32>,
     #[serde(default)]
     pub blind: bool,

@@ -136,6 +136,11 @@ impl Served {
             base: line.trim().to_string(),
         }
     }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
 }
 
 impl Drop for Served {
