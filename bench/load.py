@@ -10,9 +10,11 @@ What runs, all on this machine:
     list picked in turn from the task list, a stored task's decisions and its trades.
 
 Before the load starts, a completed rule backtest gives the decision and trade lists rows to
-page through (2,148 GOOG days). Prints wrk's latency distribution (p50, p90, p99), requests per
-second, errors (non-2xx answers and socket errors), and how far the four tasks got meanwhile;
-writes target/bench/load.json.
+page through (2,148 GOOG days). First, as the baseline of the same run, the same clients load
+/healthz (which reads nothing) for a sixth of the time. Prints wrk's latency distribution (p50,
+p90, p99) of the lists and of the baseline, requests per second, errors (non-2xx answers and
+socket errors), and how far the four tasks got meanwhile; writes target/bench/load.json; exits
+non-zero on any error.
 
     python3 bench/load.py [--duration 60] [--connections 64] [--threads 2] [--delay-ms 50]
 """
@@ -71,6 +73,14 @@ class FakeModel(BaseHTTPRequestHandler):
         pass
 
 
+class QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        # aibt hanging up on a call in flight when it stops is not news.
+        pass
+
+
 def call(base, method, path, body=None, content_type="application/json"):
     data = None
     if body is not None:
@@ -124,7 +134,7 @@ def main():
 
     FakeModel.delay = args.delay_ms / 1000
     model_port = free_port()
-    model = ThreadingHTTPServer(("127.0.0.1", model_port), FakeModel)
+    model = QuietServer(("127.0.0.1", model_port), FakeModel)
     threading.Thread(target=model.serve_forever, daemon=True).start()
 
     work = tempfile.mkdtemp(prefix="aibt-load-")
@@ -174,10 +184,14 @@ def main():
         script = os.path.join(work, "lists.lua")
         with open(script, "w") as f:
             f.write(WRK_SCRIPT % ", ".join(f'"{p}"' for p in paths))
-        wrk = subprocess.run(
-            ["wrk", "-t", str(args.threads), "-c", str(args.connections), "-d", f"{args.duration}s",
-             "--latency", "--timeout", "10s", "-s", script, base],
-            capture_output=True, text=True, check=True).stdout
+        def run_wrk(seconds, *extra):
+            return subprocess.run(
+                ["wrk", "-t", str(args.threads), "-c", str(args.connections), "-d", f"{seconds}s",
+                 "--latency", "--timeout", "10s", *extra],
+                capture_output=True, text=True, check=True).stdout
+        # The baseline, in the same run: the same clients on /healthz, which reads nothing.
+        health = run_wrk(max(5, args.duration // 6), base + "/healthz")
+        wrk = run_wrk(args.duration, "-s", script, base)
         after = {t: call(base, "GET", f"/api/v1/tasks/{t}") for t in running}
     finally:
         server.terminate()
@@ -186,6 +200,7 @@ def main():
 
     print(wrk)
     latency = {p: parse_ms(v) for p, v in re.findall(r"^\s+(50|90|99)%\s+(\S+)$", wrk, re.M)}
+    health_latency = {p: parse_ms(v) for p, v in re.findall(r"^\s+(50|90|99)%\s+(\S+)$", health, re.M)}
     total = int(re.search(r"(\d+) requests in", wrk).group(1))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", wrk)
     socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", wrk)
@@ -197,6 +212,9 @@ def main():
         "p50_ms": latency.get("50"),
         "p90_ms": latency.get("90"),
         "p99_ms": latency.get("99"),
+        "healthz_p50_ms": health_latency.get("50"),
+        "healthz_p99_ms": health_latency.get("99"),
+        "p99_over_healthz_p99": round(latency["99"] / health_latency["99"], 2),
         "non_2xx": int(errors.group(1)) if errors else 0,
         "socket_errors": sum(map(int, socket_errors.groups())) if socket_errors else 0,
         "decisions_made_meanwhile": sum(after[t]["processed_items"] - before[t] for t in running),

@@ -46,7 +46,7 @@ impl SharedGate {
 
 /// A held slot: freed when the call ends (dropped), in the background.
 struct SlotPass {
-    _permit: OwnedSemaphorePermit,
+    permit: Option<OwnedSemaphorePermit>,
     store: Arc<dyn Store>,
     config_id: String,
     slot: u32,
@@ -61,12 +61,16 @@ impl Drop for SlotPass {
             self.slot,
             std::mem::take(&mut self.holder),
         );
+        let permit = self.permit.take();
         // Outside a runtime (a process shutting down) the lease frees the slot instead.
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
                 if let Err(error) = store.release_call_slot(&config_id, slot, &holder).await {
                     tracing::warn!(%config_id, slot, %error, "releasing a call slot; its lease will");
                 }
+                // The process's next call goes only once the slot is free in the database, so
+                // it finds the slot there rather than waiting a poll for it.
+                drop(permit);
             });
         }
     }
@@ -94,7 +98,7 @@ impl CallGate for SharedGate {
             {
                 Ok(Some(slot)) => {
                     return Ok(Box::new(SlotPass {
-                        _permit: permit,
+                        permit: Some(permit),
                         store: self.store.clone(),
                         config_id: self.config_id.clone(),
                         slot,
