@@ -234,7 +234,7 @@ impl ChatClient {
         // The pass is held only while the request is in flight, not while backing off.
         let _pass = match self.gate.enter().await {
             Ok(pass) => pass,
-            Err(error) => return (Err(error), None),
+            Err(error) => return (Err(CallError::Settings(error.to_string())), None),
         };
         let timeout = self.settings.timeout;
         let mut request = self.http.post(self.endpoint()).timeout(timeout).json(body);

@@ -9,16 +9,19 @@ use std::sync::{Arc, LazyLock, Mutex};
 use async_trait::async_trait;
 use tokio::sync::Semaphore;
 
-use crate::client::CallError;
-
 /// Held while a call is in flight; dropping it lets the next call go.
 pub type Pass = Box<dyn Send + Sync>;
+
+/// Why a call cannot be let through at all.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct GateError(pub String);
 
 /// Admits calls to one model.
 #[async_trait]
 pub trait CallGate: Send + Sync {
     /// Waits until a call may go out.
-    async fn enter(&self) -> Result<Pass, CallError>;
+    async fn enter(&self) -> Result<Pass, GateError>;
 }
 
 /// One semaphore per AI config, shared by every task of the process that uses the config.
@@ -48,13 +51,13 @@ impl LocalGate {
 
 #[async_trait]
 impl CallGate for LocalGate {
-    async fn enter(&self) -> Result<Pass, CallError> {
+    async fn enter(&self) -> Result<Pass, GateError> {
         let permit = self
             .0
             .clone()
             .acquire_owned()
             .await
-            .map_err(|_| CallError::Settings("the call limiter was closed".into()))?;
+            .map_err(|_| GateError("the call limiter was closed".into()))?;
         Ok(Box::new(permit))
     }
 }

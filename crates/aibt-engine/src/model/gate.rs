@@ -7,8 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use aibt_ai::client::CallError;
-use aibt_ai::gate::{CallGate, Pass, limiter_for};
+use aibt_ai::gate::{CallGate, GateError, Pass, limiter_for};
 use aibt_store::{AiConfig, Store};
 use async_trait::async_trait;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -78,13 +77,13 @@ impl Drop for SlotPass {
 
 #[async_trait]
 impl CallGate for SharedGate {
-    async fn enter(&self) -> Result<Pass, CallError> {
+    async fn enter(&self) -> Result<Pass, GateError> {
         let permit = self
             .local
             .clone()
             .acquire_owned()
             .await
-            .map_err(|_| CallError::Settings("the call limiter was closed".into()))?;
+            .map_err(|_| GateError("the call limiter was closed".into()))?;
         // Unique to this call, so that a release frees only the slot this call claimed.
         let holder = format!("{}-{}", std::process::id(), aibt_store::new_id());
         let mut wait = FIRST_WAIT;
