@@ -15,7 +15,8 @@ use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
 /// Half a unit of the last place: of money (8 places) and of rates (6 places).
 const HALF_CENT_OF_MONEY: f64 = 0.000_000_005;
 const HALF_UNIT_OF_RATE: f64 = 0.000_000_5;
-/// Numbers from this on do not fit the money type (20 integer digits).
+/// Numbers from this on do not fit the money type (20 integer digits): the bound the type's
+/// own schema gives (a test holds the two equal).
 const MONEY_NUMBER_BOUND: f64 = 1e20;
 
 /// The bounds of a number, each inclusive or not.
@@ -188,6 +189,16 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn the_money_bound_is_the_money_types_own() {
+        let schema =
+            serde_json::to_value(<Money as utoipa::PartialSchema>::schema()).expect("the schema");
+        assert_eq!(
+            schema["exclusiveMaximum"],
+            serde_json::json!(MONEY_NUMBER_BOUND)
+        );
     }
 
     #[test]

@@ -83,6 +83,23 @@ impl Api {
         assert!(response.status().is_success());
     }
 
+    /// Creates something and returns its id, the answer's field `id_field`.
+    async fn create(&self, path: &str, body: Value, id_field: &str) -> String {
+        self.post(path, body).await[id_field]
+            .as_str()
+            .unwrap_or_else(|| panic!("{path} answered no {id_field}"))
+            .to_string()
+    }
+
+    /// A task's records of one kind, without what differs between two runs of one task.
+    async fn comparable_records(&self, task_id: &str, kind: &str) -> Vec<Value> {
+        self.records(task_id, kind)
+            .await
+            .into_iter()
+            .map(|r| comparable(r, task_id))
+            .collect()
+    }
+
     /// Every record of one kind of a task, without the ids and times that name the task.
     async fn records(&self, task_id: &str, kind: &str) -> Vec<Value> {
         let mut out = Vec::new();
@@ -352,18 +369,8 @@ fn workers_killed_at_random_steps_leave_the_uninterrupted_result() {
     runtime.block_on(async {
         for (reference, victim) in [(&reference_ai, &victim_ai), (&reference_rule, &victim_rule)] {
             for kind in ["decisions", "trades", "snapshots"] {
-                let expected: Vec<Value> = api
-                    .records(reference, kind)
-                    .await
-                    .into_iter()
-                    .map(|r| comparable(r, reference))
-                    .collect();
-                let got: Vec<Value> = api
-                    .records(victim, kind)
-                    .await
-                    .into_iter()
-                    .map(|r| comparable(r, victim))
-                    .collect();
+                let expected = api.comparable_records(reference, kind).await;
+                let got = api.comparable_records(victim, kind).await;
                 assert_eq!(expected.len(), got.len(), "{kind} of {victim}");
                 for (a, b) in expected.iter().zip(&got) {
                     assert_eq!(a, b, "{kind} of {victim} differ");
@@ -504,32 +511,29 @@ fn three_workers_killed_and_restarted_keep_one_ai_configs_limit_of_calls() {
     let (account, prompt, config) = runtime.block_on(async {
         api.import("GOOG_1d.csv", "GOOG", "US", "daily").await;
         let account = api
-            .post(
+            .create(
                 "/api/v1/accounts",
                 json!({"market_type": "US", "initial_balance": "100000"}),
+                "account_id",
             )
-            .await["account_id"]
-            .as_str()
-            .expect("account")
-            .to_string();
+            .await;
         let prompt = api
-            .post("/api/v1/prompt-templates", json!({"content": TEMPLATE}))
-            .await["prompt_id"]
-            .as_str()
-            .expect("template")
-            .to_string();
+            .create(
+                "/api/v1/prompt-templates",
+                json!({"content": TEMPLATE}),
+                "prompt_id",
+            )
+            .await;
         // A short timeout: a killed worker's slots are free again seven seconds later.
         let config = api
-            .post(
+            .create(
                 "/api/v1/ai-configs",
                 json!({"name": "shared", "local_ai_base_url": fake.base_url(),
                        "local_ai_model_name": "fake", "max_concurrency": LIMIT,
                        "timeout_seconds": 2}),
+                "config_id",
             )
-            .await["config_id"]
-            .as_str()
-            .expect("config")
-            .to_string();
+            .await;
         (account, prompt, config)
     });
     let create = |count: usize| {
@@ -538,15 +542,16 @@ fn three_workers_killed_and_restarted_keep_one_ai_configs_limit_of_calls() {
             let mut ids = Vec::new();
             for _ in 0..count {
                 let task = api
-                    .post(
+                    .create(
                         "/api/v1/tasks",
                         json!({"account_id": account, "stock_symbol": "GOOG",
                                "start_date": "2011-01-03T00:00:00Z", "end_date": "2011-06-30T00:00:00Z",
                                "strategy": "template", "user_prompt_id": prompt, "ai_config_id": config,
                                "options": {"cache": "off"}, "start": true}),
+                        "task_id",
                     )
                     .await;
-                ids.push(task["task_id"].as_str().expect("task").to_string());
+                ids.push(task);
             }
             ids
         }
@@ -637,19 +642,9 @@ fn three_workers_killed_and_restarted_keep_one_ai_configs_limit_of_calls() {
 
     runtime.block_on(async {
         for kind in ["decisions", "trades", "snapshots"] {
-            let expected: Vec<Value> = api
-                .records(&reference[0], kind)
-                .await
-                .into_iter()
-                .map(|r| comparable(r, &reference[0]))
-                .collect();
+            let expected = api.comparable_records(&reference[0], kind).await;
             for id in &ids {
-                let got: Vec<Value> = api
-                    .records(id, kind)
-                    .await
-                    .into_iter()
-                    .map(|r| comparable(r, id))
-                    .collect();
+                let got = api.comparable_records(id, kind).await;
                 assert_eq!(expected, got, "{kind} of {id}");
             }
         }
