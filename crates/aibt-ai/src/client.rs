@@ -73,6 +73,19 @@ pub struct Completion {
     pub completion_tokens: Option<i64>,
     /// The thinking's share of `completion_tokens`, when the server reports it.
     pub reasoning_tokens: Option<i64>,
+    /// The tools the model called, in its order (tool mode).
+    pub tool_calls: Vec<ToolCall>,
+}
+
+/// One call of a tool, as the model wrote it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ToolCall {
+    /// The server's id of the call, which its result must name (made up in order when the
+    /// server sends none).
+    pub id: String,
+    pub name: String,
+    /// The arguments as the model wrote them: JSON text, possibly malformed.
+    pub arguments: String,
 }
 
 /// The outcome of [`ChatClient::complete`]: the answer (or why there is none), and what it
@@ -144,13 +157,7 @@ impl ChatClient {
     /// The request body for `messages`: exactly what is sent, and what the cache key hashes.
     pub fn request_body(&self, messages: &[Value], schema: &Value) -> Value {
         let s = &self.settings;
-        let mut body = json!({
-            "model": s.model,
-            "messages": messages,
-            "temperature": s.temperature,
-            "max_tokens": s.max_tokens,
-            "stream": false,
-        });
+        let mut body = self.common_body(messages);
         match s.response_format {
             ResponseFormat::JsonSchema => {
                 body["response_format"] = json!({
@@ -161,6 +168,28 @@ impl ChatClient {
             ResponseFormat::JsonObject => body["response_format"] = json!({"type": "json_object"}),
             ResponseFormat::None => {}
         }
+        body
+    }
+
+    /// The request body of a turn in tool mode: `tools` in place of a response format (servers
+    /// refuse a grammar beside tools), and a tool call required, so every turn either looks
+    /// something up or submits the decision.
+    pub fn tool_request_body(&self, messages: &[Value], tools: &Value) -> Value {
+        let mut body = self.common_body(messages);
+        body["tools"] = tools.clone();
+        body["tool_choice"] = json!("required");
+        body
+    }
+
+    fn common_body(&self, messages: &[Value]) -> Value {
+        let s = &self.settings;
+        let mut body = json!({
+            "model": s.model,
+            "messages": messages,
+            "temperature": s.temperature,
+            "max_tokens": s.max_tokens,
+            "stream": false,
+        });
         if let Some(seed) = s.seed {
             body["seed"] = json!(seed);
         }
@@ -288,10 +317,14 @@ pub fn parse_completion(text: &str) -> Result<Completion, CallError> {
         .and_then(|c| c.get(0))
         .ok_or_else(|| CallError::Malformed(format!("no choices in {:.200}", text)))?;
     let message = choice.get("message");
+    let tool_calls = tool_calls_of(message);
     let content = match message.and_then(|m| m.get("content")) {
         Some(Value::String(s)) => s.clone(),
-        // A reasoning model that spent its tokens thinking may send no content at all.
-        Some(Value::Null) | None if reasoning_of(message).is_some() => String::new(),
+        // A reasoning model that spent its tokens thinking, or a model calling tools, may
+        // send no content at all.
+        Some(Value::Null) | None if reasoning_of(message).is_some() || !tool_calls.is_empty() => {
+            String::new()
+        }
         // Some servers send content as a list of parts.
         Some(Value::Array(parts)) => parts
             .iter()
@@ -329,7 +362,43 @@ pub fn parse_completion(text: &str) -> Result<Completion, CallError> {
                     .or_else(|| u.pointer("/output_tokens_details/reasoning_tokens"))
             })
             .and_then(Value::as_i64),
+        tool_calls,
     })
+}
+
+/// The tool calls of a message: `tool_calls[].function.{name, arguments}`, the arguments as
+/// text (most servers) or as an object (some send it parsed).
+fn tool_calls_of(message: Option<&Value>) -> Vec<ToolCall> {
+    let Some(calls) = message
+        .and_then(|m| m.get("tool_calls"))
+        .and_then(Value::as_array)
+    else {
+        return Vec::new();
+    };
+    calls
+        .iter()
+        .enumerate()
+        .map(|(n, call)| {
+            let function = call.get("function");
+            ToolCall {
+                id: call
+                    .get("id")
+                    .and_then(Value::as_str)
+                    .filter(|id| !id.is_empty())
+                    .map_or_else(|| format!("call_{n}"), str::to_string),
+                name: function
+                    .and_then(|f| f.get("name"))
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string(),
+                arguments: match function.and_then(|f| f.get("arguments")) {
+                    Some(Value::String(text)) => text.clone(),
+                    Some(Value::Null) | None => String::new(),
+                    Some(other) => other.to_string(),
+                },
+            }
+        })
+        .collect()
 }
 
 /// The thinking a server sends beside the content: `reasoning_content` (DeepSeek, vLLM,
@@ -363,6 +432,29 @@ mod tests {
         );
         // Without thinking, a missing content is still no completion.
         assert!(parse_completion(r#"{"choices":[{"message":{"content":null}}]}"#).is_err());
+    }
+
+    #[test]
+    fn tool_calls_are_read_with_their_arguments_as_text() {
+        let c = parse_completion(r#"{"choices":[{"message":{"content":null,"tool_calls":[
+            {"id":"a1","type":"function","function":{"name":"get_bars","arguments":"{\"count\": 5}"}},
+            {"type":"function","function":{"name":"get_position","arguments":{}}}]},"finish_reason":"tool_calls"}]}"#).unwrap();
+        assert_eq!(c.content, "");
+        assert_eq!(
+            c.tool_calls,
+            vec![
+                ToolCall {
+                    id: "a1".into(),
+                    name: "get_bars".into(),
+                    arguments: r#"{"count": 5}"#.into()
+                },
+                ToolCall {
+                    id: "call_1".into(),
+                    name: "get_position".into(),
+                    arguments: "{}".into()
+                },
+            ]
+        );
     }
 
     #[test]

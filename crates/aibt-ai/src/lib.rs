@@ -2,6 +2,7 @@
 //! embedded default, the baselines of AI runs and the oracle of the accounting; and LLM
 //! strategies: prompt templates, an OpenAI-compatible client, answer parsing and the cache key.
 
+pub mod agent;
 pub mod answer;
 pub mod builtin;
 pub mod client;
@@ -10,5 +11,6 @@ pub mod llm;
 pub mod order_terms;
 pub mod template;
 pub mod thinking;
+pub mod tools;
 
 pub use builtin::{BUILTIN_STRATEGIES, BuiltinError, StrategyParams, builtin_strategy};

@@ -12,8 +12,9 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::answer::{AnswerError, answer_schema, decision_json, parse_answer};
-use crate::client::{CallReport, ChatClient, Completion};
+use crate::client::{CallReport, ChatClient, Completion, ToolCall};
 use crate::thinking::{join_thinking, split_thinking};
+use crate::tools::{TOOL_SYSTEM_MESSAGE, tool_definitions};
 
 /// The rules of the answer, sent as the system message of every decision.
 pub const SYSTEM_MESSAGE: &str = "You are the decision engine of a trading backtest. You are given \
@@ -83,6 +84,10 @@ pub struct DecisionOutcome {
     pub completion_tokens: Option<i64>,
     /// The thinking's share of `completion_tokens`, when the server reports it.
     pub reasoning_tokens: Option<i64>,
+    /// Tool mode: every tool call and its result, in order (see `agent::Transcript`).
+    pub transcript: Option<Value>,
+    /// Set when this decision fell back from tool mode to the JSON path: why.
+    pub fallback: Option<String>,
     /// True when every answer came from the cache.
     pub from_cache: bool,
     /// HTTP calls made, retries and re-asks included.
@@ -109,9 +114,15 @@ pub struct LlmDecider {
     cache_mode: CacheMode,
     /// How often an unusable answer is asked again before the decision fails.
     answer_retries: u32,
+    /// Tool mode: the most lookups a decision may make (`None`: the JSON path).
+    tool_limit: Option<u32>,
+    /// Why the server cannot take tools, once it has refused them (or the AI config says it
+    /// did before): the decisions after it take the JSON path.
+    tools_refused: std::sync::Mutex<Option<String>>,
 }
 
-fn add(total: &mut Option<i64>, more: Option<i64>) {
+/// Adds a count the server may not have reported.
+pub(crate) fn add(total: &mut Option<i64>, more: Option<i64>) {
     if let Some(more) = more {
         *total = Some(total.unwrap_or(0) + more);
     }
@@ -129,7 +140,39 @@ impl LlmDecider {
             cache,
             cache_mode,
             answer_retries,
+            tool_limit: None,
+            tools_refused: std::sync::Mutex::new(None),
         }
+    }
+
+    /// Tool mode: decisions are made by calling tools, at most `limit` lookups each; `refused`
+    /// is why the server refused tools before, if it did (its decisions take the JSON path).
+    pub fn with_tools(mut self, limit: u32, refused: Option<String>) -> LlmDecider {
+        self.tool_limit = Some(limit);
+        self.tools_refused = std::sync::Mutex::new(refused);
+        self
+    }
+
+    /// The most lookups a decision may make, when tools are used (tool mode, and the server
+    /// has not refused them).
+    pub fn tool_limit(&self) -> Option<u32> {
+        self.tool_limit.filter(|_| self.tools_refused().is_none())
+    }
+
+    /// Why the server refused tools, if it has.
+    pub fn tools_refused(&self) -> Option<String> {
+        self.tools_refused
+            .lock()
+            .map_or_else(|poisoned| poisoned.into_inner().clone(), |r| r.clone())
+    }
+
+    /// Remembers that the server refused tools; the first reason is kept.
+    pub(crate) fn refuse_tools(&self, reason: &str) {
+        let mut refused = self
+            .tools_refused
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        refused.get_or_insert_with(|| reason.to_string());
     }
 
     pub fn client(&self) -> &ChatClient {
@@ -144,13 +187,34 @@ impl LlmDecider {
         ]
     }
 
+    /// The messages of a decision's first request in tool mode.
+    pub fn tool_messages(prompt: &str) -> Vec<Value> {
+        vec![
+            json!({"role": "system", "content": TOOL_SYSTEM_MESSAGE}),
+            json!({"role": "user", "content": prompt}),
+        ]
+    }
+
     /// The cache key of the first request of a decision on `prompt` (what a plan looks up to
     /// count the calls a run would make).
     pub fn first_request_key(&self, prompt: &str) -> String {
-        let body = self
-            .client
-            .request_body(&Self::messages(prompt), &answer_schema());
+        let body = match self.tool_limit() {
+            Some(_) => self
+                .client
+                .tool_request_body(&Self::tool_messages(prompt), &tool_definitions()),
+            None => self
+                .client
+                .request_body(&Self::messages(prompt), &answer_schema()),
+        };
         cache_key(&self.client.settings().base_url, &body)
+    }
+
+    /// The system message a decision's first request carries.
+    pub fn system_message(&self) -> &'static str {
+        match self.tool_limit() {
+            Some(_) => TOOL_SYSTEM_MESSAGE,
+            None => SYSTEM_MESSAGE,
+        }
     }
 
     /// Whether the cache holds the answer to `key` (and is read at all).
@@ -162,7 +226,7 @@ impl LlmDecider {
     }
 
     /// An answer from the cache, or from the model (and then cached).
-    async fn answer(&self, body: &Value) -> (CallReport, bool) {
+    pub(crate) async fn answer(&self, body: &Value) -> (CallReport, bool) {
         let key = cache_key(&self.client.settings().base_url, body);
         let cache = self
             .cache
@@ -195,36 +259,16 @@ impl LlmDecider {
     pub async fn decide(&self, prompt: &str) -> DecisionOutcome {
         let schema = answer_schema();
         let mut messages = Self::messages(prompt);
-        let prompt_hash = hash_json(&Value::Array(messages.clone()));
-        let mut outcome = DecisionOutcome {
-            decision: Decision::hold(""),
-            error: None,
-            raw_answer: None,
-            thinking: None,
-            parsed: None,
-            prompt_hash,
-            prompt_tokens: None,
-            completion_tokens: None,
-            reasoning_tokens: None,
-            from_cache: true,
-            calls: 0,
-            latency: Duration::ZERO,
-        };
+        let mut outcome = DecisionOutcome::asked(&messages);
         for attempt in 0..=self.answer_retries {
             let body = self.client.request_body(&messages, &schema);
             let (report, cached) = self.answer(&body).await;
-            outcome.calls += report.calls;
-            outcome.latency += report.latency;
-            outcome.from_cache &= cached;
-            let completion = match report.result {
+            let completion = match outcome.count(report, cached) {
                 Ok(completion) => completion,
                 Err(error) => {
                     return failed(outcome, format!("the call failed: {error}"));
                 }
             };
-            add(&mut outcome.prompt_tokens, completion.prompt_tokens);
-            add(&mut outcome.completion_tokens, completion.completion_tokens);
-            add(&mut outcome.reasoning_tokens, completion.reasoning_tokens);
             outcome.raw_answer = Some(completion.content.clone());
             let reading = read_completion(&completion, self.client.settings().max_tokens);
             outcome.thinking = reading.thinking;
@@ -294,15 +338,53 @@ pub fn read_completion(completion: &Completion, max_tokens: u32) -> Reading {
     }
 }
 
+impl DecisionOutcome {
+    /// A decision about to be asked with `messages`: a HOLD until an answer says otherwise.
+    pub(crate) fn asked(messages: &[Value]) -> DecisionOutcome {
+        DecisionOutcome {
+            decision: Decision::hold(""),
+            error: None,
+            raw_answer: None,
+            thinking: None,
+            parsed: None,
+            prompt_hash: hash_json(&Value::Array(messages.to_vec())),
+            prompt_tokens: None,
+            completion_tokens: None,
+            reasoning_tokens: None,
+            transcript: None,
+            fallback: None,
+            from_cache: true,
+            calls: 0,
+            latency: Duration::ZERO,
+        }
+    }
+
+    /// Adds what a call took (its HTTP calls, latency, tokens) and gives its completion.
+    pub(crate) fn count(
+        &mut self,
+        report: CallReport,
+        cached: bool,
+    ) -> Result<Completion, crate::client::CallError> {
+        self.calls += report.calls;
+        self.latency += report.latency;
+        self.from_cache &= cached;
+        let completion = report.result?;
+        add(&mut self.prompt_tokens, completion.prompt_tokens);
+        add(&mut self.completion_tokens, completion.completion_tokens);
+        add(&mut self.reasoning_tokens, completion.reasoning_tokens);
+        Ok(completion)
+    }
+}
+
 /// The first `limit` characters of `text`, marked when cut.
-fn shorten(text: &str, limit: usize) -> String {
+pub(crate) fn shorten(text: &str, limit: usize) -> String {
     match text.char_indices().nth(limit) {
         Some((at, _)) => format!("{}…", &text[..at]),
         None => text.to_string(),
     }
 }
 
-fn failed(mut outcome: DecisionOutcome, error: String) -> DecisionOutcome {
+pub(crate) fn failed(mut outcome: DecisionOutcome, error: String) -> DecisionOutcome {
     outcome.decision = Decision {
         confidence: Rate::ZERO,
         ..Decision::hold(format!("failed decision: {error}"))
@@ -323,6 +405,8 @@ struct CachedCompletion {
     completion_tokens: Option<i64>,
     #[serde(default)]
     reasoning_tokens: Option<i64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    tool_calls: Vec<ToolCall>,
 }
 
 impl From<&Completion> for CachedCompletion {
@@ -334,6 +418,7 @@ impl From<&Completion> for CachedCompletion {
             prompt_tokens: c.prompt_tokens,
             completion_tokens: c.completion_tokens,
             reasoning_tokens: c.reasoning_tokens,
+            tool_calls: c.tool_calls.clone(),
         }
     }
 }
@@ -347,6 +432,7 @@ impl From<CachedCompletion> for Completion {
             prompt_tokens: c.prompt_tokens,
             completion_tokens: c.completion_tokens,
             reasoning_tokens: c.reasoning_tokens,
+            tool_calls: c.tool_calls,
         }
     }
 }

@@ -196,6 +196,19 @@ seed_enum!(
     }
 );
 
+seed_enum!(
+    /// How a model gives its decision (an aibt addition to `ai_configs`).
+    #[derive(Default)]
+    DecisionMode, what = "decision mode" {
+        /// One answer holding the decision as a JSON object.
+        #[default]
+        Json => "json",
+        /// Tool calls: the model may look things up (`get_bars`, `get_position`, …) and
+        /// answers by calling `submit_decision`.
+        Tools => "tools",
+    }
+);
+
 impl Default for ExitReason {
     /// A decision's order, unless the simulation says otherwise.
     fn default() -> ExitReason {

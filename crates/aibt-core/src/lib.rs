@@ -21,7 +21,7 @@ pub use broker::{Account, AccountSettings, Execution, Fill, Lot, Order, OrderSiz
 pub use decimal::{DecimalError, Money, Percent, Quantity, Rate};
 pub use decision::{Decision, DecisionContext, PointInTime, PositionView, Strategy};
 pub use enums::{
-    EnumParseError, ExitReason, MarketType, PositionSide, ResponseFormat, TaskStatus,
+    DecisionMode, EnumParseError, ExitReason, MarketType, PositionSide, ResponseFormat, TaskStatus,
     TemplateStatus, TimeGranularity, TradeAction, TradeStatus,
 };
 pub use orders::{Bracket, Change, Level, OrderTerms};

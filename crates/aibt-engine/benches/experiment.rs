@@ -199,6 +199,7 @@ async fn part_one(args: &Args) -> RunResult {
         price_input_per_million: None,
         price_output_per_million: None,
         reasoning_effort: None,
+        decision_mode: None,
     })
     .expect("config");
     store.insert_ai_config(&config).await.expect("config");

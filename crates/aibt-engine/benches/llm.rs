@@ -129,6 +129,7 @@ impl Bench {
             price_input_per_million: None,
             price_output_per_million: None,
             reasoning_effort: None,
+            decision_mode: None,
         })
         .expect("config");
         self.store

@@ -53,6 +53,8 @@ pub struct AiConfigSpec {
     pub price_output_per_million: Option<aibt_core::Money>,
     /// Sent as `reasoning_effort`; one of [`REASONING_EFFORTS`].
     pub reasoning_effort: Option<String>,
+    /// One JSON answer (the default) or tool calls ending in `submit_decision`.
+    pub decision_mode: Option<aibt_core::DecisionMode>,
 }
 
 /// The `reasoning_effort` values servers take (OpenAI's, which vLLM, llama.cpp and Ollama
@@ -202,6 +204,8 @@ pub fn build_ai_config(spec: AiConfigSpec) -> Result<AiConfig> {
         price_input_per_million: price("price_input_per_million", spec.price_input_per_million)?,
         price_output_per_million: price("price_output_per_million", spec.price_output_per_million)?,
         reasoning_effort: check_reasoning_effort(spec.reasoning_effort.as_deref())?,
+        decision_mode: spec.decision_mode.unwrap_or_default(),
+        tools_refused: None,
     })
 }
 
@@ -233,6 +237,9 @@ pub async fn inline_ai_config(
     // Only when given, so the configs named before the setting existed keep their names.
     if let Some(effort) = &spec.reasoning_effort {
         settings["reasoning_effort"] = serde_json::json!(effort);
+    }
+    if let Some(mode) = spec.decision_mode {
+        settings["decision_mode"] = serde_json::json!(mode.as_str());
     }
     let fingerprint = aibt_ai::llm::hash_json(&settings);
     spec.name = format!(
@@ -398,6 +405,7 @@ mod tests {
             price_input_per_million: None,
             price_output_per_million: None,
             reasoning_effort: None,
+            decision_mode: None,
         }
     }
 

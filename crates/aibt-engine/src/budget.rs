@@ -246,6 +246,9 @@ pub struct Meter {
     counted_characters: u64,
     /// The most an answer may take.
     pub max_tokens: u64,
+    /// The most calls a decision makes: 1, or in tool mode its lookups and the submission
+    /// (each resending the conversation).
+    pub calls_per_decision: u64,
 }
 
 impl Meter {
@@ -257,6 +260,7 @@ impl Meter {
             counted_tokens: 0,
             counted_characters: 0,
             max_tokens,
+            calls_per_decision: 1,
         }
     }
 
@@ -276,11 +280,8 @@ impl Meter {
         let counted = |tokens: Option<i64>| tokens.and_then(|t| u64::try_from(t).ok());
         let calls = calls as u64;
         let spend = Spend {
-            prompt_tokens: counted(prompt_tokens).unwrap_or_else(|| {
-                self.projected(characters)
-                    .prompt_tokens
-                    .saturating_mul(calls)
-            }),
+            prompt_tokens: counted(prompt_tokens)
+                .unwrap_or_else(|| self.prompt_tokens_of(characters).saturating_mul(calls)),
             completion_tokens: counted(completion_tokens)
                 .unwrap_or_else(|| (answer_characters as u64).div_ceil(2)),
         };
@@ -294,19 +295,27 @@ impl Meter {
         }
     }
 
-    /// The most a call with a prompt of `characters` can cost.
+    /// The most a decision with a prompt of `characters` can cost: its calls, each at most
+    /// the prompt and the longest answer (in tool mode, tool results make later calls longer
+    /// than the prompt: the projection can fall short by their size).
     pub fn projected(&self, characters: usize) -> Spend {
+        Spend {
+            prompt_tokens: self
+                .prompt_tokens_of(characters)
+                .saturating_mul(self.calls_per_decision),
+            completion_tokens: self.max_tokens.saturating_mul(self.calls_per_decision),
+        }
+    }
+
+    /// The most tokens a prompt of `characters` can take.
+    fn prompt_tokens_of(&self, characters: usize) -> u64 {
         let characters = characters as u64;
-        let prompt_tokens = if self.counted_characters == 0 {
+        if self.counted_characters == 0 {
             characters.div_ceil(2)
         } else {
             // The rate seen so far, a tenth more for prompts that tokenize worse.
             (u128::from(characters) * u128::from(self.counted_tokens) * 11)
                 .div_ceil(u128::from(self.counted_characters) * 10) as u64
-        };
-        Spend {
-            prompt_tokens,
-            completion_tokens: self.max_tokens,
         }
     }
 

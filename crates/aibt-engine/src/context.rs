@@ -84,12 +84,12 @@ impl ContextWindow {
         Ok(ContextWindow { items, visible_at })
     }
 
-    /// What a decision on the bar at `bar_time` shows: the latest [`CONTEXT_ITEMS`] visible
-    /// items, oldest first, each its columns with its `date` first (no date in blind mode,
-    /// where dates would name the period).
-    pub fn at(&self, bar_time: DateTime<Utc>, blind: bool) -> Vec<Value> {
+    /// What a decision on the bar at `bar_time` sees: the latest `count` visible items
+    /// (a prompt shows [`CONTEXT_ITEMS`]), oldest first, each its columns with its `date`
+    /// first (no date in blind mode, where dates would name the period).
+    pub fn latest(&self, bar_time: DateTime<Utc>, blind: bool, count: usize) -> Vec<Value> {
         let visible = visible_count(&self.visible_at, bar_time);
-        self.items[visible.saturating_sub(CONTEXT_ITEMS)..visible]
+        self.items[visible.saturating_sub(count)..visible]
             .iter()
             .map(|item| {
                 let mut shown = Map::new();

@@ -46,6 +46,8 @@ pub struct DecisionFacts {
     pub completion_tokens: Option<i64>,
     pub thinking: Option<String>,
     pub reasoning_tokens: Option<i64>,
+    /// Tool mode: the decision's tool calls and their results.
+    pub tool_transcript: Option<Value>,
     /// What the decision's calls cost, by the AI config's prices.
     pub cost: Option<aibt_core::Money>,
     pub from_cache: bool,

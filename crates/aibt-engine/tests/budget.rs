@@ -87,6 +87,7 @@ async fn setup(prices: bool) -> Setup {
             price_input_per_million: Some(Money::parse("0.5").expect("price")),
             price_output_per_million: Some(Money::parse("1.5").expect("price")),
             reasoning_effort: None,
+            decision_mode: None,
             ..spec
         };
     }

@@ -1,25 +1,26 @@
 //! The point-in-time window, as a property of whole runs: changing any bar after decision t,
 //! or any context item not yet visible at it (dated on its day or later), leaves every prompt
 //! up to t byte-identical, whatever the template reads (bars, indicators, the account, what it
-//! can trade, earlier decisions, dated context).
+//! can trade, earlier decisions, dated context), and in tool mode every tool's result too.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use aibt_ai::llm::CacheMode;
-use aibt_core::{Bar, Decimal, MarketType, Money, Quantity, TaskStatus, TimeGranularity};
+use aibt_core::{
+    Bar, Decimal, DecisionMode, MarketType, Money, Quantity, TaskStatus, TimeGranularity,
+};
 use aibt_engine::TaskOptions;
 use aibt_store::{ContextItem, ImportMode, SeriesKey, Store};
 use aibt_store_sqlite::SqliteStore;
-use aibt_testkit::{FakeLlm, Reply, hashed_decision, prompt_of};
+use aibt_testkit::{FakeLlm, Reply, hashed_decision, prompt_of, tool_calls, tool_results};
 use common::ai::*;
 use common::{sample_bytes, settings};
 use proptest::prelude::*;
-use serde_json::json;
+use serde_json::{Value, json};
 
 /// Every variable there is.
 const FULL_TEMPLATE: &str = "step {{ step }} of {{ symbol }} ({{ market }}, {{ granularity }}) at {{ now }}, blind={{ blind }}\n\
@@ -69,12 +70,46 @@ fn scaled(bar: &Bar, permille: i64) -> Bar {
     .expect("bar")
 }
 
-/// The prompts of a run over `bars`, in decision order.
+/// A fake that answers each prompt with its hashed decision; in tool mode it first calls
+/// every lookup tool, with the largest counts, then submits that decision.
+async fn hashing_model() -> FakeLlm {
+    FakeLlm::start(|_, body| {
+        let decision = hashed_decision(&prompt_of(body));
+        if body.get("tools").is_none() {
+            return Reply::answer(decision);
+        }
+        if tool_results(body).is_empty() {
+            tool_calls(&[
+                ("get_bars", json!({"count": 200})),
+                ("get_indicator", json!({"name": "sma", "period": 20})),
+                ("get_indicator", json!({"name": "ema", "period": 5})),
+                ("get_indicator", json!({"name": "rsi", "period": 14})),
+                ("get_indicator", json!({"name": "atr", "period": 14})),
+                ("get_indicator", json!({"name": "bollinger", "period": 20})),
+                ("get_indicator", json!({"name": "macd", "period": 26})),
+                ("get_position", json!({})),
+                ("get_decisions", json!({"count": 50})),
+                ("get_context", json!({"count": 50})),
+                ("validate_order", json!({"action": "BUY"})),
+                (
+                    "validate_order",
+                    json!({"action": "SHORT", "quantity": "2"}),
+                ),
+            ])
+        } else {
+            tool_calls(&[("submit_decision", Value::String(decision))])
+        }
+    })
+    .await
+}
+
+/// What each decision of a run over `bars` saw, in decision order: its prompt, and in tool
+/// mode the results of its tools.
 async fn prompts(
     bars: &[Bar],
     context: &[ContextItem],
     fake: &FakeLlm,
-    blind: bool,
+    (blind, tools): (bool, bool),
 ) -> Vec<String> {
     let dir = tempfile::tempdir().expect("temp dir");
     let store: Arc<dyn Store> = Arc::new(
@@ -102,6 +137,9 @@ async fn prompts(
         options: TaskOptions {
             cache: CacheMode::Off,
             blind,
+            decision_mode: tools.then_some(DecisionMode::Tools),
+            // Every lookup in one turn, and the submission.
+            max_tool_calls: Some(13),
             ..TaskOptions::default()
         },
         period: period(),
@@ -109,10 +147,28 @@ async fn prompts(
     }
     .run()
     .await;
-    assert_eq!(run.task.status, TaskStatus::Completed);
+    assert_eq!(
+        run.task.status,
+        TaskStatus::Completed,
+        "{:?} {:?}",
+        run.task.error_message,
+        run.decisions.iter().find_map(|d| d.error.clone())
+    );
     run.decisions
         .iter()
-        .map(|d| d.prompt.clone().expect("prompt"))
+        .map(|d| {
+            let prompt = d.prompt.clone().expect("prompt");
+            match &d.tool_transcript {
+                Some(transcript) => {
+                    assert!(tools && transcript.as_array().is_some_and(|t| t.len() == 13));
+                    format!("{prompt}\n{transcript}")
+                }
+                None => {
+                    assert!(!tools, "a tool-mode decision without its transcript");
+                    prompt
+                }
+            }
+        })
         .collect()
 }
 
@@ -124,15 +180,11 @@ proptest! {
         t in 0usize..28,
         factors in proptest::collection::vec(500i64..1500, 40),
         blind in any::<bool>(),
+        tools in any::<bool>(),
     ) {
         let runtime = tokio::runtime::Runtime::new().expect("runtime");
         runtime.block_on(async {
-            let fake = FakeLlm::start(|_, body| Reply::Answer {
-                content: hashed_decision(&prompt_of(body)),
-                finish_reason: "stop",
-                delay: Duration::ZERO,
-            })
-            .await;
+            let fake = hashing_model().await;
             let bars = goog_bars();
             let period_start = bars.partition_point(|b| b.ts < period().0);
             let decision_bar = bars[period_start + t].ts;
@@ -141,8 +193,8 @@ proptest! {
                 *bar = scaled(bar, factors[i % factors.len()]);
             }
             let context = context_of(&bars, |i| i as i64);
-            let original = prompts(&bars, &context, &fake, blind).await;
-            let altered = prompts(&changed, &context, &fake, blind).await;
+            let original = prompts(&bars, &context, &fake, (blind, tools)).await;
+            let altered = prompts(&changed, &context, &fake, (blind, tools)).await;
             prop_assert_eq!(original.len(), altered.len());
             for step in 0..=t {
                 prop_assert_eq!(&original[step], &altered[step], "prompt {} differs", step);
@@ -158,10 +210,11 @@ proptest! {
         t in 0usize..28,
         salt in 1i64..1000,
         blind in any::<bool>(),
+        tools in any::<bool>(),
     ) {
         let runtime = tokio::runtime::Runtime::new().expect("runtime");
         runtime.block_on(async {
-            let fake = FakeLlm::start(|_, body| Reply::answer(hashed_decision(&prompt_of(body)))).await;
+            let fake = hashing_model().await;
             let bars = goog_bars();
             let period_start = bars.partition_point(|b| b.ts < period().0);
             let decision_day = bars[period_start + t].ts.date_naive();
@@ -170,8 +223,8 @@ proptest! {
             let changed = context_of(&bars, |i| {
                 if bars[i].ts.date_naive() >= decision_day { i as i64 + salt } else { i as i64 }
             });
-            let original = prompts(&bars, &context, &fake, blind).await;
-            let altered = prompts(&bars, &changed, &fake, blind).await;
+            let original = prompts(&bars, &context, &fake, (blind, tools)).await;
+            let altered = prompts(&bars, &changed, &fake, (blind, tools)).await;
             prop_assert_eq!(original.len(), altered.len());
             for step in 0..=t {
                 prop_assert_eq!(&original[step], &altered[step], "prompt {} differs", step);

@@ -232,6 +232,25 @@ async fn ai_configs(server: &Server) {
         .await;
     assert_eq!(none.ok(200)["reasoning_effort"], Value::Null);
 
+    // The decision mode: json by default, tools when asked; anything else is refused by name.
+    assert_eq!(none.ok(200)["decision_mode"], "json");
+    server
+        .post(
+            "/api/v1/ai-configs",
+            json!({"name": "x", "local_ai_base_url": fake.base_url(), "local_ai_model_name": "m", "decision_mode": "agent"}),
+        )
+        .await
+        .error(422, "invalid", Some("decision_mode"));
+    let tools = server
+        .patch(
+            &format!("/api/v1/ai-configs/{id}"),
+            json!({"decision_mode": "tools"}),
+        )
+        .await;
+    let tools = tools.ok(200);
+    assert_eq!(tools["decision_mode"], "tools");
+    assert_eq!(tools["tools_refused"], Value::Null);
+
     // A change keeps the key unless a new one is given; an empty key removes it.
     let changed = server
         .patch(

@@ -40,6 +40,11 @@ static MIGRATIONS: &[Migration] = &[
         name: "call_slots",
         sql: include_str!("../migrations/0006_call_slots.sql"),
     },
+    Migration {
+        version: 7,
+        name: "tools",
+        sql: include_str!("../migrations/0007_tools.sql"),
+    },
 ];
 
 pub const LATEST_VERSION: i64 = Migration::latest(MIGRATIONS);

@@ -125,6 +125,10 @@ pub struct LocalDecision {
     /// the cache, `None` without prices or without tokens reported to count by.
     #[serde(default)]
     pub cost: Option<Money>,
+    /// Added (migration 7): in tool mode, every tool call of the decision and its result,
+    /// in order (`[{"tool", "arguments", "result"}]`).
+    #[serde(default)]
+    pub tool_transcript: Option<serde_json::Value>,
 }
 
 impl LocalDecision {
@@ -320,6 +324,15 @@ pub struct AiConfig {
     /// `high`, `xhigh`) to servers and models that take it.
     #[serde(default)]
     pub reasoning_effort: Option<String>,
+    /// Added (migration 7): how the model gives its decisions: one JSON answer (`json`) or
+    /// tool calls ending in `submit_decision` (`tools`).
+    #[serde(default)]
+    pub decision_mode: aibt_core::DecisionMode,
+    /// Added (migration 7): why the server refused tools, once it has (set by a run, cleared
+    /// when the endpoint, the model or the mode is changed): its tasks then take the JSON
+    /// path.
+    #[serde(default)]
+    pub tools_refused: Option<String>,
 }
 
 /// `context_items` (added): one dated item of context for a symbol (a trend label, a

@@ -66,6 +66,51 @@ pub fn reasoned(thinking: &str, content: Option<&str>, finish_reason: &str) -> R
     }))
 }
 
+/// A model's turn in tool mode: it calls these tools (name and arguments) and writes no text,
+/// as OpenAI, vLLM and llama.cpp send it.
+pub fn tool_calls(calls: &[(&str, Value)]) -> Reply {
+    let calls: Vec<Value> = calls
+        .iter()
+        .enumerate()
+        .map(|(n, (name, arguments))| {
+            let arguments = match arguments {
+                Value::String(text) => text.clone(),
+                other => other.to_string(),
+            };
+            json!({"id": format!("call_{n}_{name}"), "type": "function",
+                   "function": {"name": name, "arguments": arguments}})
+        })
+        .collect();
+    Reply::Raw(json!({
+        "id": "chatcmpl-tools",
+        "object": "chat.completion",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": null,
+                     "tool_calls": calls}, "finish_reason": "tool_calls"}],
+        "usage": {"prompt_tokens": 150, "completion_tokens": 20},
+    }))
+}
+
+/// The results of tool calls a request carries back (`role: tool` messages), in order: the
+/// id of the call each answers and its content, parsed.
+pub fn tool_results(body: &Value) -> Vec<(String, Value)> {
+    body["messages"]
+        .as_array()
+        .map(|messages| {
+            messages
+                .iter()
+                .filter(|m| m["role"] == "tool")
+                .map(|m| {
+                    let content = m["content"].as_str().unwrap_or_default();
+                    (
+                        m["tool_call_id"].as_str().unwrap_or_default().to_string(),
+                        serde_json::from_str(content).unwrap_or(Value::Null),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// A decision as a model would write it.
 pub fn decision(action: &str, confidence: f64, reasoning: &str) -> String {
     json!({"action": action, "confidence": confidence, "reasoning": reasoning}).to_string()

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use aibt_core::{MarketType, ResponseFormat, TaskStatus, TimeGranularity};
+use aibt_core::{DecisionMode, MarketType, ResponseFormat, TaskStatus, TimeGranularity};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::db::DEFAULT_DATABASE_URL;
@@ -217,6 +217,15 @@ pub struct AiTaskArgs {
     /// How often an unusable answer is asked again before it counts as failed [default: 2].
     #[arg(long, requires = "template")]
     pub answer_retries: Option<u32>,
+    /// json (one answer holding the decision) or tools (the model looks up bars, indicators,
+    /// the account, earlier decisions and context, then calls submit_decision; a server that
+    /// refuses tools falls back to json) [default: the AI config's, json].
+    #[arg(long, requires = "template", value_parser = parse_decision_mode)]
+    pub decision_mode: Option<DecisionMode>,
+    /// In tool mode, the most tool calls a decision may make, its submission included
+    /// [default: 8, at most 64].
+    #[arg(long, requires = "template", value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub max_tool_calls: Option<u32>,
     /// A sampling seed sent to the model (with it, a temperature above 0 repeats).
     #[arg(long, requires = "template")]
     pub seed: Option<u64>,
@@ -356,6 +365,10 @@ pub enum AiConfigCommand {
         /// Read an API key from standard input and store it encrypted.
         #[arg(long, conflicts_with = "api_key_env")]
         api_key_stdin: bool,
+        /// json (one answer holding the decision) or tools (the model calls tools, then
+        /// submit_decision) [default: json].
+        #[arg(long, value_parser = parse_decision_mode)]
+        decision_mode: Option<DecisionMode>,
     },
     /// List AI configs (keys masked).
     List {
@@ -621,6 +634,12 @@ pub fn parse_age(text: &str) -> Result<chrono::Duration, String> {
 }
 
 pub fn parse_granularity(text: &str) -> Result<TimeGranularity, String> {
+    text.to_ascii_lowercase()
+        .parse()
+        .map_err(|e: aibt_core::EnumParseError| e.to_string())
+}
+
+pub fn parse_decision_mode(text: &str) -> Result<DecisionMode, String> {
     text.to_ascii_lowercase()
         .parse()
         .map_err(|e: aibt_core::EnumParseError| e.to_string())

@@ -31,7 +31,8 @@ fn flag_of(field: &str) -> String {
         "tax_rate" => "tax",
         "short_margin_ratio" => "short-margin",
         budget if budget.starts_with("options.budget") || budget.starts_with("budget") => "budget",
-        other => other,
+        // A task option is the flag of the same name.
+        other => other.strip_prefix("options.").unwrap_or(other),
     };
     renamed.replace('_', "-")
 }
@@ -202,5 +203,6 @@ pub fn ai_config_spec(name: &str, model: &ModelArgs) -> Result<AiConfigSpec> {
             .map(|p| money(p, "price-output-per-million"))
             .transpose()?,
         reasoning_effort: model.reasoning_effort.clone(),
+        decision_mode: None,
     })
 }

@@ -96,6 +96,13 @@ pub fn print_task(task: &Task, format: Format) -> Result<()> {
                     println!();
                     println!("{:<26}{warning}", "Warning");
                 }
+                if let Some(reason) = stats["tool_fallback"].as_str() {
+                    println!();
+                    println!(
+                        "{:<26}{reason}: the decisions took the JSON path instead of tools",
+                        "Warning"
+                    );
+                }
             }
         }
     }
@@ -109,7 +116,15 @@ pub fn print_estimate(estimate: &aibt_engine::task::TaskEstimate, format: Format
         Format::Table => {
             println!("{:<26}{}", "Decisions", estimate.decisions);
             println!("{:<26}{}", "Answered by the Cache", estimate.cached);
-            println!("{:<26}{}", "Calls", estimate.calls);
+            if estimate.calls_max > estimate.calls {
+                // Tool mode: each decision may look things up before it submits.
+                println!(
+                    "{:<26}{} (up to {} with tools)",
+                    "Calls", estimate.calls, estimate.calls_max
+                );
+            } else {
+                println!("{:<26}{}", "Calls", estimate.calls);
+            }
             let by = match estimate.prompt_tokens_by {
                 "server" => "counted by the server's tokenizer",
                 _ => "estimated at 4 characters a token: the server has no /tokenize",

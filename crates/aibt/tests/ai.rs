@@ -590,3 +590,76 @@ fn an_estimate_counts_calls_tokens_and_money_and_runs_nothing() {
     );
     assert_eq!(after["money_max"], "0.00000000");
 }
+
+#[test]
+fn a_backtest_in_tool_mode_keeps_each_decisions_tool_calls() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    // Looks at the account, then submits its hashed decision.
+    let fake = runtime.block_on(FakeLlm::start(|_, body| {
+        if aibt_testkit::tool_results(body).is_empty() {
+            aibt_testkit::tool_calls(&[("get_position", serde_json::json!({}))])
+        } else {
+            let decision = hashed_decision(&prompt_of(body));
+            aibt_testkit::tool_calls(&[("submit_decision", serde_json::Value::String(decision))])
+        }
+    }));
+    let env = Env::sqlite();
+    let template = env.write("t.j2", TEMPLATE);
+    let url = fake.base_url();
+    let mut args = backtest_args(template.to_str().unwrap(), &url);
+    args.extend(["--decision-mode", "tools", "--max-tool-calls", "2"]);
+    let estimate = env
+        .aibt(&[&args[..], &["--estimate"]].concat())
+        .success()
+        .json();
+    assert_eq!(estimate["calls"], 22, "{estimate}");
+    assert_eq!(
+        estimate["calls_max"],
+        22 * 3,
+        "two lookups and the submission"
+    );
+    let run = env.aibt(&args).success().json();
+    assert_eq!(run["status"], "COMPLETED", "{run}");
+    assert_eq!(run["stats"]["tool_decisions"], 22);
+    assert_eq!(run["stats"]["tool_calls"], 44);
+    assert_eq!(run["stats"]["llm_calls"], 44);
+    assert_eq!(fake.calls(), 44);
+    let task_id = run["task_id"].as_str().expect("id");
+    let export = env
+        .aibt(&[
+            "task",
+            "export",
+            task_id,
+            "--records",
+            "decisions",
+            "--format",
+            "json",
+        ])
+        .success()
+        .json();
+    for row in export["decisions"].as_array().expect("decisions") {
+        let tools: Vec<&str> = row["tool_transcript"]
+            .as_array()
+            .expect("transcript")
+            .iter()
+            .map(|call| call["tool"].as_str().expect("tool"))
+            .collect();
+        assert_eq!(tools, ["get_position", "submit_decision"], "{row}");
+    }
+    // A limit beyond what a decision may be given is refused by name.
+    let mut wrong = backtest_args(template.to_str().unwrap(), &url);
+    wrong.extend(["--decision-mode", "tools", "--max-tool-calls", "65"]);
+    let refused = env.aibt(&wrong).failure().stderr();
+    assert!(
+        refused.contains("--max-tool-calls") && refused.contains("65 is not in 1..=64"),
+        "{refused}"
+    );
+    let mut wrong = backtest_args(template.to_str().unwrap(), &url);
+    wrong.extend(["--decision-mode", "agent"]);
+    let refused = env.aibt(&wrong).failure().stderr();
+    assert!(refused.contains("decision mode"), "{refused}");
+}

@@ -218,4 +218,73 @@ fn a_real_model_carries_a_twenty_step_backtest() {
         );
         assert_eq!(row["llm_calls"], 2, "asked again once");
     }
+
+    // Tool mode. This llama-server renders no tools into SmolLM2's prompt (nor with the
+    // tool-use chat templates of its source tree tried on it), so the model answers in text
+    // without a tool call: aibt falls back to the JSON path at the first decision, remembers
+    // it on the config, and says so.
+    env.aibt(&[
+        "ai-config",
+        "add",
+        "tiny-tools",
+        "--base-url",
+        &llm.url,
+        "--model",
+        "smollm2-135m",
+        "--decision-mode",
+        "tools",
+        // The text it writes instead of a tool call runs to the limit: keep it short.
+        "--max-tokens",
+        "300",
+    ])
+    .success();
+    let tools_run = [
+        "backtest",
+        "--symbol",
+        "GOOG",
+        "--start",
+        "2010-06-01",
+        "--end",
+        "2010-06-07",
+        "--template",
+        template.to_str().expect("path"),
+        "--ai-config",
+        "tiny-tools",
+        "--failure-limit",
+        "10",
+        "--format",
+        "json",
+    ];
+    let fallback = env.aibt(&tools_run).success().json();
+    let status = fallback["status"].as_str().expect("status");
+    assert!(status.starts_with("COMPLETED"), "{fallback}");
+    let warning = fallback["stats"]["tool_fallback"]
+        .as_str()
+        .expect("the fallback is reported");
+    assert!(warning.contains("without calling a tool"), "{warning}");
+    assert_eq!(fallback["stats"]["tool_decisions"], 0);
+    let rows = decisions(&env, fallback["task_id"].as_str().expect("id"));
+    assert!(!rows.is_empty());
+    // The first decision paid for the refused call; none after it offered tools.
+    assert!(
+        rows[0]["llm_calls"].as_u64().expect("calls") >= 2,
+        "{}",
+        rows[0]
+    );
+    for row in &rows {
+        assert!(row["tool_transcript"].is_null(), "{row}");
+        assert!(!row["raw_answer"].as_str().unwrap_or_default().is_empty());
+    }
+    let configs = env
+        .aibt(&["ai-config", "list", "--format", "json"])
+        .success()
+        .json();
+    let tiny = configs
+        .as_array()
+        .expect("configs")
+        .iter()
+        .find(|c| c["name"] == "tiny-tools")
+        .expect("the config");
+    assert_eq!(tiny["decision_mode"], "tools");
+    assert_eq!(tiny["tools_refused"].as_str(), Some(warning));
 }

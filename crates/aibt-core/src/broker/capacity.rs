@@ -5,7 +5,7 @@
 use chrono::DateTime;
 use serde::Serialize;
 
-use super::{Account, BrokerError, Order, OrderSize};
+use super::{Account, BrokerError, Execution, Order, OrderSize};
 use crate::decimal::{Money, Quantity};
 use crate::enums::{TradeAction, TradeStatus};
 
@@ -50,14 +50,20 @@ impl Account {
         })
     }
 
+    /// What `order` would do at `price` now, filled on a copy of this account: the broker's
+    /// verdict and its records, with nothing executed.
+    pub fn trial(&self, order: &Order, price: Money) -> Result<Execution, BrokerError> {
+        self.clone()
+            .execute(order, price, DateTime::UNIX_EPOCH, self.fill_bar)
+    }
+
     /// Units an all-in `action` would open on a copy of this account.
     fn opened_by(&self, action: TradeAction, price: Money) -> Result<Quantity, BrokerError> {
-        let mut copy = self.clone();
         let order = Order {
             action,
             size: OrderSize::All,
         };
-        let execution = copy.execute(&order, price, DateTime::UNIX_EPOCH, self.fill_bar)?;
+        let execution = self.trial(&order, price)?;
         let mut opened = Quantity::ZERO;
         for fill in &execution.fills {
             if fill.action == action && fill.status == TradeStatus::Executed {

@@ -174,6 +174,7 @@ async fn model_of(
                 price_input_per_million: None,
                 price_output_per_million: None,
                 reasoning_effort: None,
+                decision_mode: None,
             };
             let config = inline_ai_config(None, spec).await.map_err(|e| match e {
                 EngineError::Invalid { field: f, reason } => {

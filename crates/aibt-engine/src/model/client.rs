@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 use aibt_ai::client::ChatClient;
 use aibt_ai::llm::{AnswerCache, LlmDecider};
+use aibt_ai::tools::DEFAULT_TOOL_LIMIT;
+use aibt_core::DecisionMode;
 use aibt_store::{AiConfig, CachedAnswer, Store};
 use async_trait::async_trait;
 use serde_json::Value;
@@ -46,7 +48,8 @@ impl AnswerCache for StoreCache {
     }
 }
 
-/// A decider for a task: the AI config's client, its shared limit of calls, the cache.
+/// A decider for a task: the AI config's client, its shared limit of calls, the cache, and
+/// its decision mode (the task's, or else the config's).
 pub fn decider_for(
     store: &Arc<dyn Store>,
     config: &AiConfig,
@@ -63,10 +66,19 @@ pub fn decider_for(
         base_url: config.local_ai_base_url.clone(),
         model: config.local_ai_model_name.clone(),
     });
-    Ok(LlmDecider::new(
+    let decider = LlmDecider::new(
         client,
         Some(cache),
         options.cache,
         options.answer_retries.unwrap_or(2),
-    ))
+    );
+    Ok(
+        match options.decision_mode.unwrap_or(config.decision_mode) {
+            DecisionMode::Json => decider,
+            DecisionMode::Tools => decider.with_tools(
+                options.max_tool_calls.unwrap_or(DEFAULT_TOOL_LIMIT),
+                config.tools_refused.clone(),
+            ),
+        },
+    )
 }

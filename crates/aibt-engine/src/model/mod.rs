@@ -7,6 +7,7 @@
 //! so the result is the sequential run's.
 
 mod client;
+mod desk;
 mod gate;
 mod prompt;
 mod stats;
@@ -15,6 +16,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
+use aibt_ai::agent::decide_with_tools;
 use aibt_ai::llm::{DecisionOutcome, LlmDecider};
 use aibt_ai::template::{AccountView, Blind, PastDecision, PromptTemplate, past_decision};
 use aibt_core::Bar;
@@ -35,7 +37,7 @@ use crate::error::{EngineError, Result};
 use crate::series::series_of;
 use crate::task::TaskOptions;
 use prompt::{
-    INDICATOR_HISTORY, PAST_DECISIONS, PromptMaker, account_view, blind_of, decision_time,
+    INDICATOR_HISTORY, KEPT_DECISIONS, PromptMaker, account_view, blind_of, decision_time,
     load_bars, past_decisions,
 };
 
@@ -109,6 +111,9 @@ pub struct ModelSource {
     prices: Option<Prices>,
     /// Set when the period ends before the model's training cutoff.
     memorisation_warning: Option<String>,
+    /// Where a server's refusal of tools is remembered: the store and the AI config.
+    store: Arc<dyn Store>,
+    ai_config_id: String,
 }
 
 impl ModelSource {
@@ -158,13 +163,19 @@ impl ModelSource {
         } else {
             options.window as usize
         };
+        let tools = decider.tool_limit();
+        // Tools may look further back than the prompt shows.
+        let history = match tools {
+            Some(_) => window.max(aibt_ai::tools::MAX_TOOL_BARS as usize),
+            None => window,
+        };
         let series = series_of(task)?;
         let (bars, offset) = load_bars(
             store.as_ref(),
             &series,
             task.start_date,
             task.end_date,
-            window + INDICATOR_HISTORY,
+            history + INDICATOR_HISTORY,
         )
         .await?;
         let blind = options.blind.then(|| blind_of(&bars));
@@ -185,10 +196,11 @@ impl ModelSource {
         let recorded = crate::records::all_decisions(store.as_ref(), &task.task_id).await?;
         let past = past_decisions(&recorded, &bars, options.blind);
         let meter = match &options.budget {
-            Some(budget) => Some(meter_of(&recorded, budget, ai_config)?),
+            Some(budget) => Some(meter_of(&recorded, budget, ai_config, tools)?),
             None => None,
         };
-        let prefetch = if template.info().account_dependent {
+        // Tools read the account, as a template that shows it does.
+        let prefetch = if template.info().account_dependent || tools.is_some() {
             1
         } else {
             options.prefetch.max(1) as usize
@@ -207,7 +219,16 @@ impl ModelSource {
             meter,
             prices: Prices::of(ai_config),
             memorisation_warning: memorisation_warning(ai_config, task),
+            store,
+            ai_config_id: ai_config.config_id.clone(),
         })
+    }
+
+    /// The most calls a decision can make: 1, or in tool mode its lookups and submission.
+    pub fn calls_per_decision(&self) -> u64 {
+        self.decider
+            .tool_limit()
+            .map_or(1, |limit| u64::from(limit) + 1)
     }
 
     /// Every bar the source holds, and the index of the period's first.
@@ -246,7 +267,7 @@ impl ModelSource {
             {
                 estimate.cached += 1;
             } else {
-                let text = format!("{}\n{prompt}", aibt_ai::llm::SYSTEM_MESSAGE);
+                let text = format!("{}\n{prompt}", self.decider.system_message());
                 let counted = match estimate.counted {
                     true => self.decider.client().count_tokens(&text).await,
                     false => None,
@@ -281,7 +302,10 @@ impl ModelSource {
             .back()
             .map_or(point.step, |asked| asked.step + 1);
         while self.ahead.0.len() < self.prefetch && next_index < self.period() {
-            match self.launch(next_index, next_step, &view).await {
+            match self
+                .launch(next_index, next_step, (&view, point.account))
+                .await
+            {
                 Launch::Asked(asked) => self.ahead.0.push_back(asked),
                 Launch::Refused(reason) if next_index == index => {
                     return Err(EngineError::OutOfBudget(reason));
@@ -306,12 +330,21 @@ impl ModelSource {
     }
 
     /// Renders the prompt of the decision at `index` and asks it, unless the budget cannot
-    /// cover its call after the calls already in flight.
-    async fn launch(&self, index: usize, step: u64, view: &AccountView) -> Launch {
+    /// cover its call after the calls already in flight. In tool mode (asked one at a time)
+    /// its tools answer from `account`, the account at its bar.
+    async fn launch(
+        &self,
+        index: usize,
+        step: u64,
+        (view, account): (&AccountView, &aibt_core::broker::Account),
+    ) -> Launch {
         let past: Vec<PastDecision> = self.past.iter().cloned().collect();
-        let rendered = self
-            .maker
-            .render(&self.bars, self.offset + index, view, &past, step);
+        let at = self.offset + index;
+        let rendered = self.maker.render(&self.bars, at, view, &past, step);
+        let desk = self
+            .decider
+            .tool_limit()
+            .map(|_| desk::Desk::at(&self.maker, &self.bars, at, (view, account), &past, step));
         let mut projected = Spend::default();
         if let (Some(meter), Ok((prompt, _))) = (&self.meter, &rendered)
             && !self
@@ -334,7 +367,10 @@ impl ModelSource {
         let call = tokio::spawn(async move {
             match rendered {
                 Ok((prompt, data)) => {
-                    let outcome = decider.decide(&prompt).await;
+                    let outcome = match &desk {
+                        Some(desk) => decide_with_tools(&decider, &prompt, desk).await,
+                        None => decider.decide(&prompt).await,
+                    };
                     (Ok(prompt), outcome, data)
                 }
                 Err(error) => (Err(error), failed_render(), Value::Null),
@@ -349,9 +385,32 @@ impl ModelSource {
     }
 }
 
-/// The characters a call sends: the system message and the prompt.
+impl ModelSource {
+    /// Remembers on the AI config that its server refused tools, so that later tasks ask the
+    /// JSON way at once, and says so in the log. A failed write costs a later task one
+    /// refused call, never a result.
+    async fn remember_refusal(&self, reason: &str) {
+        tracing::warn!(task_id = %self.task_id, ai_config = %self.ai_config_id, %reason,
+            "the server refused tools: decisions take the JSON path");
+        match self.store.get_ai_config(&self.ai_config_id).await {
+            Ok(mut config) if config.tools_refused.is_none() => {
+                config.tools_refused = Some(reason.to_string());
+                if let Err(error) = self.store.update_ai_config(&config).await {
+                    tracing::warn!(%error, "remembering the refusal of tools");
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The characters a call sends: the system message (the longer of the two modes', so that a
+/// task's recorded decisions count the same whichever mode made them) and the prompt.
 fn prompt_characters(prompt: &str) -> usize {
-    aibt_ai::llm::SYSTEM_MESSAGE.len() + prompt.len()
+    aibt_ai::llm::SYSTEM_MESSAGE
+        .len()
+        .max(aibt_ai::tools::TOOL_SYSTEM_MESSAGE.len())
+        + prompt.len()
 }
 
 /// The characters a call generated: the answer, and thinking the server sent apart from it
@@ -366,7 +425,12 @@ fn answer_characters(raw_answer: Option<&str>, thinking: Option<&str>) -> usize 
 
 /// The budget of a task with what its recorded decisions spent (a resumed run counts what
 /// the runs before it spent).
-fn meter_of(recorded: &[LocalDecision], budget: &Budget, ai_config: &AiConfig) -> Result<Meter> {
+fn meter_of(
+    recorded: &[LocalDecision],
+    budget: &Budget,
+    ai_config: &AiConfig,
+    tool_limit: Option<u32>,
+) -> Result<Meter> {
     let prices = Prices::of(ai_config);
     budget.check("budget", prices, &ai_config.name)?;
     let mut meter = Meter::new(
@@ -374,6 +438,7 @@ fn meter_of(recorded: &[LocalDecision], budget: &Budget, ai_config: &AiConfig) -
         prices,
         u64::try_from(ai_config.max_tokens).unwrap_or(0),
     );
+    meter.calls_per_decision = tool_limit.map_or(1, |limit| u64::from(limit) + 1);
     for row in recorded {
         meter.record(
             prompt_characters(row.prompt.as_deref().unwrap_or("")),
@@ -420,6 +485,9 @@ impl DecisionSource for ModelSource {
         if let Some(blind) = &self.maker.blind {
             to_real_units(&mut outcome, blind);
         }
+        if let Some(reason) = &outcome.fallback {
+            self.remember_refusal(reason).await;
+        }
         let time = decision_time(&self.bars, point.bar.ts, self.blind);
         self.past.push_back(past_decision(
             time,
@@ -427,7 +495,7 @@ impl DecisionSource for ModelSource {
             outcome.decision.confidence,
             &outcome.decision.reasoning,
         ));
-        if self.past.len() > PAST_DECISIONS {
+        if self.past.len() > KEPT_DECISIONS {
             self.past.pop_front();
         }
         let facts = DecisionFacts {
@@ -443,6 +511,7 @@ impl DecisionSource for ModelSource {
             completion_tokens: outcome.completion_tokens,
             thinking: outcome.thinking.clone(),
             reasoning_tokens: outcome.reasoning_tokens,
+            tool_transcript: outcome.transcript.clone(),
             cost: Prices::decision_cost(
                 self.prices,
                 (outcome.prompt_tokens, outcome.completion_tokens),
@@ -472,6 +541,9 @@ impl DecisionSource for ModelSource {
             .unwrap_or(0);
         if let Some(warning) = self.memorisation_warning.clone() {
             stats.insert("memorisation_warning".into(), Value::String(warning));
+        }
+        if let Some(reason) = self.decider.tools_refused() {
+            stats.insert("tool_fallback".into(), Value::String(reason));
         }
         Ok(SourceSummary {
             stats,
@@ -530,6 +602,8 @@ fn failed_render() -> DecisionOutcome {
         prompt_tokens: None,
         completion_tokens: None,
         reasoning_tokens: None,
+        transcript: None,
+        fallback: None,
         from_cache: false,
         calls: 0,
         latency: Duration::ZERO,

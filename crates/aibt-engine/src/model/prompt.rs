@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use aibt_ai::llm::LlmDecider;
 use aibt_ai::template::{
-    AccountView, Blind, PastDecision, PromptSetup, PromptTemplate, build_context, past_decision,
+    AccountView, Blind, PastDecision, PromptContext, PromptSetup, PromptTemplate, build_context,
+    past_decision,
 };
 use aibt_core::Money;
 use aibt_core::broker::{Account, AccountSettings};
@@ -17,7 +18,7 @@ use aibt_store::{LocalDecision, SeriesKey, Store};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use crate::context::ContextWindow;
+use crate::context::{CONTEXT_ITEMS, ContextWindow};
 use crate::decide::DecisionPoint;
 use crate::error::{EngineError, Result};
 
@@ -26,6 +27,8 @@ use crate::error::{EngineError, Result};
 pub(crate) const INDICATOR_HISTORY: usize = 100;
 /// Earlier decisions a prompt shows.
 pub(crate) const PAST_DECISIONS: usize = 5;
+/// Earlier decisions a task keeps at hand: what `get_decisions` can return.
+pub(crate) const KEPT_DECISIONS: usize = aibt_ai::tools::MAX_TOOL_ITEMS as usize;
 /// Bars a prompt shows when the task does not say.
 pub const DEFAULT_WINDOW: usize = 30;
 
@@ -43,7 +46,8 @@ pub(super) struct PromptMaker {
 }
 
 impl PromptMaker {
-    /// The prompt at `bars[index]`: the window passed to the template ends at that bar.
+    /// The prompt at `bars[index]`: the window passed to the template ends at that bar. `past`
+    /// is every decision kept; the prompt shows the last [`PAST_DECISIONS`].
     pub(super) fn render(
         &self,
         bars: &[Bar],
@@ -52,21 +56,11 @@ impl PromptMaker {
         past: &[PastDecision],
         step: u64,
     ) -> std::result::Result<(String, Value), String> {
-        let start = (index + 1).saturating_sub(self.window + INDICATOR_HISTORY);
-        let window = PointInTime::ending_with(&bars[start..=index]);
-        let setup = PromptSetup {
-            symbol: &self.symbol,
-            market: &self.market,
-            granularity: &self.granularity,
-            window: self.window,
-            blind: self.blind,
-            commission_buy: self.options.commission_rate_buy,
-            commission_sell: self.options.commission_rate_sell,
-            tax: self.options.tax_rate,
-            min_commission: self.options.min_commission,
-        };
-        let mut context = build_context(&setup, window, start as u64, account, past, step);
-        context.context = self.context.at(bars[index].ts, self.blind.is_some());
+        let shown = &past[past.len().saturating_sub(PAST_DECISIONS)..];
+        let mut context = self.context_at(bars, index, account, shown, step, self.window);
+        context.context = self
+            .context
+            .latest(bars[index].ts, self.blind.is_some(), CONTEXT_ITEMS);
         let market_data = json!({
             "close": bars[index].close,
             "indicators": context.indicators,
@@ -91,6 +85,35 @@ pub(super) async fn load_bars(
     let offset = bars.len();
     bars.extend(crate::records::read_bars(store, series, Some(start), Some(end)).await?);
     Ok((bars, offset))
+}
+
+impl PromptMaker {
+    /// What a template can use at `bars[index]`, with `window` bars shown: built from the
+    /// bars up to that one only (a [`PointInTime`] window), so nothing later can appear.
+    pub(super) fn context_at(
+        &self,
+        bars: &[Bar],
+        index: usize,
+        account: &AccountView,
+        past: &[PastDecision],
+        step: u64,
+        window: usize,
+    ) -> PromptContext {
+        let start = (index + 1).saturating_sub(window + INDICATOR_HISTORY);
+        let setup = PromptSetup {
+            symbol: &self.symbol,
+            market: &self.market,
+            granularity: &self.granularity,
+            window,
+            blind: self.blind,
+            commission_buy: self.options.commission_rate_buy,
+            commission_sell: self.options.commission_rate_sell,
+            tax: self.options.tax_rate,
+            min_commission: self.options.min_commission,
+        };
+        let known = PointInTime::ending_with(&bars[start..=index]);
+        build_context(&setup, known, start as u64, account, past, step)
+    }
 }
 
 /// What `aibt template render` and the template preview show: the prompt of one decision.
@@ -217,7 +240,7 @@ pub(super) fn past_decisions(
             row.confidence_score,
             &row.reasoning,
         ));
-        if out.len() > PAST_DECISIONS {
+        if out.len() > KEPT_DECISIONS {
             out.pop_front();
         }
     }

@@ -17,6 +17,7 @@ pub async fn ai_stats(store: &dyn Store, task_id: &str) -> Result<Value> {
     let (mut decisions, mut failed, mut calls, mut hits) = (0u64, 0u64, 0i64, 0u64);
     let (mut prompt_tokens, mut completion_tokens, mut reasoning_tokens) = (0i64, 0i64, 0i64);
     let mut thinking_decisions = 0u64;
+    let (mut tool_decisions, mut tool_calls) = (0u64, 0u64);
     let mut cost: Option<aibt_core::Decimal> = None;
     let mut latencies: Vec<i64> = Vec::new();
     let mut actions = Vec::new();
@@ -29,6 +30,10 @@ pub async fn ai_stats(store: &dyn Store, task_id: &str) -> Result<Value> {
         completion_tokens += row.completion_tokens.unwrap_or(0);
         reasoning_tokens += row.reasoning_tokens.unwrap_or(0);
         thinking_decisions += u64::from(row.thinking.is_some());
+        if let Some(Value::Array(calls)) = &row.tool_transcript {
+            tool_decisions += 1;
+            tool_calls += calls.len() as u64;
+        }
         if let Some(spent) = row.cost {
             cost = Some(cost.unwrap_or_default() + spent.get());
         }
@@ -64,6 +69,9 @@ pub async fn ai_stats(store: &dyn Store, task_id: &str) -> Result<Value> {
         // The thinking's share of completion_tokens, as far as the server reported it.
         "reasoning_tokens": reasoning_tokens,
         "thinking_decisions": thinking_decisions,
+        // Tool mode: decisions made with tools, and their tool calls (submissions included).
+        "tool_decisions": tool_decisions,
+        "tool_calls": tool_calls,
         "cost": cost.and_then(money),
         "cost_per_decision": per_decision,
         "latency_mean_ms": mean,

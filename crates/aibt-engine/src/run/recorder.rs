@@ -64,6 +64,7 @@ impl Recorder {
             from_cache: facts.from_cache,
             llm_calls: facts.llm_calls,
             thinking: facts.thinking,
+            tool_transcript: facts.tool_transcript,
             reasoning_tokens: facts.reasoning_tokens,
             cost: facts.cost,
         });

@@ -83,6 +83,14 @@ pub async fn prepare_task_on(
     options.params = spec.strategy.params().cloned().unwrap_or_default();
     let checked = check_strategy(store, &spec.strategy).await?;
     options.template_content = checked.template_content;
+    if let Some(limit) = options.max_tool_calls
+        && !(1..=aibt_ai::tools::MAX_TOOL_LIMIT).contains(&limit)
+    {
+        return Err(EngineError::invalid(
+            "options.max_tool_calls",
+            format!("{limit} is outside 1..={}", aibt_ai::tools::MAX_TOOL_LIMIT),
+        ));
+    }
     options.budget = options.budget.filter(|budget| !budget.is_empty());
     if let Some(budget) = &options.budget {
         check_budget(store, &spec.strategy, budget, "options.budget").await?;

@@ -24,11 +24,16 @@ pub struct TaskEstimate {
     /// Calls still to make, one per decision the cache does not answer (an unusable answer
     /// asked again makes more).
     pub calls: u64,
+    /// The most calls those decisions can make: `calls`, or in tool mode `calls` times the
+    /// lookups a decision may make plus its submission.
+    pub calls_max: u64,
     pub prompt_tokens: u64,
     /// `server` when the server's own tokenizer counted every prompt, `estimate` when they
     /// were estimated at four characters a token (a server without a tokenizer).
     pub prompt_tokens_by: &'static str,
-    /// Every call taking the AI config's whole `max_tokens`: the most the answers can take.
+    /// Every call of `calls_max` taking the AI config's whole `max_tokens`: the most the
+    /// answers can take. (In tool mode `prompt_tokens` counts each decision's first request:
+    /// later turns resend it with the tool results.)
     pub completion_tokens_max: u64,
     /// By the AI config's prices; `None` without them.
     pub prompt_money: Option<Money>,
@@ -75,7 +80,9 @@ pub async fn estimate_task(
         exact,
     } = source.estimate(&settings, true).await?;
     let calls = decisions - cached;
-    let completion_tokens_max = calls.saturating_mul(u64::try_from(config.max_tokens).unwrap_or(0));
+    let calls_max = calls.saturating_mul(source.calls_per_decision());
+    let completion_tokens_max =
+        calls_max.saturating_mul(u64::try_from(config.max_tokens).unwrap_or(0));
     let money = |tokens: u64, price: Option<Money>| {
         price.and_then(|price| Money::new(per_million(tokens, price).round_dp(Money::SCALE)).ok())
     };
@@ -88,6 +95,7 @@ pub async fn estimate_task(
         decisions,
         cached,
         calls,
+        calls_max,
         prompt_tokens,
         prompt_tokens_by: if counted && calls > 0 {
             "server"

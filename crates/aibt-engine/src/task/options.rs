@@ -55,6 +55,14 @@ pub struct TaskOptions {
     /// prices) or tokens; it pauses before a call would pass it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget: Option<crate::budget::Budget>,
+    /// AI tasks: `json` or `tools`, instead of the AI config's decision mode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision_mode: Option<aibt_core::DecisionMode>,
+    /// AI tasks in tool mode: the most tool calls a decision may make, its
+    /// `submit_decision` included (default 8, at most 64).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 64))]
+    pub max_tool_calls: Option<u32>,
     /// AI tasks: sampling temperature, instead of the AI config's (an experiment's repeats).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temperature: Option<aibt_core::Rate>,

@@ -62,6 +62,7 @@ pub fn config_spec(base_url: &str) -> AiConfigSpec {
         price_input_per_million: None,
         price_output_per_million: None,
         reasoning_effort: None,
+        decision_mode: None,
     }
 }
 

@@ -1,7 +1,7 @@
 //! `/api/v1/ai-configs`: how to reach a model. A key is stored encrypted and never returned:
 //! responses show it masked (`****abcd`, or `$VAR` for a key read from the environment).
 
-use aibt_core::{Money, Rate, ResponseFormat};
+use aibt_core::{DecisionMode, Money, Rate, ResponseFormat};
 use aibt_engine::ai_config::{
     AiConfigSpec, ApiKey, ConnectionTest, build_ai_config, test_ai_config,
 };
@@ -55,6 +55,9 @@ pub struct AiConfigCreate {
     /// `medium`, `high` or `xhigh` (in an update, `""` removes it).
     #[schema(pattern = r"^(|none|minimal|low|medium|high|xhigh)$")]
     pub reasoning_effort: Option<String>,
+    /// `json` (one answer holding the decision, the default) or `tools` (the model looks
+    /// things up with tools and calls `submit_decision`).
+    pub decision_mode: Option<DecisionMode>,
 }
 
 /// Changes to a config; omitted fields keep their value. `local_ai_api_key: ""` removes the key.
@@ -92,6 +95,9 @@ pub struct AiConfigUpdate {
     /// `medium`, `high` or `xhigh` (in an update, `""` removes it).
     #[schema(pattern = r"^(|none|minimal|low|medium|high|xhigh)$")]
     pub reasoning_effort: Option<String>,
+    /// `json` (one answer holding the decision, the default) or `tools` (the model looks
+    /// things up with tools and calls `submit_decision`).
+    pub decision_mode: Option<DecisionMode>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -194,6 +200,7 @@ pub(crate) async fn insert_ai_config(
         price_input_per_million: body.price_input_per_million,
         price_output_per_million: body.price_output_per_million,
         reasoning_effort: body.reasoning_effort,
+        decision_mode: body.decision_mode,
     })?;
     state.store.insert_ai_config(&config).await?;
     Ok(masked(config))
@@ -260,9 +267,17 @@ pub async fn update_ai_config(
             .price_output_per_million
             .or(current.price_output_per_million),
         reasoning_effort: body.reasoning_effort.or(current.reasoning_effort.clone()),
+        decision_mode: Some(body.decision_mode.unwrap_or(current.decision_mode)),
     })?;
     config.config_id = current.config_id.clone();
     config.created_at = current.created_at;
+    // A server that refused tools is asked again once the config points elsewhere or asks
+    // for a mode anew.
+    let same_server = config.local_ai_base_url == current.local_ai_base_url
+        && config.local_ai_model_name == current.local_ai_model_name;
+    if same_server && body.decision_mode.is_none() {
+        config.tools_refused = current.tools_refused.clone();
+    }
     if key.is_none() {
         config.local_ai_api_key = current.local_ai_api_key.clone();
     }

@@ -223,6 +223,8 @@ pub const MODEL_STATS: &[&str] = &[
     "completion_tokens",
     "reasoning_tokens",
     "thinking_decisions",
+    "tool_decisions",
+    "tool_calls",
     "cost",
     "cost_per_decision",
     "latency_mean_ms",

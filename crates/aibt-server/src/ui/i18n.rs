@@ -317,6 +317,25 @@ pub const WORDS: &[(&str, &str, &str)] = &[
     ("field.thinking", "The model's thinking", "模型的思考过程"),
     ("field.reasoning_tokens", "thinking tokens", "思考 token"),
     ("field.reasoning_effort", "Reasoning effort", "推理强度"),
+    ("field.decision_mode", "Decision mode", "决策方式"),
+    (
+        "field.decision_mode_help",
+        "Tools: the model may look up bars, indicators, the account, its earlier decisions and context, then calls submit_decision; a server that refuses tools falls back to one JSON answer.",
+        "工具：模型可查询 K 线、指标、账户、此前的决策和上下文，再调用 submit_decision 提交决策；服务器不支持工具时改用单次 JSON 回答。",
+    ),
+    ("mode.json", "One JSON answer", "单次 JSON 回答"),
+    ("mode.tools", "Tools (agent)", "工具（智能体）"),
+    (
+        "ai.tools_refused_short",
+        "tools refused: JSON",
+        "不支持工具：用 JSON",
+    ),
+    ("field.tool_transcript", "Tool calls", "工具调用"),
+    (
+        "field.tools_refused",
+        "The server refused tools; decisions use one JSON answer",
+        "服务器不支持工具，决策改用单次 JSON 回答",
+    ),
     ("field.server_default", "the server's default", "服务器默认"),
     ("field.parsed", "Parsed decision", "解析后的决策"),
     ("field.error", "Error", "错误"),
@@ -589,6 +608,12 @@ pub const WORDS: &[(&str, &str, &str)] = &[
         "Decisions with thinking",
         "含思考的决策数",
     ),
+    (
+        "stat.tool_decisions",
+        "Decisions with tools",
+        "使用工具的决策数",
+    ),
+    ("stat.tool_calls", "Tool calls", "工具调用次数"),
     ("stat.cost", "Cost", "费用"),
     (
         "stat.cost_per_decision",

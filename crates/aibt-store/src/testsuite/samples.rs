@@ -144,6 +144,12 @@ pub(super) fn sample_decision(task_id: &str, n: u32) -> LocalDecision {
             .then(|| format!("<think> n°{n}: 趋势 {{\"action\": \"BUY\"}} rejected")),
         reasoning_tokens: n.is_multiple_of(2).then_some(19),
         cost: n.is_multiple_of(2).then(|| money("123456789012.00012345")),
+        tool_transcript: n.is_multiple_of(3).then(|| {
+            serde_json::json!([
+                {"tool": "get_bars", "arguments": {"count": n}, "result": {"bars": [{"close": 1.5}]}},
+                {"tool": "submit_decision", "arguments": {"action": "HOLD"}, "result": {"accepted": true}},
+            ])
+        }),
     }
 }
 

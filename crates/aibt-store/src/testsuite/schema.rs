@@ -56,6 +56,8 @@ pub async fn every_table_round_trips_every_column(store: &dyn Store) {
         price_input_per_million: Some(money("0.15000001")),
         price_output_per_million: Some(money("123456.6")),
         reasoning_effort: Some("high".into()),
+        decision_mode: aibt_core::DecisionMode::Tools,
+        tools_refused: Some("HTTP 400: tools 不支持".into()),
     };
     store
         .insert_ai_config(&config)
@@ -210,6 +212,9 @@ pub async fn defaults_match_seed(store: &dyn Store, ids: &SeedDefaultIds) {
     assert_eq!(config.max_tokens, 2048);
     assert_eq!(config.timeout_seconds, 60);
     assert_eq!(config.reasoning_effort, None);
+    assert_eq!(config.decision_mode, aibt_core::DecisionMode::Json);
+    assert_eq!(config.tools_refused, None);
+    assert_eq!(decision.tool_transcript, None);
 }
 
 /// After an upgrade from schema version 1, the rows written then read back whole, with the

@@ -53,6 +53,8 @@ pub async fn templates_and_configs_behave(store: &dyn Store) {
         price_input_per_million: None,
         price_output_per_million: None,
         reasoning_effort: None,
+        decision_mode: aibt_core::DecisionMode::Json,
+        tools_refused: None,
     };
     store.insert_ai_config(&config).await.expect("insert");
     let err = store

@@ -1,6 +1,7 @@
 use std::io::Read;
 use std::sync::Arc;
 
+use aibt_core::DecisionMode;
 use aibt_engine::ai_config::{ApiKey, build_ai_config, test_ai_config};
 use aibt_engine::secrets::mask_api_key;
 use aibt_store::Store;
@@ -16,11 +17,13 @@ pub async fn run(store: Arc<dyn Store>, command: AiConfigCommand) -> Result<()> 
             name,
             model,
             api_key_stdin,
+            decision_mode,
         } => {
             if store.find_ai_config_by_name(name.trim()).await?.is_some() {
                 bail!("an AI config named {name:?} exists; remove it first or choose another name");
             }
             let mut spec = ai_config_spec(&name, &model)?;
+            spec.decision_mode = decision_mode;
             if api_key_stdin {
                 let mut key = String::new();
                 std::io::stdin()
@@ -54,17 +57,23 @@ pub async fn run(store: Arc<dyn Store>, command: AiConfigCommand) -> Result<()> 
                 Format::Json => println!("{}", serde_json::to_string_pretty(&configs)?),
                 Format::Table => {
                     println!(
-                        "{:<26}  {:<24} {:<36} {:<20} {:<12} key",
-                        "config_id", "name", "base_url", "model", "format"
+                        "{:<26}  {:<24} {:<36} {:<20} {:<12} {:<14} key",
+                        "config_id", "name", "base_url", "model", "format", "mode"
                     );
                     for c in &configs {
+                        // A server that refused tools is asked the JSON way: say so.
+                        let mode = match (&c.tools_refused, c.decision_mode) {
+                            (Some(_), DecisionMode::Tools) => "tools→json".to_string(),
+                            (_, mode) => mode.to_string(),
+                        };
                         println!(
-                            "{:<26}  {:<24} {:<36} {:<20} {:<12} {}",
+                            "{:<26}  {:<24} {:<36} {:<20} {:<12} {:<14} {}",
                             c.config_id,
                             c.name,
                             c.local_ai_base_url,
                             c.local_ai_model_name,
                             c.response_format.as_str(),
+                            mode,
                             c.local_ai_api_key
                         );
                     }

@@ -127,6 +127,8 @@ async fn new_spec(
             options.failure_limit = args.ai.failure_limit;
             options.budget = Some(Budget::parse(&args.ai.budget, "budget").map_err(flag_error)?);
             options.answer_retries = args.ai.answer_retries;
+            options.decision_mode = args.ai.decision_mode;
+            options.max_tool_calls = args.ai.max_tool_calls;
             options.seed = args.ai.seed;
             StrategyRef::Template {
                 prompt_id,

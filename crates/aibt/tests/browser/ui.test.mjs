@@ -17,21 +17,29 @@ const shots = process.env.SCREENSHOTS || "screenshots";
 mkdirSync(shots, { recursive: true });
 
 // A small OpenAI-compatible reasoning model: thinks (in a field of its own, as vLLM and
-// llama.cpp send it), then answers every decision after a short wait.
+// llama.cpp send it), then answers every decision after a short wait. Offered tools, it
+// looks at the account first and submits its decision with submit_decision.
 const fake = http.createServer((request, response) => {
   let body = "";
   request.on("data", (chunk) => (body += chunk));
   request.on("end", () => {
-    const prompt = JSON.parse(body || "{}").messages?.find((m) => m.role === "user")?.content || "";
+    const asked = JSON.parse(body || "{}");
+    const prompt = asked.messages?.find((m) => m.role === "user")?.content || "";
     let hash = 0;
     for (const c of prompt) hash = (hash * 31 + c.charCodeAt(0)) >>> 0;
     const action = ["BUY", "HOLD", "SELL"][hash % 3];
     const content = JSON.stringify({ action, confidence: 0.7, reasoning: `fake model says ${action}` });
+    let message = { role: "assistant", content, reasoning_content: `weighing ${action}` };
+    if (asked.tools) {
+      const looked = asked.messages.some((m) => m.role === "tool");
+      const [name, args] = looked ? ["submit_decision", content] : ["get_position", "{}"];
+      message = { ...message, content: null,
+        tool_calls: [{ id: `call_${name}`, type: "function", function: { name, arguments: args } }] };
+    }
     setTimeout(() => {
       response.writeHead(200, { "content-type": "application/json" });
       response.end(JSON.stringify({
-        choices: [{ index: 0, message: { role: "assistant", content, reasoning_content: `weighing ${action}` },
-          finish_reason: "stop" }],
+        choices: [{ index: 0, message, finish_reason: "stop" }],
         usage: { prompt_tokens: Math.ceil(prompt.length / 4), completion_tokens: 20 },
       }));
     }, 30);
@@ -175,6 +183,7 @@ try {
     await page.fill('#new-ai-config input[name="local_ai_model_name"]', "fake");
     await page.fill('#new-ai-config input[name="local_ai_api_key"]', "sk-browser-secret-9876");
     await page.fill('#new-ai-config input[name="knowledge_cutoff"]', "2024-06-30");
+    await page.selectOption('#new-ai-config select[name="decision_mode"]', "tools");
     await page.click('#new-ai-config button[type="submit"]');
     await page.waitForSelector("#ai-configs td[data-role=key]");
     assert.equal((await page.textContent("#ai-configs td[data-role=key]")).trim(), "****9876");
@@ -210,7 +219,15 @@ try {
     assert.equal(await page.getAttribute("#decision-thinking", "open"), null);
     assert.equal(await page.isVisible("#decision-thinking pre"), false);
     await page.click("#decision-thinking summary");
-    assert.match(await page.textContent("#decision-thinking pre"), /^weighing (BUY|HOLD|SELL)$/);
+    assert.match(await page.textContent("#decision-thinking pre"), /weighing (BUY|HOLD|SELL)$/);
+    // The model decided with tools: its calls and their results, folded like the thinking.
+    assert.equal(await page.getAttribute("#decision-tools", "open"), null);
+    await page.click("#decision-tools summary");
+    const transcript = await page.textContent("#decision-tools");
+    assert.match(transcript, /get_position\(\{\}\)/);
+    assert.match(transcript, /"capacity"/);
+    assert.match(transcript, /submit_decision\(\{"action":"(BUY|HOLD|SELL)"/);
+    assert.match(await page.textContent("#model-stats"), /Tool calls\s*\d+/);
   });
 
   await step("07-chinese", async () => {

@@ -103,6 +103,7 @@ async fn create_ai_config(
         price_input_per_million: form.decimal("price_input_per_million", Money::parse),
         price_output_per_million: form.decimal("price_output_per_million", Money::parse),
         reasoning_effort: form.get("reasoning_effort"),
+        decision_mode: form.v("decision_mode").parse().ok(),
     };
     if form.ok() {
         match insert_ai_config(&state, body).await {

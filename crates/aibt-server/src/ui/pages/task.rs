@@ -63,6 +63,8 @@ pub struct TaskPage {
     at_budget: bool,
     can_cancel: bool,
     memorisation_warning: Option<String>,
+    /// The task asked for tools and its server refused them: why.
+    tool_fallback: Option<String>,
     /// One action is at least 95 % of the decisions: `HOLD 97 %`.
     degenerate: Option<String>,
     cards: Vec<Card>,
@@ -141,6 +143,7 @@ async fn task(
             && task.error_message.as_deref().is_some_and(is_budget_reason),
         can_cancel: Transition::Cancel.allowed_from(task.status),
         memorisation_warning: memorisation_text(&state, tr, &detail).await,
+        tool_fallback: stats["tool_fallback"].as_str().map(str::to_string),
         degenerate: degenerate_text(tr, &stats),
         cards: cards(&detail, &stats),
         stats: stat_rows(&stats, STATS),
@@ -288,7 +291,37 @@ pub struct DecisionDetail {
     /// Folded by default: it can be long, and it is not what was decided.
     thinking: Option<String>,
     reasoning_tokens: Option<i64>,
+    /// Tool mode: each call and its result, folded like the thinking.
+    tool_calls: Vec<ToolCallView>,
     parsed: Option<String>,
+}
+
+/// One tool call of a decision as the page shows it.
+pub struct ToolCallView {
+    tool: String,
+    /// The arguments as compact JSON.
+    arguments: String,
+    /// The result as indented JSON.
+    result: String,
+}
+
+impl ToolCallView {
+    fn all(transcript: Option<&serde_json::Value>) -> Vec<ToolCallView> {
+        let Some(serde_json::Value::Array(calls)) = transcript else {
+            return Vec::new();
+        };
+        calls
+            .iter()
+            .map(|call| ToolCallView {
+                tool: call["tool"].as_str().unwrap_or_default().to_string(),
+                arguments: match &call["arguments"] {
+                    serde_json::Value::String(text) => text.clone(),
+                    other => other.to_string(),
+                },
+                result: serde_json::to_string_pretty(&call["result"]).unwrap_or_default(),
+            })
+            .collect()
+    }
 }
 
 #[derive(Deserialize)]
@@ -340,6 +373,7 @@ async fn decision_detail(
         raw_answer: d.raw_answer.clone().unwrap_or_default(),
         thinking: d.thinking.clone(),
         reasoning_tokens: d.reasoning_tokens,
+        tool_calls: ToolCallView::all(d.tool_transcript.as_ref()),
         parsed: d
             .parsed_decision
             .as_ref()

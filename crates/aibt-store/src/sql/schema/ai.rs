@@ -76,6 +76,8 @@ pub static AI_CONFIGS: Table = Table::new(
         "price_input_per_million",
         "price_output_per_million",
         "reasoning_effort",
+        "decision_mode",
+        "tools_refused",
     ],
 );
 
@@ -103,6 +105,8 @@ impl TableRow for AiConfig {
             price_input_per_million: r.opt_decimal(14)?,
             price_output_per_million: r.opt_decimal(15)?,
             reasoning_effort: r.opt_text(16)?,
+            decision_mode: r.label(17)?,
+            tools_refused: r.opt_text(18)?,
         })
     }
 }
@@ -130,6 +134,8 @@ impl WriteRow for AiConfig {
         b.opt_decimal(self.price_input_per_million);
         b.opt_decimal(self.price_output_per_million);
         b.opt_text(self.reasoning_effort.as_deref());
+        b.label(self.decision_mode.as_str());
+        b.opt_text(self.tools_refused.as_deref());
         Ok(())
     }
 }

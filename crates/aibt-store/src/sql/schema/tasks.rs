@@ -34,6 +34,7 @@ pub static DECISIONS: Table = Table::new(
         "thinking",
         "reasoning_tokens",
         "cost",
+        "tool_transcript",
     ],
 );
 
@@ -68,6 +69,7 @@ impl TableRow for LocalDecision {
             thinking: r.opt_text(21)?,
             reasoning_tokens: r.opt_int(22)?,
             cost: r.opt_decimal(23)?,
+            tool_transcript: r.opt_json(24)?,
         })
     }
 }
@@ -102,6 +104,7 @@ impl WriteRow for LocalDecision {
         b.opt_text(self.thinking.as_deref());
         b.opt_int(self.reasoning_tokens)?;
         b.opt_decimal(self.cost);
+        b.opt_json(self.tool_transcript.as_ref());
         Ok(())
     }
 }
