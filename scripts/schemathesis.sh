@@ -10,14 +10,34 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 AIBT_BIN="${AIBT_BIN:-${CARGO_TARGET_DIR:-target}/debug/aibt}"
-VENV="${SCHEMATHESIS_VENV:-$HOME/.cache/aibt/schemathesis}"
 EXAMPLES="${SCHEMATHESIS_EXAMPLES:-15}"
 SEED="${SCHEMATHESIS_SEED:-1}"
+SCHEMATHESIS_PIN="schemathesis==4.32.5"
 
-if [ ! -x "$VENV/bin/st" ]; then
-    python3 -m venv "$VENV"
-    "$VENV/bin/pip" install --quiet "schemathesis>=4,<5"
+# A Python of 3.12 or later where there is one: CPython 3.11.7's ast module raises a spurious
+# "AST constructor recursion depth mismatch" (gh-106905, fixed later), which hypothesis's
+# lambda descriptions hit now and then in the middle of a run.
+python_for_venv() {
+    local candidate
+    for candidate in "${SCHEMATHESIS_PYTHON:-}" "$HOME"/.pyenv/versions/3.13*/bin/python3 \
+        "$HOME"/.pyenv/versions/3.12*/bin/python3 python3.13 python3.12 python3; do
+        [ -n "$candidate" ] && command -v "$candidate" > /dev/null 2>&1 || continue
+        if "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2> /dev/null \
+            || [ "$candidate" = python3 ]; then
+            echo "$candidate"
+            return
+        fi
+    done
+}
+PYTHON_FOR_VENV="$(python_for_venv)"
+PY_VERSION="$("$PYTHON_FOR_VENV" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+VENV="${SCHEMATHESIS_VENV:-$HOME/.cache/aibt/schemathesis-py$PY_VERSION}"
+
+if [ ! -x "$VENV/bin/st" ] || ! "$VENV/bin/st" --version 2>&1 | grep -qF "${SCHEMATHESIS_PIN##*==}"; then
+    "$PYTHON_FOR_VENV" -m venv "$VENV"
+    "$VENV/bin/pip" install --quiet "$SCHEMATHESIS_PIN"
 fi
+echo "schemathesis: $("$VENV/bin/st" --version 2>&1 | head -1) on Python $PY_VERSION"
 
 work="$(mktemp -d)"
 server=""

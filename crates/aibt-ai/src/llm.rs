@@ -114,7 +114,8 @@ pub struct LlmDecider {
     cache_mode: CacheMode,
     /// How often an unusable answer is asked again before the decision fails.
     answer_retries: u32,
-    /// Tool mode: the most lookups a decision may make (`None`: the JSON path).
+    /// Tool mode: the most tool calls a decision may make, its submission included (`None`:
+    /// the JSON path).
     tool_limit: Option<u32>,
     /// Why the server cannot take tools, once it has refused them (or the AI config says it
     /// did before): the decisions after it take the JSON path.
@@ -145,16 +146,16 @@ impl LlmDecider {
         }
     }
 
-    /// Tool mode: decisions are made by calling tools, at most `limit` lookups each; `refused`
-    /// is why the server refused tools before, if it did (its decisions take the JSON path).
+    /// Tool mode: decisions are made by calling tools, at most `limit` calls each; `refused` is
+    /// why the server refused tools before, if it did (its decisions take the JSON path).
     pub fn with_tools(mut self, limit: u32, refused: Option<String>) -> LlmDecider {
         self.tool_limit = Some(limit);
         self.tools_refused = std::sync::Mutex::new(refused);
         self
     }
 
-    /// The most lookups a decision may make, when tools are used (tool mode, and the server
-    /// has not refused them).
+    /// The most tool calls a decision may make, when tools are used (tool mode, and the
+    /// server has not refused them).
     pub fn tool_limit(&self) -> Option<u32> {
         self.tool_limit.filter(|_| self.tools_refused().is_none())
     }

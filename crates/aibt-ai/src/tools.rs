@@ -10,9 +10,9 @@ use crate::order_terms::order_properties;
 
 /// The tool that ends a decision: its arguments are the decision.
 pub const SUBMIT_DECISION: &str = "submit_decision";
-/// Lookups a decision may make when the task does not say.
+/// Tool calls a decision may make, its submission included, when the task does not say.
 pub const DEFAULT_TOOL_LIMIT: u32 = 8;
-/// The most lookups a task may allow a decision.
+/// The most tool calls a task may allow a decision.
 pub const MAX_TOOL_LIMIT: u32 = 64;
 /// The most bars `get_bars` returns, and the longest period `get_indicator` takes.
 pub const MAX_TOOL_BARS: u32 = 200;

@@ -246,8 +246,8 @@ pub struct Meter {
     counted_characters: u64,
     /// The most an answer may take.
     pub max_tokens: u64,
-    /// The most calls a decision makes: 1, or in tool mode its lookups and the submission
-    /// (each resending the conversation).
+    /// The most calls a decision makes: 1, or in tool mode its tool calls and one more (each
+    /// resending the conversation).
     pub calls_per_decision: u64,
 }
 

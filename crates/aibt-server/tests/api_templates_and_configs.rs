@@ -128,6 +128,19 @@ async fn templates(server: &Server) {
         .get(&format!("/api/v1/prompt-templates/{id}"))
         .await
         .error(404, "not_found", None);
+    // Gone for every change too: it cannot be edited back to life, nor deleted twice
+    // (schemathesis's stateful run found a PATCH that revived one).
+    server
+        .patch(
+            &format!("/api/v1/prompt-templates/{id}"),
+            json!({"status": "UNAVAILABLE"}),
+        )
+        .await
+        .error(404, "not_found", None);
+    server
+        .delete(&format!("/api/v1/prompt-templates/{id}"))
+        .await
+        .error(404, "not_found", None);
     server
         .get("/api/v1/prompt-templates/none")
         .await

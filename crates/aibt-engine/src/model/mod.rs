@@ -224,7 +224,8 @@ impl ModelSource {
         })
     }
 
-    /// The most calls a decision can make: 1, or in tool mode its lookups and submission.
+    /// The most calls a decision can make: 1, or in tool mode one more than its tool calls
+    /// (the turn that passes the limit is made too).
     pub fn calls_per_decision(&self) -> u64 {
         self.decider
             .tool_limit()

@@ -24,8 +24,8 @@ pub struct TaskEstimate {
     /// Calls still to make, one per decision the cache does not answer (an unusable answer
     /// asked again makes more).
     pub calls: u64,
-    /// The most calls those decisions can make: `calls`, or in tool mode `calls` times the
-    /// lookups a decision may make plus its submission.
+    /// The most calls those decisions can make: `calls`, or in tool mode `calls` times one
+    /// more than the tool calls a decision may make.
     pub calls_max: u64,
     pub prompt_tokens: u64,
     /// `server` when the server's own tokenizer counted every prompt, `estimate` when they

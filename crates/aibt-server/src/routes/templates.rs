@@ -152,15 +152,20 @@ pub async fn get_template(
     State(state): State<AppState>,
     Path(prompt_id): Path<String>,
 ) -> ApiResult<Json<PromptTemplate>> {
-    let template = state.store.get_template(&prompt_id).await?;
-    // A deleted resource is gone for a client that asks for it by id, as HTTP has it; its
-    // row stays (the seed's soft delete) so the list can still show it with its status.
+    Ok(Json(live_template(&state, &prompt_id).await?))
+}
+
+/// A template that has not been deleted. A deleted resource is gone for a client that asks
+/// for it by id, as HTTP has it (reading, changing, deleting it again): its row stays (the
+/// seed's soft delete) so the list can still show it with its status.
+async fn live_template(state: &AppState, prompt_id: &str) -> ApiResult<PromptTemplate> {
+    let template = state.store.get_template(prompt_id).await?;
     if template.status == TemplateStatus::Deleted {
         return Err(ApiError::not_found(format!(
             "template {prompt_id} was deleted (it is listed, DELETED, with include_deleted=true)"
         )));
     }
-    Ok(Json(template))
+    Ok(template)
 }
 
 #[utoipa::path(
@@ -169,7 +174,7 @@ pub async fn get_template(
     request_body = TemplateUpdate,
     responses(
         (status = 200, description = "The template as changed (tasks already created keep the content they were created with)", body = PromptTemplate),
-        (status = 404, description = "No such template", body = ErrorBody),
+        (status = 404, description = "No such template, or it was deleted", body = ErrorBody),
         (status = 422, description = "A syntax error or unknown variable, with its line", body = ErrorBody),
     )
 )]
@@ -188,7 +193,7 @@ pub(crate) async fn change_template(
     body: TemplateUpdate,
 ) -> ApiResult<PromptTemplate> {
     let status = settable(body.status)?;
-    let current = state.store.get_template(prompt_id).await?;
+    let current = live_template(state, prompt_id).await?;
     let mut template = new_template(
         current.prompt_id.clone(),
         body.content.as_deref().unwrap_or(&current.content),
@@ -206,14 +211,14 @@ pub(crate) async fn change_template(
     params(("prompt_id" = String, Path, description = "The template's id")),
     responses(
         (status = 204, description = "Marked DELETED (tasks that used it keep their prompts)"),
-        (status = 404, description = "No such template", body = ErrorBody),
+        (status = 404, description = "No such template, or it was deleted already", body = ErrorBody),
     )
 )]
 pub async fn delete_template(
     State(state): State<AppState>,
     Path(prompt_id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let mut template = state.store.get_template(&prompt_id).await?;
+    let mut template = live_template(&state, &prompt_id).await?;
     template.status = TemplateStatus::Deleted;
     template.updated_at = aibt_core::time::now();
     state.store.update_template(&template).await?;
