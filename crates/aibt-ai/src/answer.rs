@@ -55,19 +55,7 @@ fn invalid(field: &'static str, reason: impl Into<String>) -> AnswerError {
 /// (`reasoning` rambling, `quantity` holding a copy of the prompt's table).
 pub fn answer_schema() -> Value {
     let variant = |size: Option<(&str, Value)>| {
-        let mut properties = Map::new();
-        properties.insert(
-            "action".into(),
-            json!({"type": "string", "enum": ["BUY", "SELL", "SHORT", "COVER", "HOLD"]}),
-        );
-        properties.insert(
-            "confidence".into(),
-            json!({"type": "number", "minimum": 0, "maximum": 1}),
-        );
-        properties.insert(
-            "reasoning".into(),
-            json!({"type": "string", "maxLength": 100}),
-        );
+        let mut properties = decision_properties();
         if let Some((name, schema)) = size {
             properties.insert(name.into(), schema);
         }
@@ -80,23 +68,50 @@ pub fn answer_schema() -> Value {
             "additionalProperties": false,
         })
     };
-    json!({
-        "anyOf": [
-            variant(None),
-            variant(Some(("quantity", json!({
+    let [quantity, fraction] = size_properties();
+    json!({"anyOf": [variant(None), variant(Some(quantity)), variant(Some(fraction))]})
+}
+
+/// The fields every answer carries: `action`, `confidence`, `reasoning`.
+pub fn decision_properties() -> Map<String, Value> {
+    let mut properties = Map::new();
+    properties.insert(
+        "action".into(),
+        json!({"type": "string", "enum": ["BUY", "SELL", "SHORT", "COVER", "HOLD"]}),
+    );
+    properties.insert(
+        "confidence".into(),
+        json!({"type": "number", "minimum": 0, "maximum": 1}),
+    );
+    properties.insert(
+        "reasoning".into(),
+        json!({"type": "string", "maxLength": 100}),
+    );
+    properties
+}
+
+/// The two ways an answer may size its order (one at most): `quantity` and `fraction`.
+pub fn size_properties() -> [(&'static str, Value); 2] {
+    [
+        (
+            "quantity",
+            json!({
                 "type": "string",
                 "pattern": "^[0-9]{1,12}(\\.[0-9]{1,8})?$",
                 "maxLength": 21,
                 "description": "units to trade, a decimal string",
-            })))),
-            variant(Some(("fraction", json!({
+            }),
+        ),
+        (
+            "fraction",
+            json!({
                 "type": "number",
                 "minimum": 0,
                 "maximum": 1,
                 "description": "share of available cash (BUY, SHORT) or of the position (SELL, COVER)",
-            })))),
-        ]
-    })
+            }),
+        ),
+    ]
 }
 
 /// Reads an action, case-insensitively, with the synonyms of the original system and the

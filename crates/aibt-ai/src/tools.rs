@@ -5,6 +5,7 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::answer::{decision_properties, size_properties};
 use crate::client::ToolCall;
 use crate::order_terms::order_properties;
 
@@ -82,29 +83,10 @@ fn count(max: u32, what: &str) -> Value {
 /// The arguments of `submit_decision`: the answer schema's fields as one object (a
 /// function's parameters must be an object, not the answer schema's `anyOf`).
 pub fn submit_decision_schema() -> Value {
-    let mut properties = Map::new();
-    properties.insert(
-        "action".into(),
-        json!({"type": "string", "enum": ["BUY", "SELL", "SHORT", "COVER", "HOLD"]}),
-    );
-    properties.insert(
-        "confidence".into(),
-        json!({"type": "number", "minimum": 0, "maximum": 1}),
-    );
-    properties.insert(
-        "reasoning".into(),
-        json!({"type": "string", "maxLength": 100}),
-    );
-    properties.insert(
-        "quantity".into(),
-        json!({"type": "string", "pattern": "^[0-9]{1,12}(\\.[0-9]{1,8})?$",
-               "description": "units to trade, a decimal string"}),
-    );
-    properties.insert(
-        "fraction".into(),
-        json!({"type": "number", "minimum": 0, "maximum": 1,
-               "description": "share of available cash (BUY, SHORT) or of the position (SELL, COVER)"}),
-    );
+    let mut properties = decision_properties();
+    for (name, schema) in size_properties() {
+        properties.insert(name.into(), schema);
+    }
     properties.extend(order_properties());
     json!({
         "type": "object",

@@ -68,26 +68,7 @@ impl PromptMaker {
         let prompt = self.template.render(&context).map_err(|e| e.to_string())?;
         Ok((prompt, market_data))
     }
-}
 
-/// Loads every bar of `[start, end]` (and `before` bars of history) in chunks; the second
-/// value is the index of the first bar of the period.
-pub(super) async fn load_bars(
-    store: &dyn Store,
-    series: &SeriesKey,
-    start: DateTime<Utc>,
-    end: DateTime<Utc>,
-    before: usize,
-) -> Result<(Vec<Bar>, usize)> {
-    let mut bars = store
-        .bars_before(series, start, u32::try_from(before).unwrap_or(u32::MAX))
-        .await?;
-    let offset = bars.len();
-    bars.extend(crate::records::read_bars(store, series, Some(start), Some(end)).await?);
-    Ok((bars, offset))
-}
-
-impl PromptMaker {
     /// What a template can use at `bars[index]`, with `window` bars shown: built from the
     /// bars up to that one only (a [`PointInTime`] window), so nothing later can appear.
     pub(super) fn context_at(
@@ -114,6 +95,23 @@ impl PromptMaker {
         let known = PointInTime::ending_with(&bars[start..=index]);
         build_context(&setup, known, start as u64, account, past, step)
     }
+}
+
+/// Loads every bar of `[start, end]` (and `before` bars of history) in chunks; the second
+/// value is the index of the first bar of the period.
+pub(super) async fn load_bars(
+    store: &dyn Store,
+    series: &SeriesKey,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    before: usize,
+) -> Result<(Vec<Bar>, usize)> {
+    let mut bars = store
+        .bars_before(series, start, u32::try_from(before).unwrap_or(u32::MAX))
+        .await?;
+    let offset = bars.len();
+    bars.extend(crate::records::read_bars(store, series, Some(start), Some(end)).await?);
+    Ok((bars, offset))
 }
 
 /// What `aibt template render` and the template preview show: the prompt of one decision.
