@@ -160,6 +160,12 @@ impl LlmDecider {
         self.tool_limit.filter(|_| self.tools_refused().is_none())
     }
 
+    /// The most calls a decision can make: 1, or in tool mode one more than its tool calls
+    /// (the turn that passes the limit is made too).
+    pub fn calls_per_decision(&self) -> u64 {
+        self.tool_limit().map_or(1, |limit| u64::from(limit) + 1)
+    }
+
     /// Why the server refused tools, if it has.
     pub fn tools_refused(&self) -> Option<String> {
         self.tools_refused

@@ -196,7 +196,12 @@ impl ModelSource {
         let recorded = crate::records::all_decisions(store.as_ref(), &task.task_id).await?;
         let past = past_decisions(&recorded, &bars, options.blind);
         let meter = match &options.budget {
-            Some(budget) => Some(meter_of(&recorded, budget, ai_config, tools)?),
+            Some(budget) => Some(meter_of(
+                &recorded,
+                budget,
+                ai_config,
+                decider.calls_per_decision(),
+            )?),
             None => None,
         };
         // Tools read the account, as a template that shows it does.
@@ -224,12 +229,9 @@ impl ModelSource {
         })
     }
 
-    /// The most calls a decision can make: 1, or in tool mode one more than its tool calls
-    /// (the turn that passes the limit is made too).
+    /// The most calls a decision can make (see [`LlmDecider::calls_per_decision`]).
     pub fn calls_per_decision(&self) -> u64 {
-        self.decider
-            .tool_limit()
-            .map_or(1, |limit| u64::from(limit) + 1)
+        self.decider.calls_per_decision()
     }
 
     /// Every bar the source holds, and the index of the period's first.
@@ -430,7 +432,7 @@ fn meter_of(
     recorded: &[LocalDecision],
     budget: &Budget,
     ai_config: &AiConfig,
-    tool_limit: Option<u32>,
+    calls_per_decision: u64,
 ) -> Result<Meter> {
     let prices = Prices::of(ai_config);
     budget.check("budget", prices, &ai_config.name)?;
@@ -439,7 +441,7 @@ fn meter_of(
         prices,
         u64::try_from(ai_config.max_tokens).unwrap_or(0),
     );
-    meter.calls_per_decision = tool_limit.map_or(1, |limit| u64::from(limit) + 1);
+    meter.calls_per_decision = calls_per_decision;
     for row in recorded {
         meter.record(
             prompt_characters(row.prompt.as_deref().unwrap_or("")),
