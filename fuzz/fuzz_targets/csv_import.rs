@@ -5,7 +5,7 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|bytes: &[u8]| {
-    if let Ok(bars) = aibt_data::parse_csv("fuzz.csv", bytes) {
+    if let Ok(bars) = aibt_data::parse_bars("fuzz.csv", bytes, &aibt_data::ImportOptions::default()) {
         for bar in &bars {
             assert!(bar.low <= bar.high, "{bar:?}");
         }

@@ -12,7 +12,7 @@ use libfuzzer_sys::fuzz_target;
 
 static BARS: LazyLock<Vec<Bar>> = LazyLock::new(|| {
     let file = include_bytes!("../../crates/aibt-data/sample/GOOG_1d.csv");
-    let mut bars = aibt_data::parse_csv("GOOG_1d.csv", file).expect("the sample");
+    let mut bars = aibt_data::parse_bars("GOOG_1d.csv", file, &aibt_data::ImportOptions::default()).expect("the sample");
     bars.truncate(80);
     bars
 });

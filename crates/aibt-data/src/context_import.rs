@@ -6,13 +6,12 @@
 //! refuses it with its line, before anything is stored.
 
 use std::collections::HashMap;
-use std::io::Cursor;
 
-use calamine::{Data, Reader, Xlsx, open_workbook_from_rs};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{Map, Value};
 
-use crate::csv_import::CsvError;
+use crate::bars::FileError;
+use crate::table::{Field, Table};
 
 /// Header names of the date column, in order of preference.
 const DATE_NAMES: &[&str] = &["date", "日期", "day", "time", "timestamp", "datetime"];
@@ -31,7 +30,28 @@ pub struct ContextRow {
     pub fields: Map<String, Value>,
 }
 
-/// A cell as either format gives it.
+/// Reads a context file, CSV or Excel (told apart by the content, not the name; any
+/// delimiter, encoding or title lines a bar file may have), into its items in date order.
+/// `file` names the file in errors.
+pub fn parse_context(file: &str, bytes: &[u8]) -> Result<Vec<ContextRow>, FileError> {
+    let names_a_date = |names: &[String]| {
+        names
+            .iter()
+            .any(|n| DATE_NAMES.contains(&n.trim().to_lowercase().as_str()))
+    };
+    let table = Table::open(file, bytes, None, &names_a_date)?;
+    let mut rows: Vec<(u64, Vec<Cell>)> = Vec::new();
+    table.for_each_row(|line, fields| {
+        rows.push((line, fields.iter().map(Cell::from).collect()));
+        Ok(())
+    })?;
+    read_rows(file, table.header_line, &table.header, rows).map_err(|e| match table.sheet() {
+        Some(sheet) => e.in_sheet(sheet),
+        None => e,
+    })
+}
+
+/// A field kept past the row it came from.
 enum Cell {
     Text(String),
     Number(f64),
@@ -39,95 +59,19 @@ enum Cell {
     Empty,
 }
 
-/// Reads a context file, CSV or Excel (told apart by the content, not the name), into its
-/// items in date order. `file` names the file in errors.
-pub fn parse_context(file: &str, bytes: &[u8]) -> Result<Vec<ContextRow>, CsvError> {
-    let rows = if bytes.starts_with(b"PK\x03\x04") {
-        xlsx_rows(file, bytes)?
-    } else {
-        csv_rows(file, bytes)?
-    };
-    read_rows(file, rows)
-}
-
-fn error(file: &str, line: u64, column: Option<&str>, reason: impl Into<String>) -> CsvError {
-    CsvError {
-        file: file.to_string(),
-        line,
-        column: column.map(str::to_string),
-        reason: reason.into(),
+impl From<&Field<'_>> for Cell {
+    fn from(field: &Field<'_>) -> Cell {
+        match field {
+            Field::Text(text) => Cell::Text(text.to_string()),
+            Field::Number(n) => Cell::Number(*n),
+            Field::Date(at) => Cell::Date(*at),
+            Field::Empty => Cell::Empty,
+        }
     }
 }
 
-/// The header and the rows with their line numbers.
-type Rows = (Vec<String>, Vec<(u64, Vec<Cell>)>);
-
-fn csv_rows(file: &str, bytes: &[u8]) -> Result<Rows, CsvError> {
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(bytes);
-    let header: Vec<String> = reader
-        .headers()
-        .map_err(|e| error(file, 1, None, format!("unreadable header: {e}")))?
-        .iter()
-        .map(str::to_string)
-        .collect();
-    let mut rows = Vec::new();
-    for record in reader.records() {
-        let record = record.map_err(|e| {
-            let line = e.position().map_or(0, |p| p.line());
-            error(file, line, None, format!("unreadable row: {e}"))
-        })?;
-        let line = record.position().map_or(0, |p| p.line());
-        let cells = record
-            .iter()
-            .map(|text| match text {
-                "" => Cell::Empty,
-                text => Cell::Text(text.to_string()),
-            })
-            .collect();
-        rows.push((line, cells));
-    }
-    Ok((header, rows))
-}
-
-fn xlsx_rows(file: &str, bytes: &[u8]) -> Result<Rows, CsvError> {
-    let unreadable = |e: &dyn std::fmt::Display| {
-        error(file, 1, None, format!("not a readable Excel workbook: {e}"))
-    };
-    let mut workbook: Xlsx<_> =
-        open_workbook_from_rs(Cursor::new(bytes.to_vec())).map_err(|e| unreadable(&e))?;
-    let range = workbook
-        .worksheet_range_at(0)
-        .ok_or_else(|| error(file, 1, None, "the workbook has no sheet"))?
-        .map_err(|e| unreadable(&e))?;
-    let first_line = range.start().map_or(0, |(row, _)| u64::from(row)) + 1;
-    let mut lines = range.rows().enumerate();
-    let header = match lines.next() {
-        Some((_, cells)) => cells.iter().map(|c| c.to_string()).collect(),
-        None => return Err(error(file, 1, None, "the sheet is empty")),
-    };
-    let rows = lines
-        .map(|(index, cells)| {
-            let cells = cells
-                .iter()
-                .map(|cell| match cell {
-                    Data::Empty => Cell::Empty,
-                    Data::Int(n) => Cell::Number(*n as f64),
-                    Data::Float(f) => Cell::Number(*f),
-                    Data::DateTime(at) => at.as_datetime().map_or(Cell::Empty, Cell::Date),
-                    Data::String(text) | Data::DateTimeIso(text) | Data::DurationIso(text) => {
-                        Cell::Text(text.trim().to_string())
-                    }
-                    other => Cell::Text(other.to_string()),
-                })
-                .collect();
-            (first_line + index as u64, cells)
-        })
-        .collect();
-    Ok((header, rows))
+fn error(file: &str, line: u64, column: Option<&str>, reason: impl Into<String>) -> FileError {
+    FileError::at(file, line, column, reason)
 }
 
 /// A date as people write it: ISO (`2025-01-01`, or a date-time, whose day counts), with
@@ -153,11 +97,12 @@ pub fn parse_context_date(text: &str) -> Option<NaiveDate> {
         .map(|at| at.date_naive())
 }
 
-fn read_rows(file: &str, (header, rows): Rows) -> Result<Vec<ContextRow>, CsvError> {
-    let names: Vec<String> = header
-        .iter()
-        .map(|n| n.trim().trim_start_matches('\u{feff}').to_string())
-        .collect();
+fn read_rows(
+    file: &str,
+    header_line: u64,
+    names: &[String],
+    rows: Vec<(u64, Vec<Cell>)>,
+) -> Result<Vec<ContextRow>, FileError> {
     let mut positions: HashMap<String, usize> = HashMap::new();
     for (index, name) in names.iter().enumerate() {
         if name.is_empty() {
@@ -166,7 +111,7 @@ fn read_rows(file: &str, (header, rows): Rows) -> Result<Vec<ContextRow>, CsvErr
         if positions.insert(name.to_lowercase(), index).is_some() {
             return Err(error(
                 file,
-                1,
+                header_line,
                 None,
                 format!("the header names column {name:?} twice"),
             ));
@@ -176,7 +121,7 @@ fn read_rows(file: &str, (header, rows): Rows) -> Result<Vec<ContextRow>, CsvErr
     let date_column = find(DATE_NAMES).ok_or_else(|| {
         error(
             file,
-            1,
+            header_line,
             None,
             format!(
                 "no date column: the header needs one of {} (found {})",
@@ -258,7 +203,12 @@ fn read_rows(file: &str, (header, rows): Rows) -> Result<Vec<ContextRow>, CsvErr
         });
     }
     if items.is_empty() {
-        return Err(error(file, 1, None, "the file has a header but no items"));
+        return Err(error(
+            file,
+            header_line,
+            None,
+            "the file has a header but no items",
+        ));
     }
     items.sort_by_key(|item| item.date);
     for pair in items.windows(2) {

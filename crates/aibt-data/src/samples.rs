@@ -4,7 +4,8 @@
 
 use aibt_core::{Bar, MarketType, TimeGranularity};
 
-use crate::csv_import::{CsvError, parse_csv};
+use crate::bars::{FileError, parse_bars};
+use crate::columns::ImportOptions;
 
 /// One bundled series.
 #[derive(Debug)]
@@ -19,8 +20,8 @@ pub struct Sample {
 
 impl Sample {
     /// The sample's bars, validated like any imported file.
-    pub fn bars(&self) -> Result<Vec<Bar>, CsvError> {
-        parse_csv(self.file, self.bytes)
+    pub fn bars(&self) -> Result<Vec<Bar>, FileError> {
+        parse_bars(self.file, self.bytes, &ImportOptions::default())
     }
 }
 

@@ -35,6 +35,9 @@ pub enum EngineError {
     /// Where an export was going could not take it (a closed pipe, a client gone).
     #[error("writing the export: {0}")]
     Output(String),
+    /// A service outside aibt (a market data provider) failed or refused: its message.
+    #[error("{0}")]
+    Upstream(String),
 }
 
 impl EngineError {

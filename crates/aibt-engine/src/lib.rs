@@ -16,6 +16,7 @@ pub mod decide;
 pub mod error;
 pub mod experiment;
 pub mod export;
+pub mod market;
 pub mod model;
 pub mod records;
 pub mod replay;

@@ -48,18 +48,25 @@ pub async fn ensure_series(
     if store.series_bounds(&series).await?.is_some() {
         return Ok((series, None));
     }
-    let (source, bars) = match (data, sample) {
+    let (source, description, bars) = match (data, sample) {
         (Some(file), _) => {
-            let bars = aibt_data::parse_csv(&file.name, &file.bytes)
-                .map_err(|e| EngineError::invalid("data", e.to_string()))?;
-            (file.name, bars)
+            let bars = aibt_data::parse_bars(
+                &file.name,
+                &file.bytes,
+                &aibt_data::ImportOptions::default(),
+            )
+            .map_err(|e| EngineError::invalid("data", e.to_string()))?;
+            let description = crate::market::imported_from(&file.name);
+            (file.name, description, bars)
         }
-        (None, Some(sample)) => (
-            format!("bundled sample {}", sample.file),
-            sample
+        (None, Some(sample)) => {
+            let source = format!("bundled sample {}", sample.file);
+            let description = format!("{source}: {}", sample.description);
+            let bars = sample
                 .bars()
-                .map_err(|e| EngineError::invalid("stock_symbol", e.to_string()))?,
-        ),
+                .map_err(|e| EngineError::invalid("stock_symbol", e.to_string()))?;
+            (source, description, bars)
+        }
         (None, None) => {
             return Err(EngineError::invalid(
                 "stock_symbol",
@@ -70,6 +77,7 @@ pub async fn ensure_series(
     let outcome = store
         .import_bars(&series, &bars, ImportMode::RefuseChanges)
         .await?;
+    store.describe_series(&series, &description).await?;
     Ok((
         series,
         Some(Imported {

@@ -31,7 +31,12 @@ async fn flat_bars(
             day + 1
         ));
     }
-    let bars = aibt_data::parse_csv("synthetic.csv", csv.as_bytes()).unwrap();
+    let bars = aibt_data::parse_bars(
+        "synthetic.csv",
+        csv.as_bytes(),
+        &aibt_data::ImportOptions::default(),
+    )
+    .unwrap();
     let series = SeriesKey {
         symbol: symbol.into(),
         market_type: market,

@@ -47,11 +47,15 @@ fn context_of(bars: &[Bar], salt: impl Fn(usize) -> i64) -> Vec<ContextItem> {
 
 fn goog_bars() -> Vec<Bar> {
     let from = aibt_core::time::parse_timestamp("2011-06-01").expect("date");
-    aibt_data::parse_csv("GOOG_1d.csv", &sample_bytes("GOOG_1d.csv"))
-        .expect("csv")
-        .into_iter()
-        .filter(|b| b.ts >= from && b.ts <= period().1)
-        .collect()
+    aibt_data::parse_bars(
+        "GOOG_1d.csv",
+        &sample_bytes("GOOG_1d.csv"),
+        &aibt_data::ImportOptions::default(),
+    )
+    .expect("csv")
+    .into_iter()
+    .filter(|b| b.ts >= from && b.ts <= period().1)
+    .collect()
 }
 
 /// `bar` with its prices times `permille / 1000` and its volume changed.

@@ -214,6 +214,12 @@ fn main() {
                 worker: WorkerHandle::new(),
                 api_token: None,
                 sign_ins: Default::default(),
+                fetcher: Arc::new(
+                    aibt_fetch::Fetcher::new(aibt_fetch::FetchConfig::with_cache_dir(
+                        std::env::temp_dir().join("aibt-bench-cache"),
+                    ))
+                    .expect("fetcher"),
+                ),
             },
             Limits::default(),
         );

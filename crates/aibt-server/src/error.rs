@@ -13,7 +13,8 @@ use utoipa::ToSchema;
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ErrorDetail {
     /// A stable, machine-readable kind: `bad_request`, `invalid`, `not_found`, `conflict`,
-    /// `wrong_state`, `unauthorized`, `payload_too_large`, `internal`.
+    /// `wrong_state`, `unauthorized`, `payload_too_large`, `upstream` (a market data provider
+    /// failed: 502), `internal`.
     pub code: &'static str,
     pub message: String,
     /// The request field (JSON body field or query parameter) at fault, when there is one.
@@ -122,6 +123,9 @@ impl From<EngineError> for ApiError {
             EngineError::Conflict(message) => ApiError::conflict(message),
             EngineError::Store(store) => store.into(),
             EngineError::Broker(broker) => ApiError::invalid("account", broker.to_string()),
+            EngineError::Upstream(message) => {
+                ApiError::new(StatusCode::BAD_GATEWAY, "upstream", message, None)
+            }
             other => ApiError::internal(other),
         }
     }

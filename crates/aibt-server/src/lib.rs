@@ -46,6 +46,8 @@ pub struct AppState {
     pub api_token: Option<Arc<str>>,
     /// Failed sign-ins, which slow the next answers to the same client.
     pub sign_ins: SignIns,
+    /// Downloads of market data (`/api/v1/market-data/fetch`, the market data page).
+    pub fetcher: Arc<aibt_fetch::Fetcher>,
 }
 
 /// Limits of request bodies.
@@ -111,10 +113,12 @@ fn require_bearer(openapi: &mut utoipa::openapi::OpenApi) {
 /// was started with a token, which changes what it answers and so what it describes.
 fn api(limits: Limits, token_required: bool) -> (Router<AppState>, utoipa::openapi::OpenApi) {
     use routes::{
-        accounts, ai_configs, context, events, experiments, market_data, tasks, templates,
+        accounts, ai_configs, context, events, experiments, market_data, market_sources, tasks,
+        templates,
     };
     let upload = OpenApiRouter::new()
         .routes(routes!(market_data::import))
+        .routes(routes!(market_data::preview))
         .routes(routes!(context::import))
         .layer(DefaultBodyLimit::max(limits.upload_bytes));
     let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
@@ -146,6 +150,8 @@ fn api(limits: Limits, token_required: bool) -> (Router<AppState>, utoipa::opena
         .routes(routes!(ai_configs::test_config))
         .routes(routes!(market_data::list_series))
         .routes(routes!(market_data::bars))
+        .routes(routes!(market_sources::resample))
+        .routes(routes!(market_sources::fetch))
         .routes(routes!(context::list))
         .routes(routes!(tasks::list_tasks, tasks::create))
         .routes(routes!(tasks::get, tasks::delete))

@@ -274,6 +274,13 @@ impl Store for PostgresStore {
         Ok(outcome)
     }
 
+    async fn describe_series(&self, series: &SeriesKey, description: &str) -> Result<()> {
+        let query = query::describe_series(DIALECT, series, description, aibt_core::time::now());
+        crate::tables::execute(&self.client().await?, &query)
+            .await
+            .map(|_| ())
+    }
+
     async fn list_series(&self) -> Result<Vec<SeriesInfo>> {
         self.rows(query::series(DIALECT, None)).await
     }

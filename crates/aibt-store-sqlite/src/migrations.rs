@@ -45,6 +45,11 @@ static MIGRATIONS: &[Migration] = &[
         name: "tools",
         sql: include_str!("../migrations/0007_tools.sql"),
     },
+    Migration {
+        version: 8,
+        name: "series",
+        sql: include_str!("../migrations/0008_series.sql"),
+    },
 ];
 
 pub const LATEST_VERSION: i64 = Migration::latest(MIGRATIONS);

@@ -287,6 +287,12 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn describe_series(&self, series: &SeriesKey, description: &str) -> Result<()> {
+        let query = query::describe_series(DIALECT, series, description, aibt_core::time::now());
+        self.write(move |tx| crate::tables::execute(tx, &query).map(|_| ()))
+            .await
+    }
+
     async fn list_series(&self) -> Result<Vec<SeriesInfo>> {
         self.rows(query::series(DIALECT, None)).await
     }

@@ -169,6 +169,8 @@ pub trait Store: Send + Sync + 'static {
         bars: &[Bar],
         mode: ImportMode,
     ) -> Result<ImportOutcome>;
+    /// Says where a series' bars came from (replacing what it said before).
+    async fn describe_series(&self, series: &SeriesKey, description: &str) -> Result<()>;
     async fn list_series(&self) -> Result<Vec<SeriesInfo>>;
     async fn series_info(&self, series: &SeriesKey) -> Result<Option<SeriesInfo>>;
     /// The first and last bar time of a series, found without counting its bars.

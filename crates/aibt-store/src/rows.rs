@@ -487,6 +487,9 @@ pub struct SeriesInfo {
     pub bars: i64,
     pub first: DateTime<Utc>,
     pub last: DateTime<Utc>,
+    /// Where the bars came from (`imported from FILE`, `resampled from …`, a provider and
+    /// its price adjustment); absent for a series stored before aibt kept descriptions.
+    pub description: Option<String>,
 }
 
 /// A bar together with the series it belongs to, as one `market_bars` row.

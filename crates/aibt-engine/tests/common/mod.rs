@@ -40,7 +40,12 @@ pub async fn import(
     market: MarketType,
     granularity: TimeGranularity,
 ) -> SeriesKey {
-    let bars = aibt_data::parse_csv(file, &sample_bytes(file)).expect("csv");
+    let bars = aibt_data::parse_bars(
+        file,
+        &sample_bytes(file),
+        &aibt_data::ImportOptions::default(),
+    )
+    .expect("csv");
     let series = SeriesKey {
         symbol: symbol.into(),
         market_type: market,

@@ -1,8 +1,10 @@
-//! `/api/v1/market-data`: importing OHLCV CSV files, listing the stored series, reading bars.
+//! `/api/v1/market-data`: importing bar files (with a preview of how they read), listing the
+//! stored series, reading bars. Resampling and downloads are in `market_sources`.
 
 use aibt_core::{Bar, MarketType, TimeGranularity};
-use aibt_data::parse_csv;
-use aibt_store::{BarRange, ImportMode, ImportOutcome, Page, SeriesInfo, SeriesKey};
+use aibt_data::{CloseChoice, ColumnMap, ImportOptions, Preview, Role, preview_bars};
+use aibt_engine::market::{self, StoredBars};
+use aibt_store::{BarRange, Page, SeriesInfo, SeriesKey};
 use axum::Json;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
@@ -12,7 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::{Params, parse_query, read_upload};
+use crate::extract::{Params, Upload, parse_query, read_upload};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SeriesList {
@@ -33,7 +35,7 @@ pub async fn list_series(State(state): State<AppState>) -> ApiResult<Json<Series
 #[derive(Debug, Deserialize, IntoParams, Default)]
 #[into_params(parameter_in = Query)]
 pub struct ImportParams {
-    /// Required with a CSV body; a multipart form may send it as a field instead.
+    /// Required with a file body; a multipart form may send it as a field instead.
     #[param(pattern = r"\S")]
     pub symbol: Option<String>,
     pub market_type: Option<MarketType>,
@@ -72,77 +74,151 @@ impl ImportParams {
         }
         Ok(())
     }
+
+    fn series(self) -> ApiResult<SeriesKey> {
+        let symbol = required(self.symbol.filter(|s| !s.trim().is_empty()), "symbol")?;
+        Ok(SeriesKey {
+            symbol: symbol.trim().to_string(),
+            market_type: required(self.market_type, "market_type")?,
+            granularity: required(self.time_granularity, "time_granularity")?,
+        })
+    }
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ImportResult {
-    pub series: SeriesKey,
-    #[serde(flatten)]
-    pub outcome: ImportOutcome,
-    pub first: Option<DateTime<Utc>>,
-    pub last: Option<DateTime<Utc>>,
+/// How a bar file is read: query parameters, or fields of a multipart form (where the web
+/// page also sends one field per role, `map_time`, `map_open`, …).
+#[derive(Debug, Deserialize, IntoParams, Default)]
+#[into_params(parameter_in = Query)]
+pub struct ReadingParams {
+    /// Which column is which, by header text: `time=日期,open=开盘,high=最高,low=最低,close=收盘,volume=成交量`
+    /// (`time=Date+Time` for a date and a time-of-day column). Roles left out are recognised
+    /// from the header.
+    pub map: Option<String>,
+    /// For a file with both a close and an adjusted close: which to use.
+    pub close: Option<CloseChoice>,
+    /// A workbook's sheet by name (the first sheet otherwise).
+    pub sheet: Option<String>,
+}
+
+impl ReadingParams {
+    /// The options of these parameters and of a form's `fields`.
+    pub(crate) fn options(
+        self,
+        fields: &std::collections::HashMap<String, String>,
+    ) -> ApiResult<ImportOptions> {
+        let map_text = fields.get("map").or(self.map.as_ref());
+        let mut map = match map_text {
+            Some(text) => {
+                ColumnMap::parse(text).map_err(|e| ApiError::invalid("map", format!("map: {e}")))?
+            }
+            None => ColumnMap::default(),
+        };
+        for role in Role::ALL {
+            if let Some(column) = fields.get(&format!("map_{}", role.name())) {
+                map.set(role, column)
+                    .map_err(|e| ApiError::invalid("map", format!("map: {e}")))?;
+            }
+        }
+        let close = match fields.get("close").map(String::as_str) {
+            Some("") | None => self.close,
+            Some(text) => Some(
+                text.parse()
+                    .map_err(|e: String| ApiError::invalid("close", format!("close: {e}")))?,
+            ),
+        };
+        let sheet = fields
+            .get("sheet")
+            .cloned()
+            .or(self.sheet)
+            .filter(|s| !s.trim().is_empty());
+        Ok(ImportOptions { map, close, sheet })
+    }
 }
 
 fn required<T>(value: Option<T>, field: &str) -> ApiResult<T> {
     value.ok_or_else(|| ApiError::invalid(field, format!("{field}: required")))
 }
 
+const UPLOAD_BODY: &str = "The file (CSV in any usual delimiter and encoding, or an Excel \
+    workbook): as the whole body, or as the `file` field of a multipart form whose other fields \
+    may carry the query parameters";
+
 #[utoipa::path(
     post, path = "/api/v1/market-data/import", tag = "market-data",
-    params(ImportParams),
+    params(ImportParams, ReadingParams),
     request_body(
-        description = "The CSV file: as the whole body (`text/csv`), or as the `file` field of a \
-            multipart form whose other fields may carry symbol, market_type, time_granularity and replace",
+        description = UPLOAD_BODY,
         content_type = "text/csv", content = String
     ),
     responses(
-        (status = 201, description = "Imported", body = ImportResult),
+        (status = 201, description = "Imported", body = StoredBars),
         (status = 409, description = "Stored bars differ from the file (use replace=true)", body = ErrorBody),
         (status = 413, description = "The file is larger than the server accepts", body = ErrorBody),
-        (status = 422, description = "A bad row, with its line and column: nothing of the file was stored", body = ErrorBody),
+        (status = 422, description = "A bad row, with its line (or sheet and row) and column: nothing of the file was stored", body = ErrorBody),
     )
 )]
 pub async fn import(
     State(state): State<AppState>,
     request: Request,
-) -> ApiResult<(StatusCode, Json<ImportResult>)> {
-    let mut params: ImportParams = parse_query(request.uri().query().unwrap_or_default())?;
+) -> ApiResult<(StatusCode, Json<StoredBars>)> {
+    let query = request.uri().query().unwrap_or_default().to_string();
+    let mut params: ImportParams = parse_query(&query)?;
+    let reading: ReadingParams = parse_query(&query)?;
     let upload = read_upload(request, &state).await?;
     params.apply(&upload.fields)?;
-    let name = upload.name.unwrap_or_else(|| "upload.csv".into());
-    let bytes = upload.bytes;
     Ok((
         StatusCode::CREATED,
-        Json(import_csv(&state, &name, &bytes, params).await?),
+        Json(import_upload(&state, upload, params, reading).await?),
     ))
 }
 
-/// Checks a whole CSV file and stores it as one series (the API's and the web UI's).
-pub(crate) async fn import_csv(
+/// Checks a whole uploaded file and stores it as one series (the API's and the web UI's).
+pub(crate) async fn import_upload(
     state: &AppState,
-    name: &str,
-    bytes: &[u8],
+    upload: Upload,
     params: ImportParams,
-) -> ApiResult<ImportResult> {
-    let symbol = required(params.symbol.filter(|s| !s.trim().is_empty()), "symbol")?;
-    let series = SeriesKey {
-        symbol: symbol.trim().to_string(),
-        market_type: required(params.market_type, "market_type")?,
-        granularity: required(params.time_granularity, "time_granularity")?,
-    };
-    let bars = parse_csv(name, bytes).map_err(|e| ApiError::invalid("file", e.to_string()))?;
-    let mode = if params.replace {
-        ImportMode::Replace
-    } else {
-        ImportMode::RefuseChanges
-    };
-    let outcome = state.store.import_bars(&series, &bars, mode).await?;
-    Ok(ImportResult {
+    reading: ReadingParams,
+) -> ApiResult<StoredBars> {
+    let options = reading.options(&upload.fields)?;
+    let name = upload.name.unwrap_or_else(|| "upload.csv".into());
+    let replace = params.replace;
+    let series = params.series()?;
+    Ok(market::import_file(
+        state.store.as_ref(),
+        &name,
+        &upload.bytes,
         series,
-        outcome,
-        first: bars.first().map(|b| b.ts),
-        last: bars.last().map(|b| b.ts),
-    })
+        &options,
+        replace,
+    )
+    .await?)
+}
+
+#[utoipa::path(
+    post, path = "/api/v1/market-data/preview", tag = "market-data",
+    params(ReadingParams),
+    request_body(
+        description = UPLOAD_BODY,
+        content_type = "text/csv", content = String
+    ),
+    responses(
+        (status = 200, description = "How the file would be read: its format, header, first rows, the column of each part of a bar, and what an import would refuse at the header. Nothing is stored.", body = Preview),
+        (status = 413, description = "The file is larger than the server accepts", body = ErrorBody),
+        (status = 422, description = "The file cannot be read at all (not text, not a workbook)", body = ErrorBody),
+    )
+)]
+pub async fn preview(State(state): State<AppState>, request: Request) -> ApiResult<Json<Preview>> {
+    let reading: ReadingParams = parse_query(request.uri().query().unwrap_or_default())?;
+    let upload = read_upload(request, &state).await?;
+    Ok(Json(preview_upload(upload, reading)?))
+}
+
+/// The preview of an uploaded file (the API's and the web UI's).
+pub(crate) fn preview_upload(upload: Upload, reading: ReadingParams) -> ApiResult<Preview> {
+    let options = reading.options(&upload.fields)?;
+    let name = upload.name.unwrap_or_else(|| "upload.csv".into());
+    preview_bars(&name, &upload.bytes, &options)
+        .map_err(|e| ApiError::invalid("file", e.to_string()))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

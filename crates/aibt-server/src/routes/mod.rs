@@ -6,6 +6,7 @@ pub mod context;
 pub mod events;
 pub mod experiments;
 pub mod market_data;
+pub mod market_sources;
 pub mod tasks;
 pub mod templates;
 

@@ -3,6 +3,7 @@
 //! template uses exists in both languages.
 
 mod experiments;
+mod market;
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -294,7 +295,6 @@ pub const WORDS: &[(&str, &str, &str)] = &[
     ("field.timeout", "Timeout (s)", "超时（秒）"),
     ("field.max_concurrency", "Concurrent calls", "并发调用数"),
     ("field.knowledge_cutoff", "Knowledge cutoff", "知识截止日期"),
-    ("field.file", "CSV file", "CSV 文件"),
     ("field.replace", "Replace differing bars", "覆盖不同的K线"),
     ("field.bars", "Bars", "K线数"),
     ("field.first", "First", "首根"),
@@ -429,28 +429,6 @@ pub const WORDS: &[(&str, &str, &str)] = &[
         "模型返回了可用的决策",
     ),
     ("ai.not_ok", "The test failed", "测试失败"),
-    ("market.title", "Market data", "行情数据"),
-    ("market.upload", "Import a CSV file", "导入 CSV 文件"),
-    (
-        "market.upload_help",
-        "Columns: a time (date, datetime, time or timestamp), open, high, low, close and optionally volume. One bad row refuses the file and names its line.",
-        "列：时间（date、datetime、time 或 timestamp）、open、high、low、close，以及可选的 volume。任何一行有误都会拒绝整个文件并指出行号。",
-    ),
-    ("market.imported", "Imported", "已导入"),
-    ("market.context", "Import dated context", "导入日期背景数据"),
-    (
-        "market.context_help",
-        "CSV or Excel: a date column (2025-01-01 or 2025年1月1日) and any text or number columns, such as a trend label or a sentiment score. A prompt shows an item from the end of its day (or its published_at): a daily decision sees yesterday's. One bad or repeated date refuses the file and names its line.",
-        "CSV 或 Excel：一个日期列（2025-01-01 或 2025年1月1日）以及任意文本或数值列，如趋势标签、情绪分数。条目在其日期结束后（或其 published_at 之后）才出现在提示词中：日线决策最多看到昨天的数据。任何日期有误或重复都会拒绝整个文件并指出行号。",
-    ),
-    ("market.context_items", "items", "条"),
-    (
-        "field.context_file",
-        "CSV or Excel file",
-        "CSV 或 Excel 文件",
-    ),
-    ("market.refused", "Refused", "已拒绝"),
-    ("market.empty", "No series stored yet.", "还没有行情数据。"),
     ("compare.title", "Compare backtests", "对比回测"),
     (
         "compare.help",
@@ -642,7 +620,7 @@ pub const WORDS: &[(&str, &str, &str)] = &[
 
 /// Every word: the pages' above and the experiments' and reports' (`experiments.rs`).
 fn all_words() -> impl Iterator<Item = &'static (&'static str, &'static str, &'static str)> {
-    WORDS.iter().chain(experiments::WORDS)
+    WORDS.iter().chain(experiments::WORDS).chain(market::WORDS)
 }
 
 static TABLES: LazyLock<[HashMap<&'static str, &'static str>; 2]> = LazyLock::new(|| {

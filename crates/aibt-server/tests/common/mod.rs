@@ -121,6 +121,20 @@ impl Server {
         token: Option<&str>,
         limits: Limits,
     ) -> Server {
+        // No test downloads through this one: its providers are the public ones, never asked.
+        let fetch =
+            aibt_fetch::FetchConfig::with_cache_dir(std::env::temp_dir().join("aibt-unused-cache"));
+        Server::start_fetching(store, backend, token, limits, fetch).await
+    }
+
+    /// A server whose downloads go to `fetch`'s providers (a test's fake ones).
+    pub async fn start_fetching(
+        store: Arc<dyn Store>,
+        backend: Backend,
+        token: Option<&str>,
+        limits: Limits,
+        fetch: aibt_fetch::FetchConfig,
+    ) -> Server {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -131,6 +145,7 @@ impl Server {
             worker: handle.clone(),
             api_token: token.map(Arc::from),
             sign_ins: Default::default(),
+            fetcher: Arc::new(aibt_fetch::Fetcher::new(fetch).expect("fetcher")),
         };
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let router = aibt_server::router(state, limits);

@@ -78,6 +78,26 @@ pub async fn bars_import_and_read_back(store: &dyn Store) {
     assert_eq!(info.first, bars[0].ts);
     let listed = store.list_series().await.expect("list");
     assert!(listed.contains(&info));
+    assert_eq!(info.description, None, "no description until one is given");
+    store
+        .describe_series(&series, "imported from test.csv")
+        .await
+        .expect("describe");
+    store
+        .describe_series(&series, "Yahoo Finance chart API, TEST, daily, raw prices")
+        .await
+        .expect("describe again");
+    let described = store
+        .series_info(&series)
+        .await
+        .expect("info")
+        .expect("series");
+    assert_eq!(
+        described.description.as_deref(),
+        Some("Yahoo Finance chart API, TEST, daily, raw prices"),
+        "the last description replaces the first"
+    );
+    assert_eq!(described.bars, info.bars);
 
     let window = store
         .bars(

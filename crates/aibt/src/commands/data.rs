@@ -1,17 +1,42 @@
 use std::sync::Arc;
 
 use aibt_core::time::format_timestamp;
-use aibt_data::{SAMPLES, parse_csv};
-use aibt_store::{ImportMode, SeriesKey, Store};
-use anyhow::{Context, Result};
+use aibt_core::{MarketType, TimeGranularity};
+use aibt_data::{SAMPLES, preview_bars};
+use aibt_engine::error::EngineError;
+use aibt_engine::market::{StoredBars, fetch_series, import_file, resample_series};
+use aibt_fetch::{FetchRequest, Fetcher, Source};
+use aibt_store::{SeriesKey, Store};
+use anyhow::{Context, Result, anyhow, bail};
 use serde_json::json;
 
-use crate::cli::{DataCommand, Format, ImportArgs};
+use crate::cli::{DataCommand, FetchArgs, Format, ImportArgs, ReadingArgs};
 use crate::flags::flag_error;
 
 pub async fn run(store: Arc<dyn Store>, command: DataCommand) -> Result<()> {
     match command {
         DataCommand::Import(args) => import(store, args).await,
+        DataCommand::Preview {
+            file,
+            reading,
+            format,
+        } => preview(&file, &reading, format),
+        DataCommand::Resample {
+            symbol,
+            market,
+            from,
+            to,
+            time_zone,
+            replace,
+            format,
+        } => {
+            let source = stored_series(store.as_ref(), &symbol, market, from).await?;
+            let stored = resample_series(store.as_ref(), &source, to, Some(&time_zone), replace)
+                .await
+                .map_err(flag_error)?;
+            report(&stored, format)
+        }
+        DataCommand::Fetch(args) => fetch(store, args).await,
         DataCommand::List { samples, format } => list(store, samples, format).await,
         DataCommand::ImportContext {
             file,
@@ -80,30 +105,150 @@ async fn import(store: Arc<dyn Store>, args: ImportArgs) -> Result<()> {
     let bytes =
         std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
     let name = args.file.display().to_string();
-    let bars = parse_csv(&name, &bytes)?;
     let series = SeriesKey {
-        symbol: args.symbol.clone(),
+        symbol: args.symbol.trim().to_string(),
         market_type: args.market,
         granularity: args.granularity,
     };
-    let mode = if args.replace {
-        ImportMode::Replace
-    } else {
-        ImportMode::RefuseChanges
-    };
-    let outcome = store.import_bars(&series, &bars, mode).await?;
+    let stored = import_file(
+        store.as_ref(),
+        &name,
+        &bytes,
+        series,
+        &args.reading.options(),
+        args.replace,
+    )
+    .await
+    .map_err(|e| match e {
+        // The file's own error names it, its line (or sheet and row) and column.
+        EngineError::Invalid { field, reason } if field == "file" => anyhow!(reason),
+        other => flag_error(other),
+    })?;
+    report(&stored, Format::Table)
+}
+
+fn preview(file: &std::path::Path, reading: &ReadingArgs, format: Format) -> Result<()> {
+    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let preview = preview_bars(&file.display().to_string(), &bytes, &reading.options())?;
+    if format == Format::Json {
+        println!("{}", serde_json::to_string_pretty(&preview)?);
+        return Ok(());
+    }
+    match &preview.file {
+        aibt_data::table::FileKind::Csv {
+            delimiter,
+            encoding,
+        } => println!("CSV, {encoding}, fields separated by {delimiter:?}"),
+        aibt_data::table::FileKind::Excel {
+            workbook,
+            sheet,
+            sheets,
+        } => println!("Excel ({workbook}), sheet {sheet} of {}", sheets.join(", ")),
+    }
     println!(
-        "imported {name} as {series}: {} new, {} unchanged, {} replaced ({} .. {})",
-        outcome.inserted,
-        outcome.unchanged,
-        outcome.replaced,
-        bars.first()
-            .map(|b| format_timestamp(b.ts))
-            .unwrap_or_default(),
-        bars.last()
-            .map(|b| format_timestamp(b.ts))
-            .unwrap_or_default(),
+        "header on line {}: {}",
+        preview.header_line,
+        preview.columns.join(" | ")
     );
+    for row in &preview.rows {
+        println!("  {}", row.join(" | "));
+    }
+    for role in aibt_data::Role::ALL {
+        let column = preview.mapping.get(role.name());
+        println!(
+            "{:>7} ← {}",
+            role.name(),
+            column.map_or("(none)", String::as_str)
+        );
+    }
+    if let Some(adjusted) = &preview.adjusted_close {
+        println!("adjusted close: {adjusted} (choose with --close raw|adjusted)");
+    }
+    match &preview.problem {
+        Some(problem) => bail!("{problem}"),
+        None => Ok(()),
+    }
+}
+
+/// The stored series of `symbol` at `granularity`: in `market`, or in the only market that
+/// has one.
+async fn stored_series(
+    store: &dyn Store,
+    symbol: &str,
+    market: Option<MarketType>,
+    granularity: TimeGranularity,
+) -> Result<SeriesKey> {
+    let symbol = symbol.trim();
+    let found: Vec<SeriesKey> = store
+        .list_series()
+        .await?
+        .into_iter()
+        .map(|info| info.key)
+        .filter(|key| {
+            key.symbol == symbol
+                && key.granularity == granularity
+                && market.is_none_or(|m| m == key.market_type)
+        })
+        .collect();
+    match found.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => bail!("--symbol: no {granularity} bars of {symbol} are stored (aibt data list)"),
+        _ => bail!("--market: {symbol} has {granularity} bars in more than one market; name one"),
+    }
+}
+
+async fn fetch(store: Arc<dyn Store>, args: FetchArgs) -> Result<()> {
+    let start = aibt_core::time::start_of_day(args.start);
+    let last_day = args.end.unwrap_or_else(|| chrono::Utc::now().date_naive());
+    let end = last_day
+        .succ_opt()
+        .map(aibt_core::time::start_of_day)
+        .ok_or_else(|| anyhow!("--end: {last_day} is too late"))?;
+    let request = FetchRequest {
+        source: args.source,
+        symbol: args.symbol.clone(),
+        granularity: args.granularity,
+        start,
+        end,
+        adjusted: args.source == Source::Yahoo
+            && args.granularity == TimeGranularity::Daily
+            && !args.raw,
+    };
+    let market = args.market.unwrap_or(match args.source {
+        Source::Yahoo => MarketType::Us,
+        Source::Binance => MarketType::Coin,
+    });
+    let fetcher = Fetcher::new(args.providers.config())?;
+    let stored = fetch_series(store.as_ref(), &fetcher, &request, market, args.replace)
+        .await
+        .map_err(flag_error)?;
+    report(&stored, args.format)
+}
+
+/// What an import, a resampling or a download stored.
+fn report(stored: &StoredBars, format: Format) -> Result<()> {
+    if format == Format::Json {
+        println!("{}", serde_json::to_string_pretty(stored)?);
+        return Ok(());
+    }
+    let day =
+        |t: Option<chrono::DateTime<chrono::Utc>>| t.map(format_timestamp).unwrap_or_default();
+    println!(
+        "stored {}: {} new, {} unchanged, {} replaced ({} .. {})",
+        stored.series,
+        stored.outcome.inserted,
+        stored.outcome.unchanged,
+        stored.outcome.replaced,
+        day(stored.first),
+        day(stored.last),
+    );
+    println!("  {}", stored.description);
+    if let Some(requests) = stored.requests {
+        println!("  {requests} HTTP requests (0: all from the local cache)");
+    }
+    for note in &stored.notes {
+        println!("  note: {note}");
+    }
     Ok(())
 }
 
@@ -135,18 +280,19 @@ async fn list(store: Arc<dyn Store>, samples: bool, format: Format) -> Result<()
                 );
             } else {
                 println!(
-                    "{:<16} {:<6} {:<8} {:>8}  {:<20}  {:<20}",
+                    "{:<16} {:<6} {:<8} {:>8}  {:<20}  {:<20}  source",
                     "symbol", "market", "bars of", "count", "first", "last"
                 );
                 for s in &series {
                     println!(
-                        "{:<16} {:<6} {:<8} {:>8}  {:<20}  {:<20}",
+                        "{:<16} {:<6} {:<8} {:>8}  {:<20}  {:<20}  {}",
                         s.key.symbol,
                         s.key.market_type,
                         s.key.granularity,
                         s.bars,
                         format_timestamp(s.first),
-                        format_timestamp(s.last)
+                        format_timestamp(s.last),
+                        s.description.as_deref().unwrap_or("")
                     );
                 }
             }

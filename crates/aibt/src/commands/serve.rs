@@ -98,6 +98,7 @@ pub async fn serve(store: Arc<dyn Store>, args: ServeArgs) -> Result<()> {
         worker: handle.clone(),
         api_token: token,
         sign_ins: Default::default(),
+        fetcher: Arc::new(aibt_fetch::Fetcher::new(args.providers.config())?),
     };
     let router = aibt_server::router(state, Limits::default());
     let stop = shutdown_signal();

@@ -493,8 +493,12 @@ pub fn series(dialect: Dialect, series: Option<&SeriesKey>) -> Query {
     let mut b = Builder::new(
         dialect,
         format!(
-            "SELECT symbol, market_type, granularity, count(*), min(ts), max(ts) FROM {}",
-            SERIES.name
+            "SELECT symbol, market_type, granularity, count(*), min(ts), max(ts), \
+             (SELECT d.description FROM {described} d WHERE d.symbol = b.symbol \
+              AND d.market_type = b.market_type AND d.granularity = b.granularity) \
+             FROM {} b",
+            SERIES.name,
+            described = DESCRIBED_SERIES,
         ),
     );
     if let Some(series) = series {
@@ -502,6 +506,33 @@ pub fn series(dialect: Dialect, series: Option<&SeriesKey>) -> Query {
     }
     b.sql.push_str(" GROUP BY symbol, market_type, granularity");
     b.order("symbol, market_type, granularity", None);
+    b.finish()
+}
+
+/// The table of series descriptions (`market_series`).
+const DESCRIBED_SERIES: &str = "market_series";
+
+/// Sets what a series' description says (where its bars came from).
+pub fn describe_series(
+    dialect: Dialect,
+    series: &SeriesKey,
+    description: &str,
+    at: DateTime<Utc>,
+) -> Query {
+    let mut b = Builder::new(dialect, String::new());
+    let values = [
+        b.param(text(&series.symbol)),
+        b.param(text(series.market_type.as_str())),
+        b.param(text(series.granularity.as_str())),
+        b.param(text(description)),
+        b.param(time(at)),
+    ];
+    b.sql = format!(
+        "INSERT INTO {DESCRIBED_SERIES} (symbol, market_type, granularity, description, updated_at) \
+         VALUES ({}) ON CONFLICT (symbol, market_type, granularity) DO UPDATE SET \
+         description = excluded.description, updated_at = excluded.updated_at",
+        values.join(", ")
+    );
     b.finish()
 }
 

@@ -35,7 +35,15 @@ impl TableRow for Bar {
 pub static SERIES: Table = Table::new(
     "market_bars",
     "series",
-    &["symbol", "market_type", "granularity", "count", "ts", "ts"],
+    &[
+        "symbol",
+        "market_type",
+        "granularity",
+        "count",
+        "ts",
+        "ts",
+        "description",
+    ],
 );
 
 impl TableRow for SeriesInfo {
@@ -53,6 +61,7 @@ impl TableRow for SeriesInfo {
             bars: r.count(3)?,
             first: r.time(4)?,
             last: r.time(5)?,
+            description: r.opt_text(6)?,
         })
     }
 }

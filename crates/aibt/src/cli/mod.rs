@@ -1,9 +1,15 @@
 //! The command line, as PRODUCT.md's "Interfaces" describes it.
 
+mod data;
+mod values;
+
 use std::path::PathBuf;
 
 use aibt_core::{DecisionMode, MarketType, ResponseFormat, TaskStatus, TimeGranularity};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+
+pub use data::{DataCommand, FetchArgs, ImportArgs, ProviderArgs, ReadingArgs};
+pub use values::*;
 
 use crate::db::DEFAULT_DATABASE_URL;
 
@@ -65,6 +71,8 @@ pub struct ServeArgs {
     pub no_worker: bool,
     #[command(flatten)]
     pub worker: WorkerArgs,
+    #[command(flatten)]
+    pub providers: ProviderArgs,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -550,103 +558,4 @@ pub enum DbCommand {
     /// Give the space of deleted rows back (SQLite: the file shrinks; PostgreSQL: plain
     /// VACUUM, which blocks nobody, so the space is reused).
     Vacuum,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum DataCommand {
-    /// Import an OHLCV CSV file as one series. The whole file is checked first: one bad row
-    /// refuses it, naming the line and column, and nothing is stored.
-    Import(ImportArgs),
-    /// Import dated context for a symbol (CSV or Excel): a date column (2025-01-01 or
-    /// 2025年1月1日) and any text or number columns, such as a trend label or a sentiment score;
-    /// optionally a published_at column. A prompt shows an item from the end of its day (or
-    /// its publication). One bad line refuses the file, naming the line; nothing is stored.
-    ImportContext {
-        file: PathBuf,
-        #[arg(long)]
-        symbol: String,
-        #[arg(long, value_enum, default_value_t = Format::Table)]
-        format: Format,
-    },
-    /// List the dated context stored for a symbol.
-    Context {
-        #[arg(long)]
-        symbol: String,
-        #[arg(long, value_enum, default_value_t = Format::Table)]
-        format: Format,
-    },
-    /// List the stored series (and, with --samples, the bundled ones).
-    List {
-        /// Also list the sample series bundled with aibt.
-        #[arg(long)]
-        samples: bool,
-        #[arg(long, value_enum, default_value_t = Format::Table)]
-        format: Format,
-    },
-}
-
-#[derive(Debug, Args)]
-pub struct ImportArgs {
-    /// The CSV file: a time column (date, datetime, time or timestamp) and open, high, low,
-    /// close and (optionally) volume, in any order and any letter case.
-    pub file: PathBuf,
-    #[arg(long)]
-    pub symbol: String,
-    #[arg(long, value_parser = parse_market)]
-    pub market: MarketType,
-    #[arg(long, value_parser = parse_granularity)]
-    pub granularity: TimeGranularity,
-    /// Overwrite stored bars that differ from the file (otherwise such a file is refused).
-    #[arg(long)]
-    pub replace: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    Table,
-    Json,
-}
-
-pub fn parse_param(text: &str) -> Result<(String, String), String> {
-    match text.split_once('=') {
-        Some((name, value)) if !name.trim().is_empty() => {
-            Ok((name.trim().to_string(), value.trim().to_string()))
-        }
-        _ => Err(format!("{text:?} is not NAME=VALUE")),
-    }
-}
-
-pub fn parse_market(text: &str) -> Result<MarketType, String> {
-    text.to_ascii_uppercase()
-        .parse()
-        .map_err(|e: aibt_core::EnumParseError| e.to_string())
-}
-
-pub fn parse_task_status(text: &str) -> Result<TaskStatus, String> {
-    text.trim()
-        .to_ascii_uppercase()
-        .parse()
-        .map_err(|e: aibt_core::EnumParseError| e.to_string())
-}
-
-pub fn parse_age(text: &str) -> Result<chrono::Duration, String> {
-    aibt_engine::task::parse_age(text)
-}
-
-pub fn parse_granularity(text: &str) -> Result<TimeGranularity, String> {
-    text.to_ascii_lowercase()
-        .parse()
-        .map_err(|e: aibt_core::EnumParseError| e.to_string())
-}
-
-pub fn parse_decision_mode(text: &str) -> Result<DecisionMode, String> {
-    text.to_ascii_lowercase()
-        .parse()
-        .map_err(|e: aibt_core::EnumParseError| e.to_string())
-}
-
-pub fn parse_response_format(text: &str) -> Result<ResponseFormat, String> {
-    text.to_ascii_lowercase()
-        .parse()
-        .map_err(|e: aibt_core::EnumParseError| e.to_string())
 }
