@@ -3,7 +3,8 @@
 //! playwright-core. It creates an account and a template, starts a backtest and watches its
 //! progress reach 100% without a reload (a worker process is started mid-way), checks the
 //! task page's charts, markers and statistics, opens a decision's prompt, switches to
-//! Chinese, and uploads a broken CSV; then it launches the example experiment from the
+//! Chinese, uploads a broken CSV, previews and imports a Chinese export and a file whose
+//! unknown headers are mapped in the form; then it launches the example experiment from the
 //! Experiments form, watches its leaderboard fill in until COMPLETED, and opens its report.
 //! Screenshots of every step land in `target/ui-screenshots/`.
 //!

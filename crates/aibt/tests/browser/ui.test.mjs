@@ -281,6 +281,52 @@ try {
     assert.match(await page.textContent("#context-result"), /twice\.csv:3/);
   });
 
+  await step("08b-import-preview", async () => {
+    await page.goto(`${base}/market-data`);
+    // A Chinese broker's export with a title line: the preview finds the header and every
+    // column by itself, and the file imports with nothing mapped.
+    await page.setInputFiles('#upload input[name="file"]', {
+      name: "000001.csv",
+      mimeType: "text/csv",
+      buffer: Buffer.from("平安银行(000001) 日线\n日期,开盘,最高,最低,收盘,成交量\n2024-01-02,9.39,9.42,9.21,9.21,1158366\n2024-01-03,9.19,9.22,9.15,9.20,733610\n"),
+    });
+    await page.waitForSelector("#preview-ready");
+    assert.equal(await page.inputValue("#map-time"), "日期");
+    assert.equal(await page.inputValue("#map-close"), "收盘");
+    assert.equal(await page.inputValue("#map-volume"), "成交量");
+    assert.match(await page.textContent("#preview-format"), /UTF-8/);
+    assert.match(await page.textContent("#preview-rows"), /9\.39/);
+    await page.screenshot({ path: `${shots}/08b-preview-recognised.png` });
+    await page.fill('#upload input[name="symbol"]', "000001");
+    await page.click("#upload-button");
+    await page.waitForSelector("#upload-result #upload-ok");
+    assert.match(await page.textContent("#upload-result"), /000001 US daily · 2 /);
+    // Unknown headers: the preview says what is missing; each column chosen in the form
+    // (every choice reads the file again), the file imports.
+    await page.setInputFiles('#upload input[name="file"]', {
+      name: "odd.csv",
+      mimeType: "text/csv",
+      buffer: Buffer.from("day,o,h,l,c,qty\n2024-01-02,1,2,0.5,1.5,10\n2024-01-03,1.5,2,1,1.8,12\n"),
+    });
+    await page.waitForSelector("#preview-problem");
+    assert.match(await page.textContent("#preview-problem"), /no time column/);
+    for (const [role, column] of [["time", "day"], ["open", "o"], ["high", "h"], ["low", "l"], ["close", "c"], ["volume", "qty"]]) {
+      // Each choice swaps in a new preview: mark the old one, choose, wait for its successor.
+      await page.$eval("#preview-box", (box) => { box.dataset.old = "1"; });
+      await page.selectOption(`#map-${role}`, column);
+      await page.waitForSelector("#preview-box:not([data-old])");
+      assert.equal(await page.inputValue(`#map-${role}`), column);
+    }
+    await page.waitForSelector("#preview-ready");
+    await page.screenshot({ path: `${shots}/08b-preview-mapped.png` });
+    await page.fill('#upload input[name="symbol"]', "ODD");
+    await page.click("#upload-button");
+    await page.waitForSelector("#upload-result #upload-ok");
+    assert.match(await page.textContent("#upload-result"), /ODD US daily · 2 .*imported from odd\.csv/);
+    await page.goto(`${base}/market-data`);
+    assert.match(await page.textContent("#series"), /imported from odd\.csv/);
+  });
+
   await step("09-compare", async () => {
     await page.goto(`${base}/compare?task_ids=${ruleTask}&task_ids=${aiTask}`);
     await page.waitForSelector("#compare-chart canvas");
