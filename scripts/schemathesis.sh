@@ -48,6 +48,9 @@ cleanup() {
 trap cleanup EXIT
 
 db="sqlite://$work/st.db"
+# Downloads go nowhere: a closed port on this machine refuses at once (no outside network is
+# assumed or used), and the cache lives and dies with this run.
+export AIBT_YAHOO_URL="http://127.0.0.1:9" AIBT_BINANCE_URL="http://127.0.0.1:9" AIBT_CACHE_DIR="$work/cache"
 "$AIBT_BIN" backtest --database-url "$db" --symbol GOOG > /dev/null
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }

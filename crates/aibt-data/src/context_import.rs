@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{Map, Value};
 
-use crate::bars::FileError;
+use crate::error::FileError;
 use crate::table::{Field, Table};
 
 /// Header names of the date column, in order of preference.

@@ -7,11 +7,13 @@ pub mod bar_time;
 pub mod bars;
 pub mod columns;
 pub mod context_import;
+pub mod error;
 pub mod resample;
 pub mod samples;
 pub mod table;
 
-pub use bars::{FileError, PREVIEW_ROWS, Preview, parse_bars, preview_bars};
+pub use bars::{PREVIEW_ROWS, Preview, parse_bars, preview_bars};
 pub use columns::{CloseChoice, ColumnMap, ImportOptions, Role};
 pub use context_import::{ContextRow, parse_context, parse_context_date};
+pub use error::FileError;
 pub use samples::{SAMPLES, Sample, find_sample};

@@ -4,8 +4,9 @@
 
 use aibt_core::{Bar, MarketType, TimeGranularity};
 
-use crate::bars::{FileError, parse_bars};
+use crate::bars::parse_bars;
 use crate::columns::ImportOptions;
+use crate::error::FileError;
 
 /// One bundled series.
 #[derive(Debug)]

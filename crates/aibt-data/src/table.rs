@@ -10,7 +10,7 @@ use std::io::Cursor;
 use calamine::{Data, Reader, Sheets, open_workbook_from_rs};
 use chrono::NaiveDateTime;
 
-use crate::bars::FileError;
+use crate::error::FileError;
 
 /// One field of a row, as the file gives it.
 #[derive(Debug, Clone, Copy, PartialEq)]

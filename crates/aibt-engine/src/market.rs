@@ -30,7 +30,6 @@ pub struct StoredBars {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub requests: Option<u32>,
     /// Remarks of a download: a range the provider only partly covers, rows it left out.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
 }
 

@@ -82,5 +82,5 @@ pub const WORDS: &[(&str, &str, &str)] = &[
     ("button.fetch", "Download", "下载"),
     ("market.fetched", "Downloaded", "已下载"),
     ("market.requests", "requests", "次请求"),
-    ("field.description", "Source", "来源"),
+    ("field.series_source", "Source", "来源"),
 ];
