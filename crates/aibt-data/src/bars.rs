@@ -33,13 +33,8 @@ pub fn parse_bars(
         bars.push((reader.read(line, fields)?, line));
         Ok(())
     })?;
-    let located = |line: u64, column: Option<&str>, reason: String| {
-        let error = FileError::at(file, line, column, reason);
-        match table.sheet() {
-            Some(sheet) => error.in_sheet(sheet),
-            None => error,
-        }
-    };
+    let located =
+        |line: u64, column: Option<&str>, reason: String| table.error(line, column, reason);
     if bars.is_empty() {
         return Err(located(
             table.header_line,
@@ -68,26 +63,30 @@ pub fn parse_bars(
     Ok(bars.into_iter().map(|(bar, _)| bar).collect())
 }
 
+/// The file opened, its header being the row that holds the mapped columns (or, without a
+/// map, the first that names at least two parts of a bar).
+fn open_table<'a>(
+    file: &str,
+    bytes: &'a [u8],
+    options: &ImportOptions,
+) -> Result<Table<'a>, FileError> {
+    let is_header = |names: &[String]| {
+        holds_mapped_names(&options.map, names)
+            || (options.map.is_empty() && looks_like_bar_header(names))
+    };
+    Table::open(file, bytes, options.sheet.as_deref(), &is_header)
+}
+
 /// The file opened and its columns found.
 fn open<'a>(
     file: &str,
     bytes: &'a [u8],
     options: &ImportOptions,
 ) -> Result<(Table<'a>, Columns), FileError> {
-    let is_header = |names: &[String]| {
-        holds_mapped_names(&options.map, names)
-            || (options.map.is_empty() && looks_like_bar_header(names))
-    };
-    let table = Table::open(file, bytes, options.sheet.as_deref(), &is_header)?;
+    let table = open_table(file, bytes, options)?;
     let first = table.first_rows(1)?;
-    let columns =
-        resolve(&table.header, options, first.first().map(Vec::as_slice)).map_err(|reason| {
-            let error = FileError::at(file, table.header_line, None, reason);
-            match table.sheet() {
-                Some(sheet) => error.in_sheet(sheet),
-                None => error,
-            }
-        })?;
+    let columns = resolve(&table.header, options, first.first().map(Vec::as_slice))
+        .map_err(|reason| table.error(table.header_line, None, reason))?;
     Ok((table, columns))
 }
 
@@ -95,7 +94,7 @@ fn open<'a>(
 /// column aibt takes for each part of a bar (or why it cannot yet).
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct Preview {
+pub struct FilePreview {
     /// How the file was read: `{"format": "csv", "delimiter", "encoding"}` or
     /// `{"format": "excel", "workbook", "sheet", "sheets"}`.
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
@@ -123,13 +122,17 @@ pub fn preview_bars(
     file: &str,
     bytes: &[u8],
     options: &ImportOptions,
-) -> Result<Preview, FileError> {
-    let is_header = |names: &[String]| {
-        holds_mapped_names(&options.map, names)
-            || (options.map.is_empty() && looks_like_bar_header(names))
-    };
-    let table = Table::open(file, bytes, options.sheet.as_deref(), &is_header)?;
+) -> Result<FilePreview, FileError> {
+    let table = open_table(file, bytes, options)?;
     let rows = table.first_rows(PREVIEW_ROWS)?;
+    if rows.is_empty() {
+        // As an import would refuse it: there is nothing to show how it reads.
+        return Err(table.error(
+            table.header_line,
+            None,
+            "the file has a header but no rows after it",
+        ));
+    }
     let adjusted_close = table
         .header
         .iter()
@@ -155,7 +158,7 @@ pub fn preview_bars(
             Some(reason)
         }
     };
-    Ok(Preview {
+    Ok(FilePreview {
         file: table.kind.clone(),
         header_line: table.header_line,
         columns: table.header.clone(),
@@ -187,11 +190,7 @@ impl<'t> RowReader<'t> {
 
     fn error(&self, line: u64, column: usize, reason: String) -> FileError {
         let name = self.table.header.get(column).map(String::as_str);
-        let error = FileError::at(&self.table.file, line, name, reason);
-        match self.table.sheet() {
-            Some(sheet) => error.in_sheet(sheet),
-            None => error,
-        }
+        self.table.error(line, name, reason)
     }
 
     fn field<'f>(

@@ -6,8 +6,6 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::error::FileError;
-
 /// A column a bar needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Role {
@@ -391,15 +389,6 @@ fn missing(role: Role, header: &[String]) -> String {
          map the columns by name, e.g. time=COLUMN,open=COLUMN,high=COLUMN,low=COLUMN,close=COLUMN,volume=COLUMN",
         header.join(", ")
     )
-}
-
-/// A header-level refusal as a file error (line of the header).
-pub fn header_error(file: &str, line: u64, sheet: Option<&str>, reason: String) -> FileError {
-    let error = FileError::at(file, line, None, reason);
-    match sheet {
-        Some(sheet) => error.in_sheet(sheet),
-        None => error,
-    }
 }
 
 #[cfg(test)]

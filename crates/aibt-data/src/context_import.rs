@@ -45,10 +45,7 @@ pub fn parse_context(file: &str, bytes: &[u8]) -> Result<Vec<ContextRow>, FileEr
         rows.push((line, fields.iter().map(Cell::from).collect()));
         Ok(())
     })?;
-    read_rows(file, table.header_line, &table.header, rows).map_err(|e| match table.sheet() {
-        Some(sheet) => e.in_sheet(sheet),
-        None => e,
-    })
+    read_rows(file, table.header_line, &table.header, rows).map_err(|e| table.place(e))
 }
 
 /// A field kept past the row it came from.

@@ -12,7 +12,7 @@ pub mod resample;
 pub mod samples;
 pub mod table;
 
-pub use bars::{PREVIEW_ROWS, Preview, parse_bars, preview_bars};
+pub use bars::{FilePreview, PREVIEW_ROWS, parse_bars, preview_bars};
 pub use columns::{CloseChoice, ColumnMap, ImportOptions, Role};
 pub use context_import::{ContextRow, parse_context, parse_context_date};
 pub use error::FileError;

@@ -214,13 +214,25 @@ impl<'a> Table<'a> {
                     if fields.iter().all(Field::is_empty) {
                         continue;
                     }
-                    visit(line, &fields)
-                        .map_err(|e| e.in_sheet(self.sheet().unwrap_or_default()))?;
+                    visit(line, &fields).map_err(|e| self.place(e))?;
                     visited += 1;
                 }
             }
         }
         Ok(())
+    }
+
+    /// An error of this file at `line` (a sheet's row, for a workbook).
+    pub fn error(&self, line: u64, column: Option<&str>, reason: impl Into<String>) -> FileError {
+        self.place(FileError::at(&self.file, line, column, reason))
+    }
+
+    /// `error` placed in this workbook's sheet (unchanged for a text file).
+    pub fn place(&self, error: FileError) -> FileError {
+        match self.sheet() {
+            Some(sheet) => error.in_sheet(sheet),
+            None => error,
+        }
     }
 
     /// Whether errors should say "sheet S, row N" rather than "line N".

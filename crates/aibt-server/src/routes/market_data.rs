@@ -2,7 +2,7 @@
 //! stored series, reading bars. Resampling and downloads are in `market_sources`.
 
 use aibt_core::{Bar, MarketType, TimeGranularity};
-use aibt_data::{CloseChoice, ColumnMap, ImportOptions, Preview, Role, preview_bars};
+use aibt_data::{CloseChoice, ColumnMap, FilePreview, ImportOptions, Role, preview_bars};
 use aibt_engine::market::{self, StoredBars};
 use aibt_store::{BarRange, Page, SeriesInfo, SeriesKey};
 use axum::Json;
@@ -202,19 +202,22 @@ pub(crate) async fn import_upload(
         content_type = "text/csv", content = String
     ),
     responses(
-        (status = 200, description = "How the file would be read: its format, header, first rows, the column of each part of a bar, and what an import would refuse at the header. Nothing is stored.", body = Preview),
+        (status = 200, description = "How the file would be read: its format, header, first rows, the column of each part of a bar, and what an import would refuse at the header. Nothing is stored.", body = FilePreview),
         (status = 413, description = "The file is larger than the server accepts", body = ErrorBody),
         (status = 422, description = "The file cannot be read at all (not text, not a workbook)", body = ErrorBody),
     )
 )]
-pub async fn preview(State(state): State<AppState>, request: Request) -> ApiResult<Json<Preview>> {
+pub async fn preview(
+    State(state): State<AppState>,
+    request: Request,
+) -> ApiResult<Json<FilePreview>> {
     let reading: ReadingParams = parse_query(request.uri().query().unwrap_or_default())?;
     let upload = read_upload(request, &state).await?;
     Ok(Json(preview_upload(upload, reading)?))
 }
 
 /// The preview of an uploaded file (the API's and the web UI's).
-pub(crate) fn preview_upload(upload: Upload, reading: ReadingParams) -> ApiResult<Preview> {
+pub(crate) fn preview_upload(upload: Upload, reading: ReadingParams) -> ApiResult<FilePreview> {
     let options = reading.options(&upload.fields)?;
     let name = upload.name.unwrap_or_else(|| "upload.csv".into());
     preview_bars(&name, &upload.bytes, &options)

@@ -3,7 +3,7 @@
 //! download form, a dated-context upload, and a series' candles.
 
 use aibt_core::TimeGranularity;
-use aibt_data::{Preview, Role};
+use aibt_data::{FilePreview, Role};
 use aibt_engine::context::import_context;
 use aibt_engine::market::{StoredBars, fetch_series};
 use aibt_fetch::Source;
@@ -134,7 +134,7 @@ pub struct PreviewView {
     problem: Option<String>,
 }
 
-fn preview_view(tr: &Tr, preview: Preview, close: String) -> PreviewView {
+fn preview_view(tr: &Tr, preview: FilePreview, close: String) -> PreviewView {
     let (format, sheets, sheet) = match &preview.file {
         aibt_data::table::FileKind::Csv {
             delimiter,
