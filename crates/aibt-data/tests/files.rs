@@ -125,6 +125,22 @@ fn a_legacy_xls_reads_as_its_expected_rows() {
 }
 
 #[test]
+fn workbooks_whose_containers_are_broken_are_refused_not_a_crash() {
+    // Both found by fuzz/csv_import: on the first calamine 0.38 indexes past the file's end,
+    // on the second it follows a sector chain that loops until memory runs out.
+    for name in ["broken_sectors.xls", "looping_chain.xls"] {
+        let bytes = fixture(name);
+        let err = parse_bars(name, &bytes, &ImportOptions::default()).unwrap_err();
+        assert!(
+            err.reason.contains("not a readable Excel workbook"),
+            "{err}"
+        );
+        assert!(preview_bars(name, &bytes, &ImportOptions::default()).is_err());
+        assert!(aibt_data::parse_context(name, &bytes).is_err());
+    }
+}
+
+#[test]
 fn a_broken_workbook_is_refused_with_the_reason() {
     let err = parse_bars("x.xlsx", b"PK\x03\x04 not a zip", &ImportOptions::default()).unwrap_err();
     assert!(
