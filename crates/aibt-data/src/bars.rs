@@ -15,7 +15,7 @@ use crate::columns::{
     Columns, ImportOptions, Role, TimeColumns, holds_mapped_names, looks_like_bar_header, resolve,
 };
 use crate::error::FileError;
-use crate::table::{Field, FileKind, Table};
+use crate::table::{Field, FileKind, Row, Table};
 
 /// Reads a whole bar file into bars sorted by time. `file` names the file in errors.
 ///
@@ -29,8 +29,8 @@ pub fn parse_bars(
     let (table, columns) = open(file, bytes, options)?;
     let reader = RowReader::new(&table, &columns);
     let mut bars: Vec<(Bar, u64)> = Vec::new();
-    table.for_each_row(|line, fields| {
-        bars.push((reader.read(line, fields)?, line));
+    table.for_each_row(|line, row| {
+        bars.push((reader.read(line, row)?, line));
         Ok(())
     })?;
     let located =
@@ -193,20 +193,15 @@ impl<'t> RowReader<'t> {
         self.table.error(line, name, reason)
     }
 
-    fn field<'f>(
-        &self,
-        line: u64,
-        fields: &'f [Field<'f>],
-        column: usize,
-    ) -> Result<Cow<'f, str>, FileError> {
-        match fields.get(column) {
-            Some(field) if !field.is_empty() => Ok(field.text()),
-            _ => Err(self.error(line, column, "missing value".into())),
+    fn field<'r>(&self, line: u64, row: Row<'r>, column: usize) -> Result<Cow<'r, str>, FileError> {
+        match row.get(column) {
+            field if field.is_empty() => Err(self.error(line, column, "missing value".into())),
+            field => Ok(field.text()),
         }
     }
 
-    fn number(&self, line: u64, fields: &[Field<'_>], column: usize) -> Result<Money, FileError> {
-        let text = self.field(line, fields, column)?;
+    fn number(&self, line: u64, row: Row<'_>, column: usize) -> Result<Money, FileError> {
+        let text = self.field(line, row, column)?;
         let text = if self.decimal_comma && text.contains(',') && !text.contains('.') {
             Cow::Owned(text.replace(',', "."))
         } else {
@@ -215,22 +210,18 @@ impl<'t> RowReader<'t> {
         Money::parse(&text).map_err(|e| self.error(line, column, e.to_string()))
     }
 
-    fn time(
-        &self,
-        line: u64,
-        fields: &[Field<'_>],
-    ) -> Result<chrono::DateTime<chrono::Utc>, FileError> {
+    fn time(&self, line: u64, row: Row<'_>) -> Result<chrono::DateTime<chrono::Utc>, FileError> {
         match self.columns.time {
-            TimeColumns::One(column) => match fields.get(column) {
-                Some(Field::Date(at)) => Ok(at.and_utc()),
+            TimeColumns::One(column) => match row.get(column) {
+                Field::Date(at) => Ok(at.and_utc()),
                 _ => {
-                    let text = self.field(line, fields, column)?;
+                    let text = self.field(line, row, column)?;
                     parse_bar_time(&text).map_err(|e| self.error(line, column, e.to_string()))
                 }
             },
             TimeColumns::DateAndTime(date, time) => {
-                let day = self.field(line, fields, date)?;
-                let at = self.field(line, fields, time)?;
+                let day = self.field(line, row, date)?;
+                let at = self.field(line, row, time)?;
                 parse_date_and_time(&day, &at).map_err(|reason| self.error(line, time, reason))
             }
         }
@@ -262,19 +253,19 @@ impl<'t> RowReader<'t> {
         Ok(adjusted)
     }
 
-    fn read(&self, line: u64, fields: &[Field<'_>]) -> Result<Bar, FileError> {
-        let ts = self.time(line, fields)?;
+    fn read(&self, line: u64, row: Row<'_>) -> Result<Bar, FileError> {
+        let ts = self.time(line, row)?;
         let mut prices = [Money::ZERO; 4];
         for (price, &column) in prices.iter_mut().zip(&self.columns.prices) {
-            *price = self.number(line, fields, column)?;
+            *price = self.number(line, row, column)?;
         }
         if let Some(adjusted) = self.columns.adjusted_close {
-            prices = self.adjust(line, prices, self.number(line, fields, adjusted)?)?;
+            prices = self.adjust(line, prices, self.number(line, row, adjusted)?)?;
         }
         let [open, high, low, close] = prices;
         let volume = match self.columns.volume {
             Some(column) => {
-                let text = self.field(line, fields, column)?;
+                let text = self.field(line, row, column)?;
                 Quantity::parse(&text).map_err(|e| self.error(line, column, e.to_string()))?
             }
             None => Quantity::ZERO,

@@ -41,8 +41,11 @@ pub fn parse_context(file: &str, bytes: &[u8]) -> Result<Vec<ContextRow>, FileEr
     };
     let table = Table::open(file, bytes, None, &names_a_date)?;
     let mut rows: Vec<(u64, Vec<Cell>)> = Vec::new();
-    table.for_each_row(|line, fields| {
-        rows.push((line, fields.iter().map(Cell::from).collect()));
+    table.for_each_row(|line, row| {
+        rows.push((
+            line,
+            (0..row.len()).map(|i| Cell::from(row.get(i))).collect(),
+        ));
         Ok(())
     })?;
     read_rows(file, table.header_line, &table.header, rows).map_err(|e| table.place(e))
@@ -56,12 +59,12 @@ enum Cell {
     Empty,
 }
 
-impl From<&Field<'_>> for Cell {
-    fn from(field: &Field<'_>) -> Cell {
+impl From<Field<'_>> for Cell {
+    fn from(field: Field<'_>) -> Cell {
         match field {
             Field::Text(text) => Cell::Text(text.to_string()),
-            Field::Number(n) => Cell::Number(*n),
-            Field::Date(at) => Cell::Date(*at),
+            Field::Number(n) => Cell::Number(n),
+            Field::Date(at) => Cell::Date(at),
             Field::Empty => Cell::Empty,
         }
     }

@@ -23,13 +23,13 @@ pub enum Field<'a> {
     Empty,
 }
 
-impl Field<'_> {
+impl<'a> Field<'a> {
     /// The field as text: a number in its shortest exact form, a date as ISO 8601.
-    pub fn text(&self) -> Cow<'_, str> {
+    pub fn text(self) -> Cow<'a, str> {
         match self {
             Field::Text(text) => Cow::Borrowed(text),
-            Field::Number(n) => Cow::Owned(format_number(*n)),
-            Field::Date(at) => Cow::Owned(format_date_cell(*at)),
+            Field::Number(n) => Cow::Owned(format_number(n)),
+            Field::Date(at) => Cow::Owned(format_date_cell(at)),
             Field::Empty => Cow::Borrowed(""),
         }
     }
@@ -54,6 +54,50 @@ fn format_date_cell(at: NaiveDateTime) -> String {
         at.format("%Y-%m-%d").to_string()
     } else {
         at.format("%Y-%m-%dT%H:%M:%S").to_string()
+    }
+}
+
+/// One row after the header, read field by field where it lies (a bar file of a million rows
+/// is read without a copy of each row).
+#[derive(Debug, Clone, Copy)]
+pub enum Row<'r> {
+    Csv(&'r csv::StringRecord),
+    Excel(&'r [Data]),
+}
+
+impl<'r> Row<'r> {
+    pub fn len(&self) -> usize {
+        match self {
+            Row::Csv(record) => record.len(),
+            Row::Excel(cells) => cells.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The field at `index`; `Empty` past the row's end.
+    pub fn get(&self, index: usize) -> Field<'r> {
+        match self {
+            Row::Csv(record) => match record.get(index) {
+                None | Some("") => Field::Empty,
+                Some(text) => Field::Text(text),
+            },
+            Row::Excel(cells) => cells.get(index).map_or(Field::Empty, excel_field),
+        }
+    }
+
+    /// Whether no field is filled (a blank line, an empty sheet row).
+    fn is_blank(&self) -> bool {
+        (0..self.len()).all(|index| self.get(index).is_empty())
+    }
+
+    /// Every field as text.
+    pub fn texts(&self) -> Vec<String> {
+        (0..self.len())
+            .map(|index| self.get(index).text().into_owned())
+            .collect()
     }
 }
 
@@ -150,7 +194,7 @@ impl<'a> Table<'a> {
     /// rows with no field filled; stops at the first error either gives.
     pub fn for_each_row(
         &self,
-        visit: impl FnMut(u64, &[Field<'_>]) -> Result<(), FileError>,
+        visit: impl FnMut(u64, Row<'_>) -> Result<(), FileError>,
     ) -> Result<(), FileError> {
         self.walk(usize::MAX, visit)
     }
@@ -158,8 +202,8 @@ impl<'a> Table<'a> {
     /// The first `count` rows after the header, as text (a preview's table).
     pub fn first_rows(&self, count: usize) -> Result<Vec<Vec<String>>, FileError> {
         let mut rows = Vec::new();
-        self.walk(count, |_, fields| {
-            rows.push(fields.iter().map(|f| f.text().into_owned()).collect());
+        self.walk(count, |_, row| {
+            rows.push(row.texts());
             Ok(())
         })?;
         Ok(rows)
@@ -168,7 +212,7 @@ impl<'a> Table<'a> {
     fn walk(
         &self,
         limit: usize,
-        mut visit: impl FnMut(u64, &[Field<'_>]) -> Result<(), FileError>,
+        mut visit: impl FnMut(u64, Row<'_>) -> Result<(), FileError>,
     ) -> Result<(), FileError> {
         let mut visited = 0;
         match &self.body {
@@ -188,19 +232,11 @@ impl<'a> Table<'a> {
                     if line <= self.header_line || record.iter().all(str::is_empty) {
                         continue;
                     }
-                    let fields: Vec<Field<'_>> = record
-                        .iter()
-                        .map(|text| match text {
-                            "" => Field::Empty,
-                            text => Field::Text(text),
-                        })
-                        .collect();
-                    visit(line, &fields)?;
+                    visit(line, Row::Csv(&record))?;
                     visited += 1;
                 }
             }
             Body::Excel { first_row, rows } => {
-                let mut fields: Vec<Field<'_>> = Vec::new();
                 for (index, cells) in rows.iter().enumerate() {
                     let line = first_row + index as u64;
                     if line <= self.header_line {
@@ -209,12 +245,11 @@ impl<'a> Table<'a> {
                     if visited >= limit {
                         break;
                     }
-                    fields.clear();
-                    fields.extend(cells.iter().map(excel_field));
-                    if fields.iter().all(Field::is_empty) {
+                    let row = Row::Excel(cells);
+                    if row.is_blank() {
                         continue;
                     }
-                    visit(line, &fields).map_err(|e| self.place(e))?;
+                    visit(line, row).map_err(|e| self.place(e))?;
                     visited += 1;
                 }
             }
@@ -451,13 +486,7 @@ fn open_excel<'a>(
     let early: Vec<(u64, Vec<String>)> = rows
         .iter()
         .enumerate()
-        .map(|(index, cells)| {
-            let texts = cells
-                .iter()
-                .map(|c| excel_field(c).text().into_owned())
-                .collect();
-            (first_row + index as u64, texts)
-        })
+        .map(|(index, cells)| (first_row + index as u64, Row::Excel(cells).texts()))
         .filter(|(_, texts): &(u64, Vec<String>)| texts.iter().any(|t| !t.is_empty()))
         .take(HEADER_SEARCH_ROWS)
         .collect();
@@ -593,8 +622,8 @@ mod tests {
     fn rows(table: &Table<'_>) -> Vec<(u64, Vec<String>)> {
         let mut out = Vec::new();
         table
-            .for_each_row(|line, fields| {
-                out.push((line, fields.iter().map(|f| f.text().into_owned()).collect()));
+            .for_each_row(|line, row| {
+                out.push((line, row.texts()));
                 Ok(())
             })
             .unwrap();
