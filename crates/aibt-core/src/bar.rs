@@ -85,6 +85,42 @@ impl Bar {
             volume,
         })
     }
+
+    /// The bar in split- and dividend-adjusted prices, as yfinance's `auto_adjust` makes them:
+    /// open, high and low times `adjusted_close / close` (multiplied first, then divided, then
+    /// rounded half away from zero to 8 places; rounding is monotonic, so the bar stays whole),
+    /// the close replaced by `adjusted_close`, the volume as it was. A file's `Adj Close` and
+    /// Yahoo's `adjclose` are both applied here.
+    pub fn adjusted(&self, adjusted_close: Money) -> Result<Bar, BarError> {
+        if !adjusted_close.is_positive() {
+            return Err(BarError {
+                field: "close",
+                reason: format!("adjusted close {adjusted_close} must be greater than 0"),
+            });
+        }
+        let scale = |field: &'static str, price: Money| {
+            price
+                .get()
+                .checked_mul(adjusted_close.get())
+                .and_then(|product| product.checked_div(self.close.get()))
+                .and_then(|adjusted| Money::new(adjusted).ok())
+                .ok_or_else(|| BarError {
+                    field,
+                    reason: format!(
+                        "{field} {price} adjusted by {adjusted_close} / {} is out of range",
+                        self.close
+                    ),
+                })
+        };
+        Bar::new(
+            self.ts,
+            scale("open", self.open)?,
+            scale("high", self.high)?,
+            scale("low", self.low)?,
+            adjusted_close,
+            self.volume,
+        )
+    }
 }
 
 #[cfg(test)]
@@ -105,6 +141,29 @@ mod tests {
             m(c),
             Quantity::ZERO,
         )
+    }
+
+    #[test]
+    fn adjusting_scales_open_high_low_and_takes_the_adjusted_close() {
+        let adjusted = bar("10", "12", "8", "10")
+            .unwrap()
+            .adjusted(m("5"))
+            .unwrap();
+        assert_eq!(
+            [adjusted.open, adjusted.high, adjusted.low, adjusted.close],
+            [m("5"), m("6"), m("4"), m("5")]
+        );
+        // A factor without a finite expansion rounds at 8 places, the bar still whole.
+        let thirds = bar("3", "3", "1", "3").unwrap().adjusted(m("1")).unwrap();
+        assert_eq!(thirds.low, m("0.33333333"));
+        let err = bar("10", "12", "8", "10")
+            .unwrap()
+            .adjusted(m("0"))
+            .unwrap_err();
+        assert_eq!(err.field, "close");
+        let huge = bar("1000000000", "1000000000", "0.00000001", "0.00000001").unwrap();
+        let err = huge.adjusted(m("1000000000000")).unwrap_err();
+        assert!(err.reason.contains("out of range"), "{err}");
     }
 
     #[test]

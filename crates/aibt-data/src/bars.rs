@@ -8,7 +8,6 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use aibt_core::{Bar, Money, Quantity};
-use rust_decimal::Decimal;
 
 use crate::bar_time::{parse_bar_time, parse_date_and_time};
 use crate::columns::{
@@ -227,40 +226,11 @@ impl<'t> RowReader<'t> {
         }
     }
 
-    /// Open, high and low scaled by adjusted close over close, rounded to the cent's
-    /// 10^-8 like every price; rounding is monotonic, so the bar stays whole.
-    fn adjust(
-        &self,
-        line: u64,
-        prices: [Money; 4],
-        adjusted_close: Money,
-    ) -> Result<[Money; 4], FileError> {
-        let close = prices[3].get();
-        if close.is_zero() {
-            return Err(self.error(
-                line,
-                self.columns.prices[3],
-                "a close of 0 cannot be adjusted".into(),
-            ));
-        }
-        let factor = adjusted_close.get() / close;
-        let mut adjusted = [adjusted_close; 4];
-        for index in 0..3 {
-            let scaled: Decimal = prices[index].get() * factor;
-            adjusted[index] = Money::new(scaled)
-                .map_err(|e| self.error(line, self.columns.prices[index], e.to_string()))?;
-        }
-        Ok(adjusted)
-    }
-
     fn read(&self, line: u64, row: Row<'_>) -> Result<Bar, FileError> {
         let ts = self.time(line, row)?;
         let mut prices = [Money::ZERO; 4];
         for (price, &column) in prices.iter_mut().zip(&self.columns.prices) {
             *price = self.number(line, row, column)?;
-        }
-        if let Some(adjusted) = self.columns.adjusted_close {
-            prices = self.adjust(line, prices, self.number(line, row, adjusted)?)?;
         }
         let [open, high, low, close] = prices;
         let volume = match self.columns.volume {
@@ -270,16 +240,21 @@ impl<'t> RowReader<'t> {
             }
             None => Quantity::ZERO,
         };
-        Bar::new(ts, open, high, low, close, volume).map_err(|e| {
-            let column = match e.field {
-                "open" => self.columns.prices[0],
-                "high" => self.columns.prices[1],
-                "low" => self.columns.prices[2],
-                "close" => self.columns.prices[3],
-                _ => self.columns.volume.unwrap_or(self.columns.prices[3]),
-            };
-            self.error(line, column, e.reason)
-        })
+        let column_of = |field: &str, close: usize| match field {
+            "open" => self.columns.prices[0],
+            "high" => self.columns.prices[1],
+            "low" => self.columns.prices[2],
+            "close" => close,
+            _ => self.columns.volume.unwrap_or(close),
+        };
+        let bar = Bar::new(ts, open, high, low, close, volume)
+            .map_err(|e| self.error(line, column_of(e.field, self.columns.prices[3]), e.reason))?;
+        match self.columns.adjusted_close {
+            Some(adjusted) => bar
+                .adjusted(self.number(line, row, adjusted)?)
+                .map_err(|e| self.error(line, column_of(e.field, adjusted), e.reason)),
+            None => Ok(bar),
+        }
     }
 }
 

@@ -389,7 +389,8 @@ fn build(at: DateTime<Utc>, prices: [Option<String>; 4], volume: f64) -> Result<
     Bar::new(at, open, high, low, close, volume).map_err(|e| bar_error(at, e.field, e.reason))
 }
 
-/// Scales a raw bar's prices by `adjclose / close` (see the module's documentation).
+/// Scales a raw bar's prices by `adjclose / close` with the rule every adjusted price in aibt
+/// follows ([`Bar::adjusted`]; see the module's documentation).
 fn adjust(raw: Bar, adjclose: f64) -> Result<Bar, FetchError> {
     let at = raw.ts;
     let adjclose = price(adjclose, 8)
@@ -401,25 +402,9 @@ fn adjust(raw: Bar, adjclose: f64) -> Result<Bar, FetchError> {
                 "adjclose",
                 "the adjusted close is not a positive number",
             )
-        })?
-        .get();
-    let scale = |field: &str, value: Money| -> Result<Money, FetchError> {
-        value
-            .get()
-            .checked_mul(adjclose)
-            .and_then(|product| product.checked_div(raw.close.get()))
-            .and_then(|adjusted| Money::new(adjusted).ok())
-            .ok_or_else(|| bar_error(at, field, "the adjusted price is out of range"))
-    };
-    Bar::new(
-        at,
-        scale("open", raw.open)?,
-        scale("high", raw.high)?,
-        scale("low", raw.low)?,
-        scale("close", raw.close)?,
-        raw.volume,
-    )
-    .map_err(|e| bar_error(at, e.field, e.reason))
+        })?;
+    raw.adjusted(adjclose)
+        .map_err(|e| bar_error(at, e.field, e.reason))
 }
 
 #[cfg(test)]
