@@ -141,7 +141,7 @@ pub async fn fetch_series(
 /// A download's failure: the request's own mistakes (a range the provider cannot serve, a
 /// symbol it does not know, a range without bars) are `Invalid`, which the person fixes; what
 /// the provider, the network or the cache did otherwise is `Upstream` (the API's 502).
-fn fetch_error(error: FetchError) -> EngineError {
+pub fn fetch_error(error: FetchError) -> EngineError {
     match error {
         FetchError::Invalid { field, reason } => EngineError::invalid(field, reason),
         FetchError::Provider {

@@ -21,8 +21,8 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
-use aibt_core::{Bar, TimeGranularity};
-use chrono::{DateTime, Utc};
+use aibt_core::{Bar, MarketType, TimeGranularity};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 pub use error::FetchError;
@@ -48,6 +48,20 @@ impl Source {
             Source::Yahoo => "yahoo",
             Source::Binance => "binance",
         }
+    }
+
+    /// The market a series from this source is stored in unless the person names one.
+    pub const fn market_type(self) -> MarketType {
+        match self {
+            Source::Yahoo => MarketType::Us,
+            Source::Binance => MarketType::Coin,
+        }
+    }
+
+    /// Whether this source gives split- and dividend-adjusted prices at `granularity`, and so
+    /// gives them unless raw ones are asked for: Yahoo's daily bars only.
+    pub fn adjusts(self, granularity: TimeGranularity) -> bool {
+        self == Source::Yahoo && granularity == TimeGranularity::Daily
     }
 
     /// The provider's name as a person would write it, for messages.
@@ -97,6 +111,38 @@ pub struct FetchRequest {
     /// Yahoo: split- and dividend-adjusted prices (daily bars only, since Yahoo gives no
     /// adjusted close for intraday bars). Binance prices are never adjusted: must be false.
     pub adjusted: bool,
+}
+
+impl FetchRequest {
+    /// The bars of whole days, `first_day` to `last_day` inclusive, as the CLI, the API and the
+    /// web page ask for them; `adjusted` as the source gives them when not said.
+    pub fn days(
+        source: Source,
+        symbol: &str,
+        granularity: TimeGranularity,
+        first_day: NaiveDate,
+        last_day: NaiveDate,
+        adjusted: Option<bool>,
+    ) -> Result<FetchRequest, FetchError> {
+        if last_day < first_day {
+            return Err(FetchError::Invalid {
+                field: "end",
+                reason: format!("{last_day} is before the first day {first_day}"),
+            });
+        }
+        let end = last_day.succ_opt().ok_or_else(|| FetchError::Invalid {
+            field: "end",
+            reason: format!("{last_day} is too late"),
+        })?;
+        Ok(FetchRequest {
+            source,
+            symbol: symbol.trim().to_string(),
+            granularity,
+            start: aibt_core::time::start_of_day(first_day),
+            end: aibt_core::time::start_of_day(end),
+            adjusted: adjusted.unwrap_or(source.adjusts(granularity)),
+        })
+    }
 }
 
 /// Where the providers and the cache are.

@@ -116,30 +116,16 @@ pub async fn fetch(
 
 /// The download a body asks for, and the market to store it in (the API's and the web UI's).
 pub(crate) fn fetch_request(body: &FetchBody) -> ApiResult<(FetchRequest, MarketType)> {
-    if body.end < body.start {
-        return Err(ApiError::invalid(
-            "end",
-            format!("end: {} is before start {}", body.end, body.start),
-        ));
-    }
-    let end = body
-        .end
-        .succ_opt()
-        .ok_or_else(|| ApiError::invalid("end", format!("end: {} is too late", body.end)))?;
-    let daily_yahoo =
-        body.source == Source::Yahoo && body.time_granularity == TimeGranularity::Daily;
-    let request = FetchRequest {
-        source: body.source,
-        symbol: non_empty(&body.symbol, "symbol")?,
-        granularity: body.time_granularity,
-        start: aibt_core::time::start_of_day(body.start),
-        end: aibt_core::time::start_of_day(end),
-        adjusted: body.adjusted.unwrap_or(daily_yahoo),
-    };
-    let market = body.market_type.unwrap_or(match body.source {
-        Source::Yahoo => MarketType::Us,
-        Source::Binance => MarketType::Coin,
-    });
+    let request = FetchRequest::days(
+        body.source,
+        &non_empty(&body.symbol, "symbol")?,
+        body.time_granularity,
+        body.start,
+        body.end,
+        body.adjusted,
+    )
+    .map_err(market::fetch_error)?;
+    let market = body.market_type.unwrap_or(body.source.market_type());
     Ok((request, market))
 }
 

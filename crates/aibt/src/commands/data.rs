@@ -4,8 +4,8 @@ use aibt_core::time::format_timestamp;
 use aibt_core::{MarketType, TimeGranularity};
 use aibt_data::{SAMPLES, preview_bars};
 use aibt_engine::error::EngineError;
-use aibt_engine::market::{StoredBars, fetch_series, import_file, resample_series};
-use aibt_fetch::{FetchRequest, Fetcher, Source};
+use aibt_engine::market::{StoredBars, fetch_error, fetch_series, import_file, resample_series};
+use aibt_fetch::{FetchRequest, Fetcher};
 use aibt_store::{SeriesKey, Store};
 use anyhow::{Context, Result, anyhow, bail};
 use serde_json::json;
@@ -198,26 +198,18 @@ async fn stored_series(
 }
 
 async fn fetch(store: Arc<dyn Store>, args: FetchArgs) -> Result<()> {
-    let start = aibt_core::time::start_of_day(args.start);
     let last_day = args.end.unwrap_or_else(|| chrono::Utc::now().date_naive());
-    let end = last_day
-        .succ_opt()
-        .map(aibt_core::time::start_of_day)
-        .ok_or_else(|| anyhow!("--end: {last_day} is too late"))?;
-    let request = FetchRequest {
-        source: args.source,
-        symbol: args.symbol.clone(),
-        granularity: args.granularity,
-        start,
-        end,
-        adjusted: args.source == Source::Yahoo
-            && args.granularity == TimeGranularity::Daily
-            && !args.raw,
-    };
-    let market = args.market.unwrap_or(match args.source {
-        Source::Yahoo => MarketType::Us,
-        Source::Binance => MarketType::Coin,
-    });
+    let adjusted = args.raw.then_some(false);
+    let request = FetchRequest::days(
+        args.source,
+        &args.symbol,
+        args.granularity,
+        args.start,
+        last_day,
+        adjusted,
+    )
+    .map_err(|e| flag_error(fetch_error(e)))?;
+    let market = args.market.unwrap_or(args.source.market_type());
     let fetcher = Fetcher::new(args.providers.config())?;
     let stored = fetch_series(store.as_ref(), &fetcher, &request, market, args.replace)
         .await

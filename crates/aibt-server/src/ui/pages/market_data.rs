@@ -238,11 +238,7 @@ async fn fetch(State(state): State<AppState>, UiLang(tr): UiLang, body: Bytes) -
             time_granularity,
             start,
             end,
-            adjusted: Some(
-                source == Source::Yahoo
-                    && time_granularity == TimeGranularity::Daily
-                    && form.checked("adjusted"),
-            ),
+            adjusted: Some(source.adjusts(time_granularity) && form.checked("adjusted")),
             market_type: None,
             replace: form.checked("replace"),
         };
