@@ -16,6 +16,7 @@ mod batch;
 mod codec;
 mod connection;
 mod migrations;
+mod snapshots;
 mod store;
 mod tables;
 

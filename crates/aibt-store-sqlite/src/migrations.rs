@@ -50,6 +50,11 @@ static MIGRATIONS: &[Migration] = &[
         name: "series",
         sql: include_str!("../migrations/0008_series.sql"),
     },
+    Migration {
+        version: 9,
+        name: "compact_snapshots",
+        sql: include_str!("../migrations/0009_compact_snapshots.sql"),
+    },
 ];
 
 pub const LATEST_VERSION: i64 = Migration::latest(MIGRATIONS);

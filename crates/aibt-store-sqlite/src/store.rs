@@ -4,7 +4,9 @@
 use std::path::Path;
 
 use aibt_core::{Bar, TaskStatus};
-use aibt_store::sql::{ExperimentStatus, LifecycleChange, TABLES, TASK_RECORD_TABLES, query};
+use aibt_store::sql::{
+    ExperimentStatus, LifecycleChange, SNAPSHOTS, TABLES, TASK_RECORD_TABLES, query,
+};
 use aibt_store::*;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -86,6 +88,16 @@ impl Store for SqliteStore {
                         .map_err(db_error)?;
                     out.push(IndexInfo { table: table.clone(), name, columns, unique });
                 }
+            }
+            // `account_snapshots` is a view (migration 9): its seed columns are served by
+            // indexes of the tables beneath it.
+            for (name, column, unique) in crate::snapshots::VIEW_INDEXES {
+                out.push(IndexInfo {
+                    table: SNAPSHOTS.name.to_string(),
+                    name: name.to_string(),
+                    columns: vec![column.to_string()],
+                    unique: *unique,
+                });
             }
             Ok(out)
         })
@@ -253,6 +265,31 @@ impl Store for SqliteStore {
                 .map_err(db_error)?;
             let market = series.market_type.as_str();
             let granularity = series.granularity.as_str();
+            // A series imported for the first time (or extended past its ends) holds no bar
+            // in the file's span: then no bar can be stored already, and the lookup of each
+            // one, a third of an import's time, is skipped. Files arrive sorted and unique
+            // (parse_bars), which the check confirms before relying on it.
+            let ascending = bars.windows(2).all(|pair| pair[0].ts < pair[1].ts);
+            let span_is_empty = match (bars.first(), bars.last()) {
+                (Some(first), Some(last)) if ascending => tx
+                    .prepare_cached(
+                        "SELECT NOT EXISTS (SELECT 1 FROM market_bars WHERE symbol = ?1 \
+                         AND market_type = ?2 AND granularity = ?3 AND ts >= ?4 AND ts <= ?5)",
+                    )
+                    .map_err(db_error)?
+                    .query_row(
+                        params![
+                            series.symbol,
+                            market,
+                            granularity,
+                            codec::ts(first.ts),
+                            codec::ts(last.ts)
+                        ],
+                        |row| row.get::<_, bool>(0),
+                    )
+                    .map_err(db_error)?,
+                _ => false,
+            };
             for bar in &bars {
                 let ts = codec::ts(bar.ts);
                 let values = [
@@ -262,7 +299,10 @@ impl Store for SqliteStore {
                     bar.close.to_string(),
                     bar.volume.to_string(),
                 ];
-                let stored: Option<[String; 5]> = existing
+                let stored: Option<[String; 5]> = if span_is_empty {
+                    None
+                } else {
+                    existing
                     .query_row(params![series.symbol, market, granularity, ts], |row| {
                         Ok([row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?])
                     })
@@ -271,7 +311,8 @@ impl Store for SqliteStore {
                         rusqlite::Error::QueryReturnedNoRows => Ok(None),
                         other => Err(other),
                     })
-                    .map_err(db_error)?;
+                    .map_err(db_error)?
+                };
                 if !outcome.count(&series, bar, stored.map(|s| s == values), mode)? {
                     continue;
                 }
@@ -545,8 +586,14 @@ impl Store for SqliteStore {
     async fn purge_task_records(&self, task_id: &str, limit: u32) -> Result<u64> {
         let mut removed = 0;
         for table in TASK_RECORD_TABLES {
-            let purge = query::purge_task_records(DIALECT, table, task_id, limit);
-            removed += self.write(move |tx| execute(tx, &purge)).await? as u64;
+            removed += if table.name == SNAPSHOTS.name {
+                let task_id = task_id.to_string();
+                self.write(move |tx| crate::snapshots::purge(tx, &task_id, limit))
+                    .await?
+            } else {
+                let purge = query::purge_task_records(DIALECT, table, task_id, limit);
+                self.write(move |tx| execute(tx, &purge)).await?
+            } as u64;
         }
         Ok(removed)
     }
@@ -555,9 +602,12 @@ impl Store for SqliteStore {
         self.read(|connection| {
             let mut tasks = std::collections::BTreeSet::new();
             for table in TASK_RECORD_TABLES {
-                let mut statement = connection
-                    .prepare(&query::orphaned_record_tasks(table))
-                    .map_err(db_error)?;
+                let sql = if table.name == SNAPSHOTS.name {
+                    crate::snapshots::ORPHANED_TASKS.to_string()
+                } else {
+                    query::orphaned_record_tasks(table)
+                };
+                let mut statement = connection.prepare(&sql).map_err(db_error)?;
                 let ids = statement
                     .query_map([], |row| row.get::<_, String>(0))
                     .map_err(db_error)?;
@@ -606,7 +656,9 @@ impl Store for SqliteStore {
         task_id: &str,
         query: &RecordQuery,
     ) -> Result<Page<AccountSnapshot>> {
-        self.page(query::snapshots(DIALECT, task_id, query)).await
+        let (task_id, query) = (task_id.to_string(), query.clone());
+        self.read(move |connection| crate::snapshots::page(connection, &task_id, &query))
+            .await
     }
 
     async fn create_experiment(

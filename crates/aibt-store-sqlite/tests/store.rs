@@ -33,6 +33,17 @@ fn any_eight_place_decimal_survives_sqlite() {
     testsuite::any_eight_place_decimal_survives(&runtime, &store);
 }
 
+#[test]
+fn any_snapshot_reads_back_as_written_in_sqlite() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (_dir, store) = runtime.block_on(fresh());
+    testsuite::any_snapshot_reads_back_as_written(&runtime, &store);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn defaults_match_the_seed_in_sqlite() {
     let (dir, store) = fresh().await;
@@ -196,4 +207,10 @@ async fn a_version_1_database_is_upgraded_in_place() {
     }
     let store = SqliteStore::open(&path).await.expect("upgrade");
     testsuite::an_upgraded_database_keeps_its_rows(&store, "old-account", "old-config").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_batch_with_a_taken_id_is_a_conflict_in_sqlite() {
+    let (_dir, store) = fresh().await;
+    testsuite::a_large_batch_with_a_taken_id_is_a_conflict(&store).await;
 }

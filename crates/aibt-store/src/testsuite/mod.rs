@@ -12,6 +12,7 @@ mod experiments;
 mod records;
 mod samples;
 mod schema;
+mod snapshots;
 mod tasks;
 mod templates;
 
@@ -25,6 +26,7 @@ pub use experiments::*;
 pub use records::*;
 pub use samples::{sample_account, sample_run_account, sample_task, sample_trade};
 pub use schema::*;
+pub use snapshots::*;
 pub use tasks::*;
 pub use templates::*;
 
