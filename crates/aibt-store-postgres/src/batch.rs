@@ -7,7 +7,7 @@ use tokio_postgres::types::Json;
 
 use crate::codec::{DIALECT, RowParams, db_error, refs};
 use crate::connection::PostgresStore;
-use crate::tables::insert_many;
+use crate::tables::write_many;
 
 impl PostgresStore {
     /// Commits a batch whose predecessor has committed.
@@ -23,9 +23,9 @@ impl PostgresStore {
         if let Some(refused) = CommitOutcome::fence(status, row.get(1), &batch.lease_owner) {
             return Ok(refused);
         }
-        insert_many(&tx, &batch.decisions).await?;
-        insert_many(&tx, &batch.trades).await?;
-        insert_many(&tx, &batch.snapshots).await?;
+        write_many(&tx, &batch.decisions).await?;
+        write_many(&tx, &batch.trades).await?;
+        write_many(&tx, &batch.snapshots).await?;
         tx.execute(
             &ACCOUNTS.sql(DIALECT).update,
             &refs(&RowParams::of(&batch.account)?),

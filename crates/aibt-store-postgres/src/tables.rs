@@ -92,6 +92,70 @@ pub async fn insert<T: WriteRow>(client: &impl GenericClient, row: &T) -> Result
     Ok(())
 }
 
+/// From this many rows on, a batch goes in by `COPY … FROM STDIN (FORMAT binary)`: one
+/// statement streaming the rows, about five times the rows a second of pipelined INSERTs on a
+/// backtest's snapshots. Fewer rows (a model's step) take the INSERTs, which cost less to
+/// start.
+const COPY_FROM_ROWS: usize = 64;
+
+/// Writes rows of one table in the caller's transaction: by COPY when there are many, else by
+/// pipelined INSERTs. A taken key is a conflict naming the row either way.
+pub async fn write_many<'r, T: WriteRow + 'r>(
+    tx: &deadpool_postgres::Transaction<'_>,
+    rows: &[T],
+) -> Result<()> {
+    if rows.len() < COPY_FROM_ROWS {
+        return insert_many(tx, rows).await;
+    }
+    let table = T::table();
+    // The INSERT's parameter types are the columns' types, in the COPY's column order.
+    let insert = tx
+        .prepare_cached(&table.sql(DIALECT).insert)
+        .await
+        .map_err(db_error)?;
+    let sink = tx
+        .copy_in(&format!(
+            "COPY {} ({}) FROM STDIN (FORMAT binary)",
+            table.name,
+            table.columns.join(", ")
+        ))
+        .await
+        .map_err(db_error)?;
+    let writer = tokio_postgres::binary_copy::BinaryCopyInWriter::new(sink, insert.params());
+    futures_util::pin_mut!(writer);
+    for row in rows {
+        let params = RowParams::of(row)?;
+        writer
+            .as_mut()
+            .write(&refs(&params))
+            .await
+            .map_err(|e| copy_error(table.entity, e))?;
+    }
+    writer
+        .finish()
+        .await
+        .map_err(|e| copy_error(table.entity, e))?;
+    Ok(())
+}
+
+/// A COPY refused for a taken key names the row from the server's detail, `Key (id)=(…)
+/// already exists.`
+fn copy_error(entity: &'static str, error: tokio_postgres::Error) -> StoreError {
+    let taken = error
+        .as_db_error()
+        .filter(|e| *e.code() == tokio_postgres::error::SqlState::UNIQUE_VIOLATION)
+        .and_then(|e| e.detail())
+        .and_then(|detail| {
+            let start = detail.find(")=(")? + 3;
+            let end = detail.rfind(") already exists")?;
+            detail.get(start..end).map(str::to_string)
+        });
+    match taken {
+        Some(id) => StoreError::exists(entity, &id),
+        None => db_error(error),
+    }
+}
+
 /// Inserts rows of one table through one prepared statement, pipelined on one connection.
 pub async fn insert_many<'r, T: WriteRow + 'r>(
     tx: &deadpool_postgres::Transaction<'_>,

@@ -35,6 +35,20 @@ fn any_eight_place_decimal_survives_postgres() {
     testsuite::any_eight_place_decimal_survives(&runtime, &store);
 }
 
+#[test]
+fn any_snapshot_reads_back_as_written_in_postgres() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let db = test_database();
+    let store = runtime
+        .block_on(PostgresStore::connect(&db.url()))
+        .expect("connect");
+    testsuite::any_snapshot_reads_back_as_written(&runtime, &store);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn defaults_match_the_seed_in_postgres() {
     let db = test_database();
@@ -237,4 +251,11 @@ async fn a_delete_waits_for_a_concurrent_start_and_is_refused() {
     let task = store.get_task("task-race").await.expect("the task is kept");
     assert_eq!(task.status, TaskStatus::Running);
     assert!(store.get_task_account("task-race").await.is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_batch_with_a_taken_id_is_a_conflict_in_postgres() {
+    let db = test_database();
+    let store = PostgresStore::connect(&db.url()).await.expect("connect");
+    testsuite::a_large_batch_with_a_taken_id_is_a_conflict(&store).await;
 }
