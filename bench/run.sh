@@ -5,16 +5,23 @@
 #      1 and 2 again with a bracket on every entry (stop-loss SL_PCT%, take-profit TP_PCT%
 #      of the signal bar's close; backtesting.py only);
 #   3. the whole `aibt backtest` command, writing every snapshot to a fresh SQLite file,
-#      at BARS/3, BARS and 2×BARS bars (for memory flatness).
-# Prints bars/s of each and the ratios; writes target/bench/engine.json.
+#      at BARS/3, BARS and 2×BARS bars (for memory flatness);
+#   4. large histories (bench/large_histories.py): the whole `aibt backtest --data FILE`
+#      against backtesting.py's run of step 1, the import and the run alone, bytes per stored
+#      snapshot, the same on PostgreSQL, and LARGE_BARS bars (memory, API latency).
+# Prints bars/s of each and the ratios; writes target/bench/engine.json and
+# target/bench/large_histories.json.
 #
-#   bench/run.sh [BARS]          (default 300000; SL_PCT=0.1 TP_PCT=0.2 in the environment)
+#   bench/run.sh [BARS]          (default 308890, INDEX2006_1m tiled ten times; SL_PCT=0.1
+#                                 TP_PCT=0.2 LARGE_BARS=10000000 in the environment,
+#                                 LARGE_BARS=0 skips the ten million bars)
 #
 # The Python side needs the venv of tools/reference (created here if missing; the PyPI
 # registry must be reachable the first time).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BARS="${1:-300000}"
+BARS="${1:-308890}"
+LARGE_BARS="${LARGE_BARS:-10000000}"
 SL_PCT="${SL_PCT:-0.1}"
 TP_PCT="${TP_PCT:-0.2}"
 VENV="${AIBT_PYREF_VENV:-$HOME/.cache/aibt/pyref}"
@@ -99,3 +106,9 @@ print("  (target ≥ 200,000 bars/s, memory flat in the bar count)")
 json.dump({"python": py, "aibt_engine": eng, "aibt_engine_brackets": eng_br, "end_to_end": e2e},
           open(f"{out}/engine.json", "w"), indent=1)
 PY
+
+echo "large histories ($BARS bars, then $LARGE_BARS)…" >&2
+BACKTESTING_PY_SECONDS=$(python3 -c "import json, sys; print(json.load(open(sys.argv[1]))['backtesting_py']['seconds'])" "$OUT/python.json")
+python3 bench/large_histories.py --aibt target/release/aibt --engine-bench "$ENGINE_BENCH" \
+    --bars "$BARS" --large-bars "$LARGE_BARS" --backtesting-py-seconds "$BACKTESTING_PY_SECONDS" \
+    --out "$OUT"
