@@ -232,6 +232,13 @@ impl Store for PostgresStore {
                 to_write.push(*bar);
             }
         }
+        // Nothing stored in the file's span (a first import, or one past the ends): no bar can
+        // conflict, and COPY streams them in one statement.
+        if stored.is_empty() {
+            crate::tables::copy_bars(&tx, series, &to_write).await?;
+            tx.commit().await.map_err(db_error)?;
+            return Ok(outcome);
+        }
         // One statement per 1000 bars keeps the parameter count under PostgreSQL's limit.
         for chunk in to_write.chunks(1000) {
             let mut sql = String::from(

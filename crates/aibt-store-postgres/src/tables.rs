@@ -138,6 +138,57 @@ pub async fn write_many<'r, T: WriteRow + 'r>(
     Ok(())
 }
 
+/// Streams new bars of one series into `market_bars` by binary COPY, in the caller's
+/// transaction; the caller has checked that none is stored at their times.
+pub async fn copy_bars(
+    tx: &deadpool_postgres::Transaction<'_>,
+    series: &aibt_store::SeriesKey,
+    bars: &[aibt_core::Bar],
+) -> Result<()> {
+    const COLUMNS: &str = "symbol, market_type, granularity, ts, open, high, low, close, volume";
+    let insert = tx
+        .prepare_cached(&format!(
+            "INSERT INTO market_bars ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        ))
+        .await
+        .map_err(db_error)?;
+    let sink = tx
+        .copy_in(&format!(
+            "COPY market_bars ({COLUMNS}) FROM STDIN (FORMAT binary)"
+        ))
+        .await
+        .map_err(db_error)?;
+    let writer = tokio_postgres::binary_copy::BinaryCopyInWriter::new(sink, insert.params());
+    futures_util::pin_mut!(writer);
+    let (market, granularity) = (series.market_type.as_str(), series.granularity.as_str());
+    for bar in bars {
+        let (open, high, low, close, volume) = (
+            bar.open.get(),
+            bar.high.get(),
+            bar.low.get(),
+            bar.close.get(),
+            bar.volume.get(),
+        );
+        writer
+            .as_mut()
+            .write(&[
+                &series.symbol,
+                &market,
+                &granularity,
+                &bar.ts,
+                &open,
+                &high,
+                &low,
+                &close,
+                &volume,
+            ])
+            .await
+            .map_err(|e| copy_error("bar", e))?;
+    }
+    writer.finish().await.map_err(|e| copy_error("bar", e))?;
+    Ok(())
+}
+
 /// A COPY refused for a taken key names the row from the server's detail, `Key (id)=(…)
 /// already exists.`
 fn copy_error(entity: &'static str, error: tokio_postgres::Error) -> StoreError {
