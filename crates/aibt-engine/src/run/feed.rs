@@ -76,8 +76,13 @@ impl Feed {
         } = self
         {
             let (store, series) = (store.clone(), series.clone());
+            // After the first chunk only `after` bounds it from below: given both lower
+            // bounds, SQLite seeks to `from` and filters by `after`, so every chunk would
+            // walk the period from its start again (quadratic: ten million bars ran at a
+            // seventh of the speed of three hundred thousand). `after` is a bar of the
+            // period, so it implies `from`.
             let range = BarRange {
-                from: Some(*from),
+                from: if after.is_some() { None } else { Some(*from) },
                 to: Some(*to),
                 after,
                 limit: Some(*chunk),
