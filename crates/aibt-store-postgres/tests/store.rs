@@ -259,3 +259,10 @@ async fn a_large_batch_with_a_taken_id_is_a_conflict_in_postgres() {
     let store = PostgresStore::connect(&db.url()).await.expect("connect");
     testsuite::a_large_batch_with_a_taken_id_is_a_conflict(&store).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bar_values_of_any_size_read_back_in_postgres() {
+    let db = test_database();
+    let store = PostgresStore::connect(&db.url()).await.expect("connect");
+    testsuite::bar_values_of_any_size_read_back(&store).await;
+}

@@ -65,6 +65,24 @@ impl Default for TimeText {
     }
 }
 
+/// The largest mantissa stored as an integer: 18 digits, the bound the migrations' encoders
+/// use, so the views' `abs()` never overflows.
+const MAX_INTEGER_MANTISSA: i128 = 999_999_999_999_999_999;
+
+/// A decimal of the compact tables (snapshot steps, bar rows): its mantissa at `scale` places
+/// when that has at most 18 digits, else the seed's text.
+pub fn mantissa_value(
+    mantissa: i128,
+    scale: u32,
+    text: &mut aibt_core::decimal::FixedText,
+) -> Value {
+    if mantissa.abs() <= MAX_INTEGER_MANTISSA {
+        Value::Integer(mantissa as i64)
+    } else {
+        Value::Text(text.format(mantissa, scale).to_string())
+    }
+}
+
 pub fn lots(lots: &[Lot]) -> Result<String> {
     serde_json::to_string(lots).map_err(|e| StoreError::Database(format!("encoding lots: {e}")))
 }
@@ -277,7 +295,7 @@ impl BindRow for Values {
     }
 }
 
-fn parse_time(text: &str) -> std::result::Result<DateTime<Utc>, chrono::ParseError> {
+pub fn parse_time(text: &str) -> std::result::Result<DateTime<Utc>, chrono::ParseError> {
     if let Some(time) = parse_stored_time(text.as_bytes()) {
         return Ok(time);
     }
@@ -315,6 +333,20 @@ fn parse_stored_time(text: &[u8]) -> Option<DateTime<Utc>> {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn mantissas_beyond_eighteen_digits_stay_text() {
+        let mut fixed = aibt_core::decimal::FixedText::new();
+        assert_eq!(mantissa_value(-5, 8, &mut fixed), Value::Integer(-5));
+        assert_eq!(
+            mantissa_value(MAX_INTEGER_MANTISSA, 8, &mut fixed),
+            Value::Integer(999_999_999_999_999_999)
+        );
+        assert_eq!(
+            mantissa_value(-MAX_INTEGER_MANTISSA - 1, 8, &mut fixed),
+            Value::Text("-10000000000.00000000".into())
+        );
+    }
 
     #[test]
     fn stored_times_round_trip_through_the_fast_forms() {

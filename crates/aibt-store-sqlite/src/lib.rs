@@ -12,6 +12,7 @@
 //! SQLite's columns (`codec`), reading and writing rows (`tables`), the step batches of a
 //! running backtest (`batch`) and the `Store` implementation (`store`).
 
+mod bars;
 mod batch;
 mod codec;
 mod connection;

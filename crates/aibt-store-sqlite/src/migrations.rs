@@ -55,6 +55,11 @@ static MIGRATIONS: &[Migration] = &[
         name: "compact_snapshots",
         sql: include_str!("../migrations/0009_compact_snapshots.sql"),
     },
+    Migration {
+        version: 10,
+        name: "compact_bars",
+        sql: include_str!("../migrations/0010_compact_bars.sql"),
+    },
 ];
 
 pub const LATEST_VERSION: i64 = Migration::latest(MIGRATIONS);

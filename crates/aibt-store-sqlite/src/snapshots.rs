@@ -12,7 +12,7 @@ use aibt_store::{AccountSnapshot, Page, RecordQuery, Result, StoreError};
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::codec::{self, Reader, db_error, insert_error};
+use crate::codec::{self, Reader, db_error, insert_error, mantissa_value};
 
 /// Digits of the bar number at the end of a run's snapshot id, `<task id>-s<bar>`.
 const BAR_DIGITS: usize = 9;
@@ -33,19 +33,6 @@ pub(crate) fn split_id(id: &str) -> (&str, i64) {
         }
     }
     (id, -1)
-}
-
-/// The largest mantissa stored as an integer: 18 digits, the bound the migration's encoder
-/// uses, so `abs()` in the view never overflows.
-const MAX_INTEGER_MANTISSA: i128 = 999_999_999_999_999_999;
-
-/// A decimal column's stored value: its mantissa when it fits, else the seed's text.
-fn decimal(mantissa: i128, scale: u32, text: &mut aibt_core::decimal::FixedText) -> Value {
-    if mantissa.abs() <= MAX_INTEGER_MANTISSA {
-        Value::Integer(mantissa as i64)
-    } else {
-        Value::Text(text.format(mantissa, scale).to_string())
-    }
 }
 
 /// The columns a run repeats in every snapshot, stored once in `snapshot_series`.
@@ -112,19 +99,19 @@ impl EncodedSnapshots {
             let long_lots =
                 out.lot_ref(&mut last_long, &mut lot_index, series, &s.long_positions)?;
             let decimals = [
-                decimal(s.balance.mantissa(), 8, &mut fixed),
-                decimal(s.stock_quantity.mantissa(), 8, &mut fixed),
-                decimal(s.stock_price.mantissa(), 8, &mut fixed),
-                decimal(s.stock_market_value.mantissa(), 8, &mut fixed),
-                decimal(s.total_value.mantissa(), 8, &mut fixed),
-                decimal(s.profit_loss.mantissa(), 8, &mut fixed),
-                decimal(s.profit_loss_percent.mantissa(), 6, &mut fixed),
-                decimal(s.margin_used.mantissa(), 8, &mut fixed),
-                decimal(s.current_balance.mantissa(), 8, &mut fixed),
-                decimal(s.short_avg_price.mantissa(), 8, &mut fixed),
-                decimal(s.short_total_cost.mantissa(), 8, &mut fixed),
-                decimal(s.available_balance.mantissa(), 8, &mut fixed),
-                decimal(s.total_fees.mantissa(), 8, &mut fixed),
+                mantissa_value(s.balance.mantissa(), 8, &mut fixed),
+                mantissa_value(s.stock_quantity.mantissa(), 8, &mut fixed),
+                mantissa_value(s.stock_price.mantissa(), 8, &mut fixed),
+                mantissa_value(s.stock_market_value.mantissa(), 8, &mut fixed),
+                mantissa_value(s.total_value.mantissa(), 8, &mut fixed),
+                mantissa_value(s.profit_loss.mantissa(), 8, &mut fixed),
+                mantissa_value(s.profit_loss_percent.mantissa(), 6, &mut fixed),
+                mantissa_value(s.margin_used.mantissa(), 8, &mut fixed),
+                mantissa_value(s.current_balance.mantissa(), 8, &mut fixed),
+                mantissa_value(s.short_avg_price.mantissa(), 8, &mut fixed),
+                mantissa_value(s.short_total_cost.mantissa(), 8, &mut fixed),
+                mantissa_value(s.available_balance.mantissa(), 8, &mut fixed),
+                mantissa_value(s.total_fees.mantissa(), 8, &mut fixed),
             ];
             out.steps.push(Step {
                 prefix,
@@ -455,19 +442,5 @@ mod tests {
         ] {
             assert_eq!(split_id(id), (id, -1), "{id}");
         }
-    }
-
-    #[test]
-    fn mantissas_beyond_eighteen_digits_stay_text() {
-        let mut fixed = aibt_core::decimal::FixedText::new();
-        assert_eq!(decimal(-5, 8, &mut fixed), Value::Integer(-5));
-        assert_eq!(
-            decimal(MAX_INTEGER_MANTISSA, 8, &mut fixed),
-            Value::Integer(999_999_999_999_999_999)
-        );
-        assert_eq!(
-            decimal(-MAX_INTEGER_MANTISSA - 1, 8, &mut fixed),
-            Value::Text("-10000000000.00000000".into())
-        );
     }
 }

@@ -89,8 +89,15 @@ impl Store for SqliteStore {
                     out.push(IndexInfo { table: table.clone(), name, columns, unique });
                 }
             }
-            // `account_snapshots` is a view (migration 9): its seed columns are served by
-            // indexes of the tables beneath it.
+            // `market_bars` and `account_snapshots` are views (migrations 9 and 10): their
+            // columns are served by indexes of the tables beneath them.
+            let (name, columns) = crate::bars::VIEW_INDEX;
+            out.push(IndexInfo {
+                table: "market_bars".to_string(),
+                name: name.to_string(),
+                columns: columns.iter().map(|c| c.to_string()).collect(),
+                unique: true,
+            });
             for (name, column, unique) in crate::snapshots::VIEW_INDEXES {
                 out.push(IndexInfo {
                     table: SNAPSHOTS.name.to_string(),
@@ -246,86 +253,8 @@ impl Store for SqliteStore {
     ) -> Result<ImportOutcome> {
         let series = series.clone();
         let bars = bars.to_vec();
-        self.write(move |tx| {
-            let mut outcome = ImportOutcome::default();
-            let mut existing = tx
-                .prepare_cached(
-                    "SELECT open, high, low, close, volume FROM market_bars
-                     WHERE symbol = ?1 AND market_type = ?2 AND granularity = ?3 AND ts = ?4",
-                )
-                .map_err(db_error)?;
-            let mut upsert = tx
-                .prepare_cached(
-                    "INSERT INTO market_bars (symbol, market_type, granularity, ts, open, high, low, close, volume)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-                     ON CONFLICT (symbol, market_type, granularity, ts) DO UPDATE SET
-                       open = excluded.open, high = excluded.high, low = excluded.low,
-                       close = excluded.close, volume = excluded.volume",
-                )
-                .map_err(db_error)?;
-            let market = series.market_type.as_str();
-            let granularity = series.granularity.as_str();
-            // A series imported for the first time (or extended past its ends) holds no bar
-            // in the file's span: then no bar can be stored already, and the lookup of each
-            // one, a third of an import's time, is skipped. Files arrive sorted and unique
-            // (parse_bars), which the check confirms before relying on it.
-            let ascending = bars.windows(2).all(|pair| pair[0].ts < pair[1].ts);
-            let span_is_empty = match (bars.first(), bars.last()) {
-                (Some(first), Some(last)) if ascending => tx
-                    .prepare_cached(
-                        "SELECT NOT EXISTS (SELECT 1 FROM market_bars WHERE symbol = ?1 \
-                         AND market_type = ?2 AND granularity = ?3 AND ts >= ?4 AND ts <= ?5)",
-                    )
-                    .map_err(db_error)?
-                    .query_row(
-                        params![
-                            series.symbol,
-                            market,
-                            granularity,
-                            codec::ts(first.ts),
-                            codec::ts(last.ts)
-                        ],
-                        |row| row.get::<_, bool>(0),
-                    )
-                    .map_err(db_error)?,
-                _ => false,
-            };
-            for bar in &bars {
-                let ts = codec::ts(bar.ts);
-                let values = [
-                    bar.open.to_string(),
-                    bar.high.to_string(),
-                    bar.low.to_string(),
-                    bar.close.to_string(),
-                    bar.volume.to_string(),
-                ];
-                let stored: Option<[String; 5]> = if span_is_empty {
-                    None
-                } else {
-                    existing
-                    .query_row(params![series.symbol, market, granularity, ts], |row| {
-                        Ok([row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?])
-                    })
-                    .map(Some)
-                    .or_else(|e| match e {
-                        rusqlite::Error::QueryReturnedNoRows => Ok(None),
-                        other => Err(other),
-                    })
-                    .map_err(db_error)?
-                };
-                if !outcome.count(&series, bar, stored.map(|s| s == values), mode)? {
-                    continue;
-                }
-                upsert
-                    .execute(params![
-                        series.symbol, market, granularity, ts,
-                        values[0], values[1], values[2], values[3], values[4]
-                    ])
-                    .map_err(db_error)?;
-            }
-            Ok(outcome)
-        })
-        .await
+        self.write(move |tx| crate::bars::import(tx, &series, &bars, mode))
+            .await
     }
 
     async fn describe_series(&self, series: &SeriesKey, description: &str) -> Result<()> {
@@ -358,7 +287,9 @@ impl Store for SqliteStore {
     }
 
     async fn bars(&self, series: &SeriesKey, range: BarRange) -> Result<Vec<Bar>> {
-        self.rows(query::bars(DIALECT, series, range)).await
+        let query = query::bars_from(DIALECT, crate::bars::BAR_VALUES, series, range);
+        self.read(move |connection| crate::bars::read(connection, &query))
+            .await
     }
 
     async fn bars_before(
@@ -367,8 +298,10 @@ impl Store for SqliteStore {
         before: DateTime<Utc>,
         count: u32,
     ) -> Result<Vec<Bar>> {
+        let query =
+            query::bars_before_from(DIALECT, crate::bars::BAR_VALUES, series, before, count);
         let mut bars: Vec<Bar> = self
-            .rows(query::bars_before(DIALECT, series, before, count))
+            .read(move |connection| crate::bars::read(connection, &query))
             .await?;
         bars.reverse();
         Ok(bars)

@@ -214,3 +214,9 @@ async fn a_large_batch_with_a_taken_id_is_a_conflict_in_sqlite() {
     let (_dir, store) = fresh().await;
     testsuite::a_large_batch_with_a_taken_id_is_a_conflict(&store).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bar_values_of_any_size_read_back_in_sqlite() {
+    let (_dir, store) = fresh().await;
+    testsuite::bar_values_of_any_size_read_back(&store).await;
+}

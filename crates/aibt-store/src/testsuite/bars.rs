@@ -152,3 +152,52 @@ pub async fn bars_import_and_read_back(store: &dyn Store) {
             .is_none()
     );
 }
+
+/// Prices and volumes of any size read back exactly: SQLite keeps mantissas of up to 18 digits
+/// as integers and larger ones as text, and a re-import compares either form with the file.
+pub async fn bar_values_of_any_size_read_back(store: &dyn Store) {
+    let series = SeriesKey {
+        symbol: "WIDE".into(),
+        market_type: MarketType::Coin,
+        granularity: TimeGranularity::Minute,
+    };
+    let closes = [
+        "0.00000001",
+        "9999999999.99999999",
+        "10000000000",
+        "10000000000.00000001",
+        "99999999999999999999.99999999",
+        "123.45678901",
+    ];
+    let bars: Vec<Bar> = closes
+        .iter()
+        .enumerate()
+        .map(|(day, close)| {
+            let mut bar = bar(day as i64, close);
+            bar.volume = quantity(close);
+            bar
+        })
+        .collect();
+    let outcome = store
+        .import_bars(&series, &bars, ImportMode::RefuseChanges)
+        .await
+        .expect("import");
+    assert_eq!(outcome.inserted, closes.len() as u64);
+    let back = store
+        .bars(&series, BarRange::default())
+        .await
+        .expect("bars");
+    assert_eq!(back, bars);
+    let again = store
+        .import_bars(&series, &bars, ImportMode::RefuseChanges)
+        .await
+        .expect("the same file again");
+    assert_eq!(again.unchanged, closes.len() as u64);
+    let mut changed = bars.clone();
+    changed[4] = bar(4, "99999999999999999999.99999998");
+    let err = store
+        .import_bars(&series, &changed, ImportMode::RefuseChanges)
+        .await
+        .expect_err("a changed bar");
+    assert!(err.to_string().contains("WIDE"), "{err}");
+}

@@ -66,6 +66,18 @@ impl Builder {
         Builder::new(dialect, T::table().sql(dialect).select.as_str())
     }
 
+    /// `T`'s columns from another relation that has them.
+    fn select_from<T: TableRow>(dialect: Dialect, source: &str) -> Builder {
+        let table = T::table();
+        if source == table.name {
+            return Builder::select::<T>(dialect);
+        }
+        Builder::new(
+            dialect,
+            format!("SELECT {} FROM {source}", table.columns.join(", ")),
+        )
+    }
+
     /// Adds a parameter and returns its marker.
     fn param(&mut self, value: SqlValue) -> String {
         self.params.push(value);
@@ -442,7 +454,13 @@ pub fn snapshots(
 
 /// Bars of a series in ascending time order.
 pub fn bars(dialect: Dialect, series: &SeriesKey, range: BarRange) -> Query {
-    let mut b = Builder::select::<aibt_core::Bar>(dialect);
+    bars_from(dialect, BARS.name, series, range)
+}
+
+/// [`bars`] from `source`, a relation with the columns of `market_bars` (SQLite reads its
+/// stored mantissas through the view `bar_values`).
+pub fn bars_from(dialect: Dialect, source: &str, series: &SeriesKey, range: BarRange) -> Query {
+    let mut b = Builder::select_from::<aibt_core::Bar>(dialect, source);
     b.series(series);
     b.compare_opt("ts >=", range.from.map(time));
     b.compare_opt("ts <=", range.to.map(time));
@@ -458,7 +476,18 @@ pub fn bars_before(
     before: DateTime<Utc>,
     count: u32,
 ) -> Query {
-    let mut b = Builder::select::<aibt_core::Bar>(dialect);
+    bars_before_from(dialect, BARS.name, series, before, count)
+}
+
+/// [`bars_before`] from `source` (see [`bars_from`]).
+pub fn bars_before_from(
+    dialect: Dialect,
+    source: &str,
+    series: &SeriesKey,
+    before: DateTime<Utc>,
+    count: u32,
+) -> Query {
+    let mut b = Builder::select_from::<aibt_core::Bar>(dialect, source);
     b.series(series);
     b.compare("ts <", time(before));
     b.order("ts DESC", Some(i64::from(count)));
