@@ -72,7 +72,9 @@ def sqlite_bytes(db):
         "SELECT name FROM sqlite_master WHERE type IN ('table', 'index') "
         "AND (name LIKE 'snapshot%' OR tbl_name LIKE 'snapshot%')")}
     snapshot_bytes = sum(v for k, v in pages.items() if k in tables)
-    bars = sum(v for k, v in pages.items() if k == "market_bars")
+    # The bars' own pages: the table before migration 10, its two tables and index after.
+    bar_pages = {"market_bars", "bar_series", "bar_rows", "sqlite_autoindex_bar_series_1"}
+    bars = sum(v for k, v in pages.items() if k in bar_pages)
     c.close()
     size = os.path.getsize(db)
     return snapshot_bytes / snapshots, (size - bars) / snapshots, snapshots

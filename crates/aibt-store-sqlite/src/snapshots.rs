@@ -55,7 +55,6 @@ struct Step {
     position_side: &'static str,
     short_lots: Option<usize>,
     long_lots: Option<usize>,
-    snapshot_id: String,
 }
 
 /// A batch's snapshots rendered before the write transaction starts: the distinct prefixes,
@@ -122,7 +121,6 @@ impl EncodedSnapshots {
                 position_side: s.position_side.as_str(),
                 short_lots,
                 long_lots,
-                snapshot_id: s.snapshot_id.clone(),
             });
         }
         Ok(out)
@@ -152,6 +150,16 @@ impl EncodedSnapshots {
         });
         *last = Some((series, lots.to_vec(), at));
         Ok(Some(at))
+    }
+
+    /// A step's snapshot id, put back together (for an error; the rows keep only its parts).
+    fn id_of(&self, step: &Step) -> String {
+        let prefix = &self.prefixes[step.prefix];
+        if step.step < 0 {
+            prefix.clone()
+        } else {
+            format!("{prefix}{:0width$}", step.step, width = BAR_DIGITS)
+        }
     }
 
     /// Writes the steps in the caller's transaction; an id that is taken is a conflict.
@@ -200,7 +208,7 @@ impl EncodedSnapshots {
                     step.short_lots.map(|i| lots[i]),
                     step.long_lots.map(|i| lots[i]),
                 ])
-                .map_err(|e| snapshot_conflict(e, &step.snapshot_id))?;
+                .map_err(|e| snapshot_conflict(e, &self.id_of(step)))?;
         }
         Ok(())
     }
