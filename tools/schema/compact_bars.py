@@ -6,7 +6,7 @@ expressions of compact_snapshots.py. Run from the repository root:
 """
 from pathlib import Path
 
-from compact_snapshots import decode, encode
+from compact_snapshots import decode, encode, raise_abort
 
 OUT = Path("crates/aibt-store-sqlite/migrations/0010_compact_bars.sql")
 PRICES = ["open", "high", "low", "close", "volume"]
@@ -18,8 +18,7 @@ def insert_body(indent="    "):
     out = []
 
     def fail(message, condition):
-        message = message.replace("'", "''")
-        out.append(f"{indent}SELECT RAISE(ABORT, '{message}') WHERE {condition};")
+        out.append(raise_abort(indent, message, condition))
 
     for col in KEY + PRICES:
         fail(f"NOT NULL constraint failed: market_bars.{col}", f"NEW.{col} IS NULL")

@@ -75,11 +75,16 @@ def new(col):
     return f"coalesce(NEW.{col}, {default})" if default else f"NEW.{col}"
 
 
+def raise_abort(indent, message, condition):
+    """A trigger statement refusing the row with SQLite's own wording when `condition` holds."""
+    message = message.replace("'", "''")
+    return f"{indent}SELECT RAISE(ABORT, '{message}') WHERE {condition};"
+
+
 def insert_body(indent="    "):
     out = []
     def fail(message, condition):
-        message = message.replace("'", "''")
-        out.append(f"{indent}SELECT RAISE(ABORT, '{message}') WHERE {condition};")
+        out.append(raise_abort(indent, message, condition))
     for col in ("snapshot_id", "account_id", "market_type", "stock_symbol"):
         fail(f"NOT NULL constraint failed: account_snapshots.{col}", f"NEW.{col} IS NULL")
     for col in [d[0] for d in DECIMALS] + ["initial_balance"]:

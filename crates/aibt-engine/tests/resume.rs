@@ -9,7 +9,7 @@ mod common;
 use aibt_core::{MarketType, TimeGranularity};
 use aibt_engine::run::claim_at;
 use aibt_engine::{FillRule, RunConfig};
-use aibt_store::{AccountSnapshot, RecordQuery, Store, TradeRecord};
+use aibt_store::{AccountSnapshot, Store, TradeRecord};
 use common::*;
 
 fn strip(id: &str, task_id: &str) -> String {
@@ -31,38 +31,20 @@ fn normalise_trades(trades: &[TradeRecord], task_id: &str) -> Vec<TradeRecord> {
 }
 
 async fn snapshots(store: &dyn Store, task_id: &str) -> Vec<AccountSnapshot> {
-    let mut out = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = store
-            .list_snapshots(
-                task_id,
-                &RecordQuery {
-                    limit: 5000,
-                    cursor: cursor.clone(),
-                    ..RecordQuery::default()
-                },
-            )
-            .await
-            .unwrap();
-        for mut s in page.items {
-            s.snapshot_id = strip(&s.snapshot_id, task_id);
-            s.task_id = None;
-            s.account_id = String::new();
-            for lot in s
-                .long_positions
-                .iter_mut()
-                .chain(s.short_positions.iter_mut())
-            {
-                lot.trade_id = strip(&lot.trade_id, task_id);
-            }
-            out.push(s);
-        }
-        match page.next_cursor {
-            Some(next) => cursor = Some(next),
-            None => return out,
+    let mut out = all_snapshots(store, task_id, 5000).await;
+    for s in &mut out {
+        s.snapshot_id = strip(&s.snapshot_id, task_id);
+        s.task_id = None;
+        s.account_id = String::new();
+        for lot in s
+            .long_positions
+            .iter_mut()
+            .chain(s.short_positions.iter_mut())
+        {
+            lot.trade_id = strip(&lot.trade_id, task_id);
         }
     }
+    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use aibt_core::{MarketType, PositionSide, TimeGranularity};
 use aibt_engine::{FillRule, RunConfig};
-use aibt_store::{AccountSnapshot, RecordQuery, Store};
+use aibt_store::{AccountSnapshot, Store};
 use aibt_store_postgres::PostgresStore;
 use aibt_testkit::postgres::TestDatabase;
 use common::*;
@@ -21,40 +21,22 @@ use common::*;
 /// Every snapshot of a task, through the Store's paging, with the ids that differ between
 /// two runs (task, account, lots' trades) replaced by placeholders.
 async fn snapshots(store: &dyn Store, task_id: &str, account_id: &str) -> Vec<AccountSnapshot> {
-    let mut out = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = store
-            .list_snapshots(
-                task_id,
-                &RecordQuery {
-                    limit: 997,
-                    cursor: cursor.clone(),
-                    ..RecordQuery::default()
-                },
-            )
-            .await
-            .expect("snapshots");
-        for mut s in page.items {
-            assert_eq!(s.task_id.as_deref(), Some(task_id));
-            assert_eq!(s.account_id, account_id);
-            s.snapshot_id = s.snapshot_id.replacen(task_id, "TASK", 1);
-            s.task_id = None;
-            s.account_id = String::new();
-            for lot in s
-                .long_positions
-                .iter_mut()
-                .chain(s.short_positions.iter_mut())
-            {
-                lot.trade_id = lot.trade_id.replacen(task_id, "TASK", 1);
-            }
-            out.push(s);
-        }
-        match page.next_cursor {
-            Some(next) => cursor = Some(next),
-            None => return out,
+    let mut out = all_snapshots(store, task_id, 997).await;
+    for s in &mut out {
+        assert_eq!(s.task_id.as_deref(), Some(task_id));
+        assert_eq!(s.account_id, account_id);
+        s.snapshot_id = s.snapshot_id.replacen(task_id, "TASK", 1);
+        s.task_id = None;
+        s.account_id = String::new();
+        for lot in s
+            .long_positions
+            .iter_mut()
+            .chain(s.short_positions.iter_mut())
+        {
+            lot.trade_id = lot.trade_id.replacen(task_id, "TASK", 1);
         }
     }
+    out
 }
 
 async fn run(store: Arc<dyn Store>, batch_bars: usize) -> Vec<AccountSnapshot> {

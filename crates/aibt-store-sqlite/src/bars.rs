@@ -16,12 +16,6 @@ use crate::codec::{self, db_error, mantissa_value};
 /// The bars with their stored values, for [`aibt_store::sql::query::bars_from`].
 pub(crate) const BAR_VALUES: &str = "bar_values";
 
-/// `market_bars` is unique on its series and time: the key of `bar_series` and `bar_rows`.
-pub(crate) const VIEW_INDEX: (&str, &[&str]) = (
-    "sqlite_autoindex_bar_series_1 + bar_rows primary key",
-    &["symbol", "market_type", "granularity", "ts"],
-);
-
 /// Stores a series' bars in the caller's transaction, comparing each with the bar stored at its
 /// time unless none can be (see `span_is_empty`).
 pub(crate) fn import(
@@ -66,14 +60,8 @@ pub(crate) fn import(
         )
         .map_err(db_error)?;
     let mut fixed = aibt_core::decimal::FixedText::new();
-    let mut time = codec::TimeText::new();
     for bar in bars {
-        let ts = time.format(bar.ts);
-        let ts = if ts.is_empty() {
-            codec::ts(bar.ts)
-        } else {
-            ts.to_string()
-        };
+        let ts = codec::ts(bar.ts);
         let stored: Option<Bar> = if span_is_empty {
             None
         } else {

@@ -413,20 +413,6 @@ pub(crate) const ORPHANED_TASKS: &str = "SELECT DISTINCT r.task_id FROM snapshot
      WHERE r.task_id NOT IN (SELECT task_id FROM tasks) \
      AND EXISTS (SELECT 1 FROM snapshot_steps s WHERE s.series = r.series)";
 
-/// The indexes that serve the view's seed columns, as the catalog lists them for
-/// `account_snapshots`: `(index, view column, unique)`. The primary key is the unique prefix
-/// with the steps' `(prefix, step)` key; the others are named as the seed names them.
-pub(crate) const VIEW_INDEXES: &[(&str, &str, bool)] = &[
-    (
-        "sqlite_autoindex_snapshot_prefixes_1 + snapshot_steps primary key",
-        "snapshot_id",
-        true,
-    ),
-    ("ix_account_snapshots_task_id", "task_id", false),
-    ("ix_account_snapshots_account_id", "account_id", false),
-    ("ix_account_snapshots_timestamp", "timestamp", false),
-];
-
 #[cfg(test)]
 mod tests {
     use super::*;

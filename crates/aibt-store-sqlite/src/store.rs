@@ -18,6 +18,43 @@ use crate::connection::{SqliteStore, file_size};
 use crate::migrations::{self, LATEST_VERSION};
 use crate::tables::{Encoded, count, delete_unused, execute, get, insert_all, query_rows};
 
+/// The indexes that serve the columns of the views over compact tables, as the catalog lists
+/// them: `(view, index, columns, unique)`. `market_bars` is unique on the key of `bar_series`
+/// with that of `bar_rows`; a snapshot id on the unique prefix with the steps' key; the others
+/// are the seed's, on `snapshot_series` and `snapshot_steps`.
+const VIEW_INDEXES: &[(&str, &str, &[&str], bool)] = &[
+    (
+        "market_bars",
+        "sqlite_autoindex_bar_series_1 + bar_rows primary key",
+        &["symbol", "market_type", "granularity", "ts"],
+        true,
+    ),
+    (
+        "account_snapshots",
+        "sqlite_autoindex_snapshot_prefixes_1 + snapshot_steps primary key",
+        &["snapshot_id"],
+        true,
+    ),
+    (
+        "account_snapshots",
+        "ix_account_snapshots_task_id",
+        &["task_id"],
+        false,
+    ),
+    (
+        "account_snapshots",
+        "ix_account_snapshots_account_id",
+        &["account_id"],
+        false,
+    ),
+    (
+        "account_snapshots",
+        "ix_account_snapshots_timestamp",
+        &["timestamp"],
+        false,
+    ),
+];
+
 #[async_trait]
 impl Store for SqliteStore {
     fn backend(&self) -> Backend {
@@ -91,18 +128,11 @@ impl Store for SqliteStore {
             }
             // `market_bars` and `account_snapshots` are views (migrations 9 and 10): their
             // columns are served by indexes of the tables beneath them.
-            let (name, columns) = crate::bars::VIEW_INDEX;
-            out.push(IndexInfo {
-                table: "market_bars".to_string(),
-                name: name.to_string(),
-                columns: columns.iter().map(|c| c.to_string()).collect(),
-                unique: true,
-            });
-            for (name, column, unique) in crate::snapshots::VIEW_INDEXES {
+            for (view, name, columns, unique) in VIEW_INDEXES {
                 out.push(IndexInfo {
-                    table: SNAPSHOTS.name.to_string(),
+                    table: view.to_string(),
                     name: name.to_string(),
-                    columns: vec![column.to_string()],
+                    columns: columns.iter().map(|c| c.to_string()).collect(),
                     unique: *unique,
                 });
             }

@@ -14,7 +14,7 @@ use aibt_engine::{
     FillRule, RunConfig, RunOutcome, StrategyRef, TaskOptions, TaskSpec, Transition, claim_and_run,
     create_task, transition,
 };
-use aibt_store::{ImportMode, RecordQuery, SeriesKey, Store, Task, TradeRecord};
+use aibt_store::{AccountSnapshot, ImportMode, RecordQuery, SeriesKey, Store, Task, TradeRecord};
 use aibt_store_sqlite::SqliteStore;
 
 pub async fn sqlite() -> (tempfile::TempDir, Arc<dyn Store>) {
@@ -209,4 +209,28 @@ fn uuid_like() -> String {
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
     )
+}
+
+/// Every snapshot of a task, through the Store's paging, `page` at a time.
+pub async fn all_snapshots(store: &dyn Store, task_id: &str, page: u32) -> Vec<AccountSnapshot> {
+    let mut out = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store
+            .list_snapshots(
+                task_id,
+                &RecordQuery {
+                    limit: page,
+                    cursor: cursor.clone(),
+                    ..RecordQuery::default()
+                },
+            )
+            .await
+            .expect("snapshots");
+        out.extend(page.items);
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => return out,
+        }
+    }
 }
