@@ -60,6 +60,11 @@ static MIGRATIONS: &[Migration] = &[
         name: "compact_bars",
         sql: include_str!("../migrations/0010_compact_bars.sql"),
     },
+    Migration {
+        version: 11,
+        name: "unchecked_compact_rows",
+        sql: include_str!("../migrations/0011_unchecked_compact_rows.sql"),
+    },
 ];
 
 pub const LATEST_VERSION: i64 = Migration::latest(MIGRATIONS);

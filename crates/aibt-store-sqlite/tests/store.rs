@@ -220,3 +220,93 @@ async fn bar_values_of_any_size_read_back_in_sqlite() {
     let (_dir, store) = fresh().await;
     testsuite::bar_values_of_any_size_read_back(&store).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_10_database_keeps_its_bars_and_snapshots_through_the_rebuild() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("v10.db");
+    {
+        // The database as migration 10 left it, with a bar and a snapshot written through the
+        // seed's views (a small and a 20-digit value, so both stored forms are rebuilt).
+        let raw = Connection::open(&path).expect("raw");
+        raw.execute_batch(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY NOT NULL, name TEXT NOT NULL,
+                applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')));",
+        )
+        .expect("migrations table");
+        let migrations = [
+            include_str!("../migrations/0001_foundation.sql"),
+            include_str!("../migrations/0002_llm_decisions.sql"),
+            include_str!("../migrations/0003_orders.sql"),
+            include_str!("../migrations/0004_experiments.sql"),
+            include_str!("../migrations/0005_reasoning_and_cost.sql"),
+            include_str!("../migrations/0006_call_slots.sql"),
+            include_str!("../migrations/0007_tools.sql"),
+            include_str!("../migrations/0008_series.sql"),
+            include_str!("../migrations/0009_compact_snapshots.sql"),
+            include_str!("../migrations/0010_compact_bars.sql"),
+        ];
+        for (version, sql) in (1..).zip(migrations) {
+            raw.execute_batch(sql).expect("an old migration");
+            raw.execute(
+                "INSERT INTO schema_migrations (version, name) VALUES (?1, 'old')",
+                [version],
+            )
+            .expect("recorded");
+        }
+        raw.execute_batch(
+            "INSERT INTO market_bars (symbol, market_type, granularity, ts, open, high, low, close, volume)
+             VALUES ('OLD', 'US', 'daily', '2020-01-02T00:00:00Z', '10.50000000',
+                     '123456789012.12345678', '10.00000000', '11.00000000', '0.00000000');
+             INSERT INTO account_snapshots (snapshot_id, task_id, account_id, balance, stock_quantity,
+                stock_price, stock_market_value, total_value, profit_loss, profit_loss_percent,
+                timestamp, market_type, initial_balance, stock_symbol, current_balance, position_side)
+             VALUES ('old-task-s000000003', 'old-task', 'old-account', '123456789012.12345678',
+                '2.00000000', '11.00000000', '22.00000000', '123456789034.12345678', '-1.50000000',
+                '-0.150000', '2020-01-02T00:00:00Z', 'US', '1000.00000000', 'OLD',
+                '1000.00000000', 'LONG');",
+        )
+        .expect("rows through the views");
+    }
+    let store = SqliteStore::open(&path).await.expect("upgrade");
+    let series = aibt_store::SeriesKey {
+        symbol: "OLD".into(),
+        market_type: aibt_core::MarketType::Us,
+        granularity: aibt_core::TimeGranularity::Daily,
+    };
+    let bars = store
+        .bars(&series, aibt_store::BarRange::default())
+        .await
+        .expect("bars");
+    assert_eq!(bars.len(), 1);
+    assert_eq!(bars[0].open.to_string(), "10.50000000");
+    assert_eq!(bars[0].high.to_string(), "123456789012.12345678");
+    let snapshots = store
+        .list_snapshots("old-task", &aibt_store::RecordQuery::default())
+        .await
+        .expect("snapshots");
+    let [snapshot] = snapshots.items.as_slice() else {
+        panic!("one snapshot, got {}", snapshots.items.len());
+    };
+    assert_eq!(snapshot.snapshot_id, "old-task-s000000003");
+    assert_eq!(snapshot.balance.to_string(), "123456789012.12345678");
+    assert_eq!(snapshot.profit_loss_percent.to_string(), "-0.150000");
+    assert_eq!(snapshot.stock_quantity.to_string(), "2.00000000");
+    // The rebuilt tables keep the seed's indexes that serve the views.
+    let raw = Connection::open(&path).expect("raw");
+    let indexes: Vec<String> = raw
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'snapshot_steps' ORDER BY name")
+        .expect("catalog")
+        .query_map([], |row| row.get(0))
+        .expect("indexes")
+        .collect::<Result<_, _>>()
+        .expect("names");
+    assert_eq!(
+        indexes,
+        ["ix_account_snapshots_timestamp", "ix_snapshot_steps_series"]
+    );
+    let check: String = raw
+        .query_row("PRAGMA integrity_check", [], |row| row.get(0))
+        .expect("integrity");
+    assert_eq!(check, "ok");
+}
