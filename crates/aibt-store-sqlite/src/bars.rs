@@ -11,6 +11,7 @@ use aibt_store::{ImportMode, ImportOutcome, Result, SeriesKey, StoreError};
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OptionalExtension, params};
 
+use crate::bulk::BulkInsert;
 use crate::codec::{self, db_error, mantissa_value};
 
 /// The bars with their stored values, for [`aibt_store::sql::query::bars_from`].
@@ -28,8 +29,8 @@ pub(crate) fn import(
     let mut outcome = ImportOutcome::default();
     // A series imported for the first time (or extended past its ends) holds no bar in the
     // file's span: then no bar can be stored already, and the lookup of each one, a third of
-    // an import's time, is skipped. Files arrive sorted and unique (parse_bars), which the
-    // check confirms before relying on it.
+    // an import's time, is skipped, and the bars go in several to a statement. Files arrive
+    // sorted and unique (parse_bars), which the check confirms before relying on it.
     let ascending = bars.windows(2).all(|pair| pair[0].ts < pair[1].ts);
     let span_is_empty = match (bars.first(), bars.last()) {
         (Some(first), Some(last)) if ascending => tx
@@ -45,6 +46,13 @@ pub(crate) fn import(
             .map_err(db_error)?,
         _ => false,
     };
+    if span_is_empty {
+        for bar in bars {
+            outcome.count(series, bar, None, mode)?;
+        }
+        insert_new(tx, key, bars)?;
+        return Ok(outcome);
+    }
     let mut existing = tx
         .prepare_cached(
             "SELECT ts, open, high, low, close, volume FROM bar_rows WHERE series = ?1 AND ts = ?2",
@@ -62,15 +70,11 @@ pub(crate) fn import(
     let mut fixed = aibt_core::decimal::FixedText::new();
     for bar in bars {
         let ts = codec::ts(bar.ts);
-        let stored: Option<Bar> = if span_is_empty {
-            None
-        } else {
-            existing
-                .query_row(params![key, ts], |row| Ok(read_bar(row)))
-                .optional()
-                .map_err(db_error)?
-                .transpose()?
-        };
+        let stored: Option<Bar> = existing
+            .query_row(params![key, ts], |row| Ok(read_bar(row)))
+            .optional()
+            .map_err(db_error)?
+            .transpose()?;
         if !outcome.count(series, bar, stored.map(|s| s == *bar), mode)? {
             continue;
         }
@@ -87,6 +91,34 @@ pub(crate) fn import(
             .map_err(db_error)?;
     }
     Ok(outcome)
+}
+
+const ROWS: BulkInsert<'static> = BulkInsert {
+    table: "bar_rows",
+    columns: &["series", "ts", "open", "high", "low", "close", "volume"],
+};
+
+/// Bars at times the series holds none of, several to a statement.
+fn insert_new(tx: &Connection, key: i64, bars: &[Bar]) -> Result<()> {
+    let mut fixed = aibt_core::decimal::FixedText::new();
+    let mut time = codec::TimeText::new();
+    ROWS.insert(
+        tx,
+        bars,
+        |insert, at, bar| {
+            insert.raw_bind_parameter(at, key)?;
+            insert.raw_bind_parameter(at + 1, time.format(bar.ts))?;
+            let prices = [bar.open, bar.high, bar.low, bar.close];
+            for (i, price) in prices.iter().enumerate() {
+                insert.raw_bind_parameter(
+                    at + 2 + i,
+                    mantissa_value(price.mantissa(), 8, &mut fixed),
+                )?;
+            }
+            insert.raw_bind_parameter(at + 6, mantissa_value(bar.volume.mantissa(), 8, &mut fixed))
+        },
+        |error, _| db_error(error),
+    )
 }
 
 /// The key of a series in `bar_series`, made on its first bar.

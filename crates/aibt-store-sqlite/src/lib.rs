@@ -17,6 +17,7 @@
 
 mod bars;
 mod batch;
+mod bulk;
 mod codec;
 mod connection;
 mod migrations;

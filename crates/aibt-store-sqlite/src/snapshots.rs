@@ -12,6 +12,7 @@ use aibt_store::{AccountSnapshot, Page, RecordQuery, Result, StoreError};
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params};
 
+use crate::bulk::BulkInsert;
 use crate::codec::{self, Reader, db_error, insert_error, mantissa_value};
 
 /// Digits of the bar number at the end of a run's snapshot id, `<task id>-s<bar>`.
@@ -41,8 +42,31 @@ struct SeriesKey {
     task_id: Option<String>,
     account_id: String,
     market_type: &'static str,
-    initial_balance: String,
+    /// The mantissa at 8 places, as `initial_balance` is stored (its fixed text).
+    initial_balance: i128,
     stock_symbol: String,
+}
+
+impl SeriesKey {
+    fn of(s: &AccountSnapshot) -> SeriesKey {
+        SeriesKey {
+            task_id: s.task_id.clone(),
+            account_id: s.account_id.clone(),
+            market_type: s.market_type.as_str(),
+            initial_balance: s.initial_balance.mantissa(),
+            stock_symbol: s.stock_symbol.clone(),
+        }
+    }
+
+    /// Whether `s` belongs to this series; compared field by field, so that a run's every
+    /// snapshot allocates nothing to find its series.
+    fn is_of(&self, s: &AccountSnapshot) -> bool {
+        self.task_id.as_deref() == s.task_id.as_deref()
+            && self.account_id == s.account_id
+            && self.market_type == s.market_type.as_str()
+            && self.stock_symbol == s.stock_symbol
+            && self.initial_balance == s.initial_balance.mantissa()
+    }
 }
 
 /// One snapshot rendered to what `snapshot_steps` binds; the keys index the batch's lists.
@@ -50,7 +74,7 @@ struct Step {
     prefix: usize,
     step: i64,
     series: usize,
-    timestamp: String,
+    timestamp: Box<str>,
     decimals: [Value; 13],
     position_side: &'static str,
     short_lots: Option<usize>,
@@ -70,7 +94,10 @@ pub(crate) struct EncodedSnapshots {
 
 impl EncodedSnapshots {
     pub(crate) fn new(snapshots: &[AccountSnapshot]) -> Result<EncodedSnapshots> {
-        let mut out = EncodedSnapshots::default();
+        let mut out = EncodedSnapshots {
+            steps: Vec::with_capacity(snapshots.len()),
+            ..EncodedSnapshots::default()
+        };
         let mut fixed = aibt_core::decimal::FixedText::new();
         let mut time = codec::TimeText::new();
         // The lot lists change only with a trade: the last ones seen are compared first.
@@ -84,15 +111,7 @@ impl EncodedSnapshots {
                 |p| p == prefix_text,
                 || prefix_text.to_string(),
             );
-            let initial_balance = fixed.format(s.initial_balance.mantissa(), 8).to_string();
-            let key = SeriesKey {
-                task_id: s.task_id.clone(),
-                account_id: s.account_id.clone(),
-                market_type: s.market_type.as_str(),
-                initial_balance,
-                stock_symbol: s.stock_symbol.clone(),
-            };
-            let series = index_of(&mut out.series, |k| k == &key, || key.clone());
+            let series = index_of(&mut out.series, |k| k.is_of(s), || SeriesKey::of(s));
             let short_lots =
                 out.lot_ref(&mut last_short, &mut lot_index, series, &s.short_positions)?;
             let long_lots =
@@ -116,7 +135,7 @@ impl EncodedSnapshots {
                 prefix,
                 step,
                 series,
-                timestamp: time.format(s.timestamp).to_string(),
+                timestamp: time.format(s.timestamp).into(),
                 decimals,
                 position_side: s.position_side.as_str(),
                 short_lots,
@@ -182,35 +201,23 @@ impl EncodedSnapshots {
             .iter()
             .map(|(s, json)| lots_key(tx, series[*s], json))
             .collect::<Result<Vec<i64>>>()?;
-        let mut insert = tx.prepare_cached(INSERT_STEP).map_err(db_error)?;
-        for step in &self.steps {
-            let d = &step.decimals;
-            insert
-                .execute(params![
-                    prefixes[step.prefix],
-                    step.step,
-                    series[step.series],
-                    step.timestamp,
-                    d[0],
-                    d[1],
-                    d[2],
-                    d[3],
-                    d[4],
-                    d[5],
-                    d[6],
-                    d[7],
-                    d[8],
-                    d[9],
-                    d[10],
-                    d[11],
-                    d[12],
-                    step.position_side,
-                    step.short_lots.map(|i| lots[i]),
-                    step.long_lots.map(|i| lots[i]),
-                ])
-                .map_err(|e| snapshot_conflict(e, &self.id_of(step)))?;
-        }
-        Ok(())
+        STEPS.insert(
+            tx,
+            &self.steps,
+            |insert, at, step| {
+                insert.raw_bind_parameter(at, prefixes[step.prefix])?;
+                insert.raw_bind_parameter(at + 1, step.step)?;
+                insert.raw_bind_parameter(at + 2, series[step.series])?;
+                insert.raw_bind_parameter(at + 3, &*step.timestamp)?;
+                for (i, decimal) in step.decimals.iter().enumerate() {
+                    insert.raw_bind_parameter(at + 4 + i, decimal)?;
+                }
+                insert.raw_bind_parameter(at + 17, step.position_side)?;
+                insert.raw_bind_parameter(at + 18, step.short_lots.map(|i| lots[i]))?;
+                insert.raw_bind_parameter(at + 19, step.long_lots.map(|i| lots[i]))
+            },
+            |error, step| snapshot_conflict(error, &self.id_of(step)),
+        )
     }
 }
 
@@ -226,12 +233,31 @@ fn index_of<T>(list: &mut Vec<T>, same: impl Fn(&T) -> bool, make: impl FnOnce()
     }
 }
 
-const INSERT_STEP: &str = "INSERT INTO snapshot_steps (prefix, step, series, timestamp, balance, \
-     stock_quantity, stock_price, stock_market_value, total_value, profit_loss, \
-     profit_loss_percent, margin_used, current_balance, short_avg_price, short_total_cost, \
-     available_balance, total_fees, position_side, short_positions, long_positions) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, \
-     ?19, ?20)";
+const STEPS: BulkInsert<'static> = BulkInsert {
+    table: "snapshot_steps",
+    columns: &[
+        "prefix",
+        "step",
+        "series",
+        "timestamp",
+        "balance",
+        "stock_quantity",
+        "stock_price",
+        "stock_market_value",
+        "total_value",
+        "profit_loss",
+        "profit_loss_percent",
+        "margin_used",
+        "current_balance",
+        "short_avg_price",
+        "short_total_cost",
+        "available_balance",
+        "total_fees",
+        "position_side",
+        "short_positions",
+        "long_positions",
+    ],
+};
 
 /// A taken `(prefix, step)` is a taken snapshot id.
 fn snapshot_conflict(error: rusqlite::Error, snapshot_id: &str) -> StoreError {
@@ -250,11 +276,14 @@ fn prefix_key(tx: &Connection, id_prefix: &str) -> Result<i64> {
 }
 
 fn series_key(tx: &Connection, key: &SeriesKey) -> Result<i64> {
+    let initial_balance = aibt_core::decimal::FixedText::new()
+        .format(key.initial_balance, 8)
+        .to_string();
     let values: [&dyn rusqlite::ToSql; 5] = [
         &key.task_id,
         &key.account_id,
         &key.market_type,
-        &key.initial_balance,
+        &initial_balance,
         &key.stock_symbol,
     ];
     let found: Option<i64> = tx
