@@ -27,9 +27,14 @@ pub fn parse_bars(
 ) -> Result<Vec<Bar>, FileError> {
     let (table, columns) = open(file, bytes, options)?;
     let reader = RowReader::new(&table, &columns);
-    let mut bars: Vec<(Bar, u64)> = Vec::new();
+    // Sized once: a long minute file's bars are tens of megabytes, and growing them by
+    // doubling would write them all again at every step.
+    let rows = table.rows_at_most();
+    let mut bars: Vec<Bar> = Vec::with_capacity(rows);
+    let mut lines: Vec<u64> = Vec::with_capacity(rows);
     table.for_each_row(|line, row| {
-        bars.push((reader.read(line, row)?, line));
+        bars.push(reader.read(line, row)?);
+        lines.push(line);
         Ok(())
     })?;
     let located =
@@ -41,14 +46,24 @@ pub fn parse_bars(
             "the file has a header but no bars".into(),
         ));
     }
-    // Files come newest-first as often as oldest-first; a stable sort keeps equal timestamps
-    // in file order so the duplicate check below can name both lines.
-    bars.sort_by_key(|(bar, _)| bar.ts);
-    for pair in bars.windows(2) {
-        let ((first, first_line), (second, second_line)) = (&pair[0], &pair[1]);
+    // Files come newest-first as often as oldest-first: either order is taken as it is (then
+    // no two bars share a time); any other is sorted stably, keeping equal timestamps in file
+    // order so the duplicate check below can name both lines.
+    if bars.windows(2).all(|pair| pair[0].ts > pair[1].ts) {
+        bars.reverse();
+        lines.reverse();
+    } else if !bars.windows(2).all(|pair| pair[0].ts < pair[1].ts) {
+        let mut order: Vec<usize> = (0..bars.len()).collect();
+        order.sort_by_key(|&i| bars[i].ts);
+        bars = order.iter().map(|&i| bars[i]).collect();
+        lines = order.iter().map(|&i| lines[i]).collect();
+    }
+    for (pair, pair_lines) in bars.windows(2).zip(lines.windows(2)) {
+        let (first, second) = (&pair[0], &pair[1]);
+        let (first_line, second_line) = (pair_lines[0], pair_lines[1]);
         if first.ts == second.ts {
             return Err(located(
-                *second_line.max(first_line),
+                second_line.max(first_line),
                 columns.describe(&table.header, Role::Time).as_deref(),
                 format!(
                     "duplicate timestamp {}: lines {} and {} are bars at the same time",
@@ -59,7 +74,7 @@ pub fn parse_bars(
             ));
         }
     }
-    Ok(bars.into_iter().map(|(bar, _)| bar).collect())
+    Ok(bars)
 }
 
 /// The file opened, its header being the row that holds the mapped columns (or, without a
@@ -394,6 +409,22 @@ mod tests {
         .unwrap();
         let days: Vec<String> = bars.iter().map(|b| b.ts.format("%d").to_string()).collect();
         assert_eq!(days, ["01", "02", "03"]);
+    }
+
+    #[test]
+    fn newest_first_files_are_reversed_and_their_duplicates_named() {
+        let bars = parse(
+            "timestamp,open,high,low,close,volume\n2024-01-03,3,3,3,3,1\n2024-01-02,2,2,2,2,1\n2024-01-01,1,1,1,1,1\n",
+        )
+        .unwrap();
+        let closes: Vec<String> = bars.iter().map(|b| b.close.to_string()).collect();
+        assert_eq!(closes, ["1.00000000", "2.00000000", "3.00000000"]);
+        let err = parse(
+            "timestamp,open,high,low,close,volume\n2024-01-03,1,1,1,1,1\n2024-01-02,1,1,1,1,1\n2024-01-02,1,1,1,1,1\n2024-01-01,1,1,1,1,1\n",
+        )
+        .unwrap_err();
+        assert_eq!(err.line, 4);
+        assert!(err.reason.contains("lines 3 and 4"), "{err}");
     }
 
     #[test]

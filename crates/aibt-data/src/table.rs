@@ -199,6 +199,15 @@ impl<'a> Table<'a> {
         self.walk(usize::MAX, visit)
     }
 
+    /// At least as many as the rows after the header, to size what holds them: the lines of a
+    /// text file (a quoted field may span several), the rows of a sheet.
+    pub fn rows_at_most(&self) -> usize {
+        match &self.body {
+            Body::Csv { text, .. } => text.bytes().filter(|&b| b == b'\n').count() + 1,
+            Body::Excel { rows, .. } => rows.len(),
+        }
+    }
+
     /// The first `count` rows after the header, as text (a preview's table).
     pub fn first_rows(&self, count: usize) -> Result<Vec<Vec<String>>, FileError> {
         let mut rows = Vec::new();

@@ -84,7 +84,7 @@ impl Bench {
         store
             .import_bars(
                 &series,
-                &sample.bars().expect("bars"),
+                sample.bars().expect("bars"),
                 ImportMode::RefuseChanges,
             )
             .await

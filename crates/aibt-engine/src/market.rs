@@ -44,17 +44,18 @@ fn mode(replace: bool) -> ImportMode {
 async fn store_bars(
     store: &dyn Store,
     series: SeriesKey,
-    bars: &[Bar],
+    bars: Vec<Bar>,
     replace: bool,
     description: String,
 ) -> Result<StoredBars> {
+    let (first, last) = (bars.first().map(|b| b.ts), bars.last().map(|b| b.ts));
     let outcome = store.import_bars(&series, bars, mode(replace)).await?;
     store.describe_series(&series, &description).await?;
     Ok(StoredBars {
         series,
         outcome,
-        first: bars.first().map(|b| b.ts),
-        last: bars.last().map(|b| b.ts),
+        first,
+        last,
         description,
         requests: None,
         notes: Vec::new(),
@@ -73,7 +74,7 @@ pub async fn import_file(
 ) -> Result<StoredBars> {
     let bars = parse_bars(name, bytes, options)
         .map_err(|e| EngineError::invalid("file", e.to_string()))?;
-    store_bars(store, series, &bars, replace, imported_from(name)).await
+    store_bars(store, series, bars, replace, imported_from(name)).await
 }
 
 /// The description of a series imported from the file at `path` (its name, not where it lay).
@@ -114,7 +115,7 @@ pub async fn resample_series(
         source.granularity,
         zone.name()
     );
-    store_bars(store, target, &coarser, replace, description).await
+    store_bars(store, target, coarser, replace, description).await
 }
 
 /// Downloads `request`'s range (from the cache where it covers it) and stores it as the
@@ -132,7 +133,7 @@ pub async fn fetch_series(
         market_type: market,
         granularity: request.granularity,
     };
-    let mut stored = store_bars(store, series, &fetched.bars, replace, fetched.description).await?;
+    let mut stored = store_bars(store, series, fetched.bars, replace, fetched.description).await?;
     stored.requests = Some(fetched.requests);
     stored.notes = fetched.notes;
     Ok(stored)

@@ -75,7 +75,7 @@ pub async fn ensure_series(
         }
     };
     let outcome = store
-        .import_bars(&series, &bars, ImportMode::RefuseChanges)
+        .import_bars(&series, bars, ImportMode::RefuseChanges)
         .await?;
     store.describe_series(&series, &description).await?;
     Ok((

@@ -43,7 +43,7 @@ async fn flat_bars(
         granularity: TimeGranularity::Daily,
     };
     store
-        .import_bars(&series, &bars, ImportMode::RefuseChanges)
+        .import_bars(&series, bars, ImportMode::RefuseChanges)
         .await
         .unwrap();
     series

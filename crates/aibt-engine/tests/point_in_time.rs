@@ -127,7 +127,7 @@ async fn prompts(
         granularity: TimeGranularity::Daily,
     };
     store
-        .import_bars(&series, bars, ImportMode::RefuseChanges)
+        .import_bars(&series, bars.to_vec(), ImportMode::RefuseChanges)
         .await
         .expect("import");
     store.import_context(context).await.expect("context");

@@ -200,9 +200,10 @@ impl Store for PostgresStore {
     async fn import_bars(
         &self,
         series: &SeriesKey,
-        bars: &[Bar],
+        bars: Vec<Bar>,
         mode: ImportMode,
     ) -> Result<ImportOutcome> {
+        let bars = bars.as_slice();
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db_error)?;
         let market = series.market_type.as_str();

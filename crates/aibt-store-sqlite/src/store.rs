@@ -278,11 +278,10 @@ impl Store for SqliteStore {
     async fn import_bars(
         &self,
         series: &SeriesKey,
-        bars: &[Bar],
+        bars: Vec<Bar>,
         mode: ImportMode,
     ) -> Result<ImportOutcome> {
         let series = series.clone();
-        let bars = bars.to_vec();
         self.write(move |tx| crate::bars::import(tx, &series, &bars, mode))
             .await
     }

@@ -162,11 +162,13 @@ pub trait Store: Send + Sync + 'static {
     /// Refused with [`StoreError::Conflict`] while a task uses the configuration.
     async fn delete_ai_config(&self, config_id: &str) -> Result<()>;
 
-    /// Stores a whole series file atomically: either every bar or none.
+    /// Stores a whole series file atomically: either every bar or none. The bars are given,
+    /// not lent: a long file's are tens of megabytes, which a store writing on a thread of its
+    /// own would otherwise copy.
     async fn import_bars(
         &self,
         series: &SeriesKey,
-        bars: &[Bar],
+        bars: Vec<Bar>,
         mode: ImportMode,
     ) -> Result<ImportOutcome>;
     /// Says where a series' bars came from (replacing what it said before).

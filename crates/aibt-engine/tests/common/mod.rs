@@ -52,7 +52,7 @@ pub async fn import(
         granularity,
     };
     store
-        .import_bars(&series, &bars, ImportMode::RefuseChanges)
+        .import_bars(&series, bars, ImportMode::RefuseChanges)
         .await
         .expect("import");
     series

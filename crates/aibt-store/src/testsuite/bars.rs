@@ -33,12 +33,12 @@ pub async fn bars_import_and_read_back(store: &dyn Store) {
         .map(|d| bar(d, &format!("{}.25", 100 + d)))
         .collect();
     let outcome = store
-        .import_bars(&series, &bars, ImportMode::RefuseChanges)
+        .import_bars(&series, bars.clone(), ImportMode::RefuseChanges)
         .await
         .expect("import");
     assert_eq!(outcome.inserted, 10);
     let again = store
-        .import_bars(&series, &bars, ImportMode::RefuseChanges)
+        .import_bars(&series, bars.clone(), ImportMode::RefuseChanges)
         .await
         .expect("re-import");
     assert_eq!((again.inserted, again.unchanged), (0, 10));
@@ -47,7 +47,7 @@ pub async fn bars_import_and_read_back(store: &dyn Store) {
     changed[3] = bar(3, "1.5");
     changed.push(bar(20, "5"));
     let err = store
-        .import_bars(&series, &changed, ImportMode::RefuseChanges)
+        .import_bars(&series, changed.clone(), ImportMode::RefuseChanges)
         .await
         .expect_err("a changed bar");
     assert!(matches!(err, StoreError::Conflict(_)), "{err}");
@@ -61,7 +61,7 @@ pub async fn bars_import_and_read_back(store: &dyn Store) {
     );
 
     let replaced = store
-        .import_bars(&series, &changed, ImportMode::Replace)
+        .import_bars(&series, changed.clone(), ImportMode::Replace)
         .await
         .expect("replace");
     assert_eq!(
@@ -179,7 +179,7 @@ pub async fn bar_values_of_any_size_read_back(store: &dyn Store) {
         })
         .collect();
     let outcome = store
-        .import_bars(&series, &bars, ImportMode::RefuseChanges)
+        .import_bars(&series, bars.clone(), ImportMode::RefuseChanges)
         .await
         .expect("import");
     assert_eq!(outcome.inserted, closes.len() as u64);
@@ -189,14 +189,14 @@ pub async fn bar_values_of_any_size_read_back(store: &dyn Store) {
         .expect("bars");
     assert_eq!(back, bars);
     let again = store
-        .import_bars(&series, &bars, ImportMode::RefuseChanges)
+        .import_bars(&series, bars.clone(), ImportMode::RefuseChanges)
         .await
         .expect("the same file again");
     assert_eq!(again.unchanged, closes.len() as u64);
     let mut changed = bars.clone();
     changed[4] = bar(4, "99999999999999999999.99999998");
     let err = store
-        .import_bars(&series, &changed, ImportMode::RefuseChanges)
+        .import_bars(&series, changed.clone(), ImportMode::RefuseChanges)
         .await
         .expect_err("a changed bar");
     assert!(err.to_string().contains("WIDE"), "{err}");
