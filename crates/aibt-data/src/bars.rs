@@ -27,16 +27,7 @@ pub fn parse_bars(
 ) -> Result<Vec<Bar>, FileError> {
     let (table, columns) = open(file, bytes, options)?;
     let reader = RowReader::new(&table, &columns);
-    // Sized once: a long minute file's bars are tens of megabytes, and growing them by
-    // doubling would write them all again at every step.
-    let rows = table.rows_at_most();
-    let mut bars: Vec<Bar> = Vec::with_capacity(rows);
-    let mut lines: Vec<u64> = Vec::with_capacity(rows);
-    table.for_each_row(|line, row| {
-        bars.push(reader.read(line, row)?);
-        lines.push(line);
-        Ok(())
-    })?;
+    let (mut bars, mut lines) = table.read_rows(|line, row| reader.read(line, row))?;
     let located =
         |line: u64, column: Option<&str>, reason: String| table.error(line, column, reason);
     if bars.is_empty() {

@@ -11,6 +11,7 @@ pub mod error;
 pub mod resample;
 pub mod samples;
 pub mod table;
+mod workbook;
 
 pub use bars::{FilePreview, PREVIEW_ROWS, parse_bars, preview_bars};
 pub use columns::{CloseChoice, ColumnMap, ImportOptions, Role};

@@ -5,12 +5,12 @@
 //! aibt accepts is found, decoded and pointed at (sheet, row, column) the same way.
 
 use std::borrow::Cow;
-use std::io::Cursor;
 
-use calamine::{Data, Reader, Sheets, open_workbook_from_rs};
+use calamine::Data;
 use chrono::NaiveDateTime;
 
 use crate::error::FileError;
+use crate::workbook::{Workbook, WorkbookError, read_workbook};
 
 /// One field of a row, as the file gives it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -201,7 +201,7 @@ impl<'a> Table<'a> {
 
     /// At least as many as the rows after the header, to size what holds them: the lines of a
     /// text file (a quoted field may span several), the rows of a sheet.
-    pub fn rows_at_most(&self) -> usize {
+    fn rows_at_most(&self) -> usize {
         match &self.body {
             Body::Csv { text, .. } => text.bytes().filter(|&b| b == b'\n').count() + 1,
             Body::Excel { rows, .. } => rows.len(),
@@ -218,34 +218,68 @@ impl<'a> Table<'a> {
         Ok(rows)
     }
 
+    /// `read` of every row after the header with its line, in file order; the first error
+    /// in file order refuses the file. The rows are held in vectors sized once (a long minute
+    /// file's are tens of megabytes, which growth by doubling would write again and again).
+    /// Text with no quote character has one row per line, so a large one is read in two
+    /// halves split at a line end, the second on another thread.
+    pub fn read_rows<T: Send>(
+        &self,
+        read: impl Fn(u64, Row<'_>) -> Result<T, FileError> + Sync,
+    ) -> Result<(Vec<T>, Vec<u64>), FileError> {
+        // `part`: a stretch of the text and its first line; the whole table when absent.
+        let collect = |capacity: usize, part: Option<(&str, u64)>| {
+            let (mut items, mut lines) = (Vec::with_capacity(capacity), Vec::new());
+            lines.reserve(capacity);
+            let visit = |line, row: Row<'_>| {
+                items.push(read(line, row)?);
+                lines.push(line);
+                Ok(())
+            };
+            match part {
+                Some((text, first_line)) => self.walk_text(text, first_line, usize::MAX, visit)?,
+                None => self.walk(usize::MAX, visit)?,
+            }
+            Ok::<_, FileError>((items, lines))
+        };
+        let rows = self.rows_at_most();
+        let halves = match &self.body {
+            Body::Csv { text, .. } => split_in_two(text),
+            Body::Excel { .. } => None,
+        };
+        let Some((first, second)) = halves else {
+            return collect(rows, None);
+        };
+        let second_line = 1 + first.bytes().filter(|&b| b == b'\n').count() as u64;
+        let second_rows = second.bytes().filter(|&b| b == b'\n').count() + 1;
+        let (first_rows, later) = std::thread::scope(|scope| {
+            let later = scope.spawn(|| collect(second_rows, Some((second, second_line))));
+            (collect(rows, Some((first, 1))), later.join())
+        });
+        let (mut items, mut lines) = first_rows?;
+        let (later_items, later_lines) = later.map_err(|_| {
+            FileError::at(
+                &self.file,
+                second_line,
+                None,
+                "the thread reading from here failed",
+            )
+        })??;
+        items.extend(later_items);
+        lines.extend(later_lines);
+        Ok((items, lines))
+    }
+
     fn walk(
         &self,
         limit: usize,
-        mut visit: impl FnMut(u64, Row<'_>) -> Result<(), FileError>,
+        visit: impl FnMut(u64, Row<'_>) -> Result<(), FileError>,
     ) -> Result<(), FileError> {
-        let mut visited = 0;
         match &self.body {
-            Body::Csv { text, delimiter } => {
-                let mut reader = csv_reader(text.as_bytes(), *delimiter);
-                let mut lines = LineCounter::new(text.as_bytes());
-                let mut record = csv::StringRecord::new();
-                while visited < limit {
-                    let more = reader.read_record(&mut record).map_err(|e| {
-                        let line = e.position().map_or(0, |p| lines.line_at(p.byte()));
-                        FileError::at(&self.file, line, None, format!("unreadable row: {e}"))
-                    })?;
-                    if !more {
-                        break;
-                    }
-                    let line = record.position().map_or(0, |p| lines.line_at(p.byte()));
-                    if line <= self.header_line || record.iter().all(str::is_empty) {
-                        continue;
-                    }
-                    visit(line, Row::Csv(&record))?;
-                    visited += 1;
-                }
-            }
+            Body::Csv { text, .. } => self.walk_text(text, 1, limit, visit),
             Body::Excel { first_row, rows } => {
+                let mut visit = visit;
+                let mut visited = 0;
                 for (index, cells) in rows.iter().enumerate() {
                     let line = first_row + index as u64;
                     if line <= self.header_line {
@@ -261,7 +295,40 @@ impl<'a> Table<'a> {
                     visit(line, row).map_err(|e| self.place(e))?;
                     visited += 1;
                 }
+                Ok(())
             }
+        }
+    }
+
+    /// The rows of `text`, this text file's lines from `first_line` on.
+    fn walk_text(
+        &self,
+        text: &str,
+        first_line: u64,
+        limit: usize,
+        mut visit: impl FnMut(u64, Row<'_>) -> Result<(), FileError>,
+    ) -> Result<(), FileError> {
+        let Body::Csv { delimiter, .. } = &self.body else {
+            return Ok(());
+        };
+        let mut visited = 0;
+        let mut reader = csv_reader(text.as_bytes(), *delimiter);
+        let mut lines = LineCounter::new(text.as_bytes(), first_line);
+        let mut record = csv::StringRecord::new();
+        while visited < limit {
+            let more = reader.read_record(&mut record).map_err(|e| {
+                let line = e.position().map_or(0, |p| lines.line_at(p.byte()));
+                FileError::at(&self.file, line, None, format!("unreadable row: {e}"))
+            })?;
+            if !more {
+                break;
+            }
+            let line = record.position().map_or(0, |p| lines.line_at(p.byte()));
+            if line <= self.header_line || record.iter().all(str::is_empty) {
+                continue;
+            }
+            visit(line, Row::Csv(&record))?;
+            visited += 1;
         }
         Ok(())
     }
@@ -297,6 +364,17 @@ fn csv_reader(bytes: &[u8], delimiter: u8) -> csv::Reader<&[u8]> {
         .from_reader(bytes)
 }
 
+/// Text at least a few megabytes long with no quote character, split in two at the line end
+/// nearest its middle; `None` for any other.
+fn split_in_two(text: &str) -> Option<(&str, &str)> {
+    const WORTH_A_THREAD: usize = 4 << 20;
+    if text.len() < WORTH_A_THREAD || text.contains('"') {
+        return None;
+    }
+    let end = text[text.len() / 2..].find('\n')? + text.len() / 2 + 1;
+    (end < text.len()).then(|| text.split_at(end))
+}
+
 /// The 1-based line of a record from its start byte. The csv crate's own line numbers lag
 /// behind after a `\r\n` or a blank line (a record's start may sit on the line break before
 /// it), so lines are counted here, once over the text, from the first byte of the record.
@@ -307,11 +385,11 @@ struct LineCounter<'t> {
 }
 
 impl<'t> LineCounter<'t> {
-    fn new(text: &'t [u8]) -> LineCounter<'t> {
+    fn new(text: &'t [u8], first_line: u64) -> LineCounter<'t> {
         LineCounter {
             text,
             counted_to: 0,
-            line: 1,
+            line: first_line,
         }
     }
 
@@ -400,7 +478,7 @@ fn mode_of(values: &[usize]) -> Option<usize> {
 
 fn read_early_records(text: &str, delimiter: u8, count: usize) -> Vec<(u64, Vec<String>)> {
     let mut reader = csv_reader(text.as_bytes(), delimiter);
-    let mut lines = LineCounter::new(text.as_bytes());
+    let mut lines = LineCounter::new(text.as_bytes(), 1);
     let mut rows = Vec::new();
     for record in reader.records() {
         let Ok(record) = record else { break };
@@ -515,91 +593,6 @@ fn open_excel<'a>(
     })
 }
 
-enum WorkbookError {
-    Unreadable(String),
-    NoSuchSheet { wanted: String, sheets: Vec<String> },
-    NoSheet,
-}
-
-/// What calamine read of a workbook.
-struct Workbook {
-    /// `xlsx` or `xls`.
-    kind: &'static str,
-    sheets: Vec<String>,
-    /// The sheet read.
-    name: String,
-    range: calamine::Range<Data>,
-}
-
-/// The workbook's kind, its sheets, the chosen sheet and its cells: everything calamine is
-/// asked, in one place, so that one guard covers it.
-fn read_workbook(bytes: &[u8], sheet: Option<&str>) -> Result<Workbook, WorkbookError> {
-    let unreadable = |e: &dyn std::fmt::Display| WorkbookError::Unreadable(e.to_string());
-    // Told apart by their magic numbers, so a broken file's error is its own format's.
-    let (mut workbook, kind) = if bytes.starts_with(b"PK") {
-        let xlsx =
-            open_workbook_from_rs(Cursor::new(Cow::Borrowed(bytes))).map_err(|e| unreadable(&e))?;
-        (Sheets::Xlsx(xlsx), "xlsx")
-    } else {
-        let rebuilt = rebuilt_xls(bytes).map_err(|e| unreadable(&e))?;
-        let xls = open_workbook_from_rs(Cursor::new(Cow::<[u8]>::Owned(rebuilt)))
-            .map_err(|e| unreadable(&e))?;
-        (Sheets::Xls(xls), "xls")
-    };
-    let sheets = workbook.sheet_names();
-    let name = match sheet {
-        Some(wanted) => sheets
-            .iter()
-            .find(|s| s.trim() == wanted.trim())
-            .cloned()
-            .ok_or_else(|| WorkbookError::NoSuchSheet {
-                wanted: wanted.to_string(),
-                sheets: sheets.clone(),
-            })?,
-        None => sheets.first().cloned().ok_or(WorkbookError::NoSheet)?,
-    };
-    let range = workbook
-        .worksheet_range(&name)
-        .map_err(|e| unreadable(&e))?;
-    Ok(Workbook {
-        kind,
-        sheets,
-        name,
-        range,
-    })
-}
-
-/// A legacy workbook's `Workbook` stream in a freshly written container. calamine 0.38 follows
-/// the container's sector chains without checking them, and a chain that loops (a 5 KB upload
-/// found by the fuzzer) makes it allocate without end; the `cfb` crate refuses such chains,
-/// and calamine then reads a container that cfb wrote, whose chains are sound.
-fn rebuilt_xls(bytes: &[u8]) -> Result<Vec<u8>, String> {
-    use std::io::{Read, Write};
-    let error = |e: std::io::Error| e.to_string();
-    let mut source = cfb::CompoundFile::open(Cursor::new(bytes)).map_err(error)?;
-    let stream = ["/Workbook", "/Book"]
-        .into_iter()
-        .find(|name| source.is_stream(name))
-        .ok_or("it has no Workbook stream (not an Excel 97-2003 file)")?;
-    let mut data = Vec::new();
-    source
-        .open_stream(stream)
-        .map_err(error)?
-        .read_to_end(&mut data)
-        .map_err(error)?;
-    // Version 3 (512-byte sectors), as Excel writes them: calamine misreads version 4.
-    let mut rebuilt =
-        cfb::CompoundFile::create_with_version(cfb::Version::V3, Cursor::new(Vec::new()))
-            .map_err(error)?;
-    rebuilt
-        .create_stream(stream)
-        .map_err(error)?
-        .write_all(&data)
-        .map_err(error)?;
-    rebuilt.flush().map_err(error)?;
-    Ok(rebuilt.into_inner().into_inner())
-}
-
 fn excel_field(cell: &Data) -> Field<'_> {
     match cell {
         Data::Empty | Data::Error(_) => Field::Empty,
@@ -626,6 +619,62 @@ mod tests {
 
     fn open(bytes: &[u8]) -> Table<'_> {
         Table::open("t.csv", bytes, None, &never).unwrap()
+    }
+
+    /// A text file long enough to be read in two halves: a header, then `count` rows of
+    /// `i,x` (line `i + 2`), with `bad` rows holding a non-number.
+    fn long_file(count: u64, bad: &[u64]) -> String {
+        let mut text = String::from("index,value\r\n");
+        for i in 0..count {
+            let value = if bad.contains(&i) {
+                "oops"
+            } else {
+                "12345678.12345678"
+            };
+            text.push_str(&format!("{i},{value}\r\n"));
+        }
+        text
+    }
+
+    fn read_long(table: &Table<'_>) -> Result<(Vec<u64>, Vec<u64>), FileError> {
+        table.read_rows(|line, row| {
+            let value = row.get(1).text();
+            if value.parse::<f64>().is_err() {
+                return Err(FileError::at("t.csv", line, Some("value"), "not a number"));
+            }
+            Ok(row.get(0).text().parse::<u64>().unwrap_or(u64::MAX))
+        })
+    }
+
+    #[test]
+    fn a_long_file_read_in_halves_keeps_every_row_and_line_in_order() {
+        let count = 200_000;
+        let text = long_file(count, &[]);
+        assert!(split_in_two(&text).is_some(), "long enough to split");
+        let table = open(text.as_bytes());
+        let (indexes, lines) = read_long(&table).expect("rows");
+        assert_eq!(indexes, (0..count).collect::<Vec<_>>());
+        assert_eq!(lines, (2..count + 2).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_long_file_is_refused_at_its_first_bad_row_in_either_half() {
+        let count = 200_000;
+        for bad in [vec![150_000], vec![10, 150_000], vec![count - 1]] {
+            let text = long_file(count, &bad);
+            let table = open(text.as_bytes());
+            let error = read_long(&table).expect_err("a bad row");
+            assert_eq!(error.line, bad[0] + 2, "bad rows {bad:?}");
+        }
+    }
+
+    #[test]
+    fn quoted_text_is_read_whole() {
+        let mut text = long_file(200_000, &[]);
+        text.push_str("\"200000\",\"1\"\r\n");
+        assert!(split_in_two(&text).is_none());
+        let (indexes, _) = read_long(&open(text.as_bytes())).expect("rows");
+        assert_eq!(indexes.len(), 200_001);
     }
 
     fn rows(table: &Table<'_>) -> Vec<(u64, Vec<String>)> {
