@@ -181,7 +181,13 @@ impl Recorder {
         })
     }
 
+    /// The rows recorded since the last take. The next batch's snapshots are reserved at once
+    /// (a batch is as long as the last one): grown by doubling, a batch of a long run writes
+    /// megabytes of fresh memory again at every step.
     pub fn take(&mut self) -> Rows {
-        std::mem::take(&mut self.rows)
+        let batch = self.rows.snapshots.len();
+        let rows = std::mem::take(&mut self.rows);
+        self.rows.snapshots.reserve(batch);
+        rows
     }
 }
