@@ -142,11 +142,13 @@ fn series_key(tx: &Connection, series: &SeriesKey) -> Result<i64> {
     .map_err(db_error)
 }
 
-/// Runs a query of `ts, open, high, low, close, volume` from [`BAR_VALUES`].
-pub(crate) fn read(connection: &Connection, query: &Query) -> Result<Vec<Bar>> {
+/// Runs a query of `ts, open, high, low, close, volume` from [`BAR_VALUES`], of about
+/// `expected` rows (its limit: a run reads chunks of thousands, which would otherwise be
+/// grown by doubling into fresh memory each time).
+pub(crate) fn read(connection: &Connection, query: &Query, expected: usize) -> Result<Vec<Bar>> {
     let mut statement = connection.prepare_cached(&query.sql).map_err(db_error)?;
     let mut rows = statement.query(codec::params(query)).map_err(db_error)?;
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(expected.min(1 << 20));
     while let Some(row) = rows.next().map_err(db_error)? {
         out.push(read_bar(row)?);
     }

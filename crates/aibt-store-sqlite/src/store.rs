@@ -316,8 +316,9 @@ impl Store for SqliteStore {
     }
 
     async fn bars(&self, series: &SeriesKey, range: BarRange) -> Result<Vec<Bar>> {
+        let expected = range.limit.unwrap_or(0) as usize;
         let query = query::bars_from(DIALECT, crate::bars::BAR_VALUES, series, range);
-        self.read(move |connection| crate::bars::read(connection, &query))
+        self.read(move |connection| crate::bars::read(connection, &query, expected))
             .await
     }
 
@@ -330,7 +331,7 @@ impl Store for SqliteStore {
         let query =
             query::bars_before_from(DIALECT, crate::bars::BAR_VALUES, series, before, count);
         let mut bars: Vec<Bar> = self
-            .read(move |connection| crate::bars::read(connection, &query))
+            .read(move |connection| crate::bars::read(connection, &query, count as usize))
             .await?;
         bars.reverse();
         Ok(bars)
