@@ -14,12 +14,6 @@ use clap::Parser;
 
 use cli::{Cli, Command};
 
-/// A long backtest allocates and frees a few small strings per bar on one thread and frees
-/// them on another (the writer's encoding); glibc's allocator spent a tenth of such a run in
-/// consolidating and unlinking chunks, mimalloc's per-thread pages do not.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // A server must outlive its clients: with SIGPIPE at its default, a client that closes its
