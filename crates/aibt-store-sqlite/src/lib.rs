@@ -10,10 +10,10 @@
 //!
 //! The SQL comes from `aibt_store::sql`; this crate owns the connections (`connection`), the
 //! schema and its migrations (`migrations`, `migrations/*.sql`), the conversion of values to
-//! SQLite's columns (`codec`), reading and writing rows (`tables`), the step batches of a
-//! running backtest (`batch`), the compact forms of snapshots and bars behind the views
-//! `account_snapshots` and `market_bars` (`snapshots`, `bars`) and the `Store`
-//! implementation (`store`).
+//! SQLite's columns (`codec`), reading and writing rows (`tables`; many at once: `bulk`), the
+//! step batches of a running backtest (`batch`), the compact forms of snapshots and bars
+//! behind the views `account_snapshots` and `market_bars` (`snapshots`, `bars`) and the
+//! `Store` implementation (`store`).
 
 mod bars;
 mod batch;
