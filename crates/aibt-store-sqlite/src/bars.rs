@@ -67,7 +67,7 @@ pub(crate) fn import(
              volume = excluded.volume",
         )
         .map_err(db_error)?;
-    let mut fixed = aibt_core::decimal::FixedText::new();
+    let mut encoder = RowEncoder::new(key);
     for bar in bars {
         let ts = codec::ts(bar.ts);
         let stored: Option<Bar> = existing
@@ -78,16 +78,9 @@ pub(crate) fn import(
         if !outcome.count(series, bar, stored.map(|s| s == *bar), mode)? {
             continue;
         }
-        upsert
-            .execute(params![
-                key,
-                ts,
-                mantissa_value(bar.open.mantissa(), 8, &mut fixed),
-                mantissa_value(bar.high.mantissa(), 8, &mut fixed),
-                mantissa_value(bar.low.mantissa(), 8, &mut fixed),
-                mantissa_value(bar.close.mantissa(), 8, &mut fixed),
-                mantissa_value(bar.volume.mantissa(), 8, &mut fixed),
-            ])
+        encoder
+            .bind(&mut upsert, 1, bar)
+            .and_then(|()| upsert.raw_execute())
             .map_err(db_error)?;
     }
     Ok(outcome)
@@ -100,25 +93,48 @@ const ROWS: BulkInsert<'static> = BulkInsert {
 
 /// Bars at times the series holds none of, several to a statement.
 fn insert_new(tx: &Connection, key: i64, bars: &[Bar]) -> Result<()> {
-    let mut fixed = aibt_core::decimal::FixedText::new();
-    let mut time = codec::TimeText::new();
+    let mut encoder = RowEncoder::new(key);
     ROWS.insert(
         tx,
         bars,
-        |insert, at, bar| {
-            insert.raw_bind_parameter(at, key)?;
-            insert.raw_bind_parameter(at + 1, time.format(bar.ts))?;
-            let prices = [bar.open, bar.high, bar.low, bar.close];
-            for (i, price) in prices.iter().enumerate() {
-                insert.raw_bind_parameter(
-                    at + 2 + i,
-                    mantissa_value(price.mantissa(), 8, &mut fixed),
-                )?;
-            }
-            insert.raw_bind_parameter(at + 6, mantissa_value(bar.volume.mantissa(), 8, &mut fixed))
-        },
+        |insert, at, bar| encoder.bind(insert, at, bar),
         |error, _| db_error(error),
     )
+}
+
+/// A bar as the columns of `ROWS`: the series' key, the time, the prices as stored.
+struct RowEncoder {
+    key: i64,
+    fixed: aibt_core::decimal::FixedText,
+    time: codec::TimeText,
+}
+
+impl RowEncoder {
+    fn new(key: i64) -> RowEncoder {
+        RowEncoder {
+            key,
+            fixed: aibt_core::decimal::FixedText::new(),
+            time: codec::TimeText::new(),
+        }
+    }
+
+    /// Binds `bar` from the 1-based parameter `at`.
+    fn bind(
+        &mut self,
+        statement: &mut rusqlite::Statement<'_>,
+        at: usize,
+        bar: &Bar,
+    ) -> rusqlite::Result<()> {
+        statement.raw_bind_parameter(at, self.key)?;
+        statement.raw_bind_parameter(at + 1, self.time.format(bar.ts))?;
+        let prices = [bar.open, bar.high, bar.low, bar.close];
+        for (i, price) in prices.iter().enumerate() {
+            let value = mantissa_value(price.mantissa(), 8, &mut self.fixed);
+            statement.raw_bind_parameter(at + 2 + i, value)?;
+        }
+        let volume = mantissa_value(bar.volume.mantissa(), 8, &mut self.fixed);
+        statement.raw_bind_parameter(at + 6, volume)
+    }
 }
 
 /// The key of a series in `bar_series`, made on its first bar.

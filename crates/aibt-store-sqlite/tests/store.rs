@@ -181,23 +181,47 @@ fn urls_name_files() {
     assert!(path_from_url("sqlite://").is_err());
 }
 
+/// A database file as the first `version` migrations left it, written without aibt: each
+/// migration's SQL as shipped, recorded as applied.
+fn database_at_version(path: &std::path::Path, version: usize) -> Connection {
+    let migrations = [
+        include_str!("../migrations/0001_foundation.sql"),
+        include_str!("../migrations/0002_llm_decisions.sql"),
+        include_str!("../migrations/0003_orders.sql"),
+        include_str!("../migrations/0004_experiments.sql"),
+        include_str!("../migrations/0005_reasoning_and_cost.sql"),
+        include_str!("../migrations/0006_call_slots.sql"),
+        include_str!("../migrations/0007_tools.sql"),
+        include_str!("../migrations/0008_series.sql"),
+        include_str!("../migrations/0009_compact_snapshots.sql"),
+        include_str!("../migrations/0010_compact_bars.sql"),
+    ];
+    let raw = Connection::open(path).expect("raw");
+    raw.execute_batch(
+        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY NOT NULL, name TEXT NOT NULL,
+            applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')));",
+    )
+    .expect("migrations table");
+    for (applied, sql) in (1..).zip(&migrations[..version]) {
+        raw.execute_batch(sql).expect("an old migration");
+        raw.execute(
+            "INSERT INTO schema_migrations (version, name) VALUES (?1, 'old')",
+            [applied],
+        )
+        .expect("recorded");
+    }
+    raw
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_version_1_database_is_upgraded_in_place() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("old.db");
     {
         // The database as aibt's first release left it.
-        let raw = Connection::open(&path).expect("raw");
+        let raw = database_at_version(&path, 1);
         raw.execute_batch(
-            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY NOT NULL, name TEXT NOT NULL,
-                applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')));",
-        )
-        .expect("migrations table");
-        raw.execute_batch(include_str!("../migrations/0001_foundation.sql"))
-            .expect("version 1");
-        raw.execute_batch(
-            "INSERT INTO schema_migrations (version, name) VALUES (1, 'foundation');
-             INSERT INTO virtual_accounts (account_id, market_type, initial_balance, current_balance,
+            "INSERT INTO virtual_accounts (account_id, market_type, initial_balance, current_balance,
                 stock_price, stock_market_value)
              VALUES ('old-account', 'US', '1234.50000000', '1234.50000000', '0.00000000', '0.00000000');
              INSERT INTO ai_configs (config_id, name, local_ai_base_url, local_ai_api_key, local_ai_model_name)
@@ -228,32 +252,7 @@ async fn a_version_10_database_keeps_its_bars_and_snapshots_through_the_rebuild(
     {
         // The database as migration 10 left it, with a bar and a snapshot written through the
         // seed's views (a small and a 20-digit value, so both stored forms are rebuilt).
-        let raw = Connection::open(&path).expect("raw");
-        raw.execute_batch(
-            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY NOT NULL, name TEXT NOT NULL,
-                applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')));",
-        )
-        .expect("migrations table");
-        let migrations = [
-            include_str!("../migrations/0001_foundation.sql"),
-            include_str!("../migrations/0002_llm_decisions.sql"),
-            include_str!("../migrations/0003_orders.sql"),
-            include_str!("../migrations/0004_experiments.sql"),
-            include_str!("../migrations/0005_reasoning_and_cost.sql"),
-            include_str!("../migrations/0006_call_slots.sql"),
-            include_str!("../migrations/0007_tools.sql"),
-            include_str!("../migrations/0008_series.sql"),
-            include_str!("../migrations/0009_compact_snapshots.sql"),
-            include_str!("../migrations/0010_compact_bars.sql"),
-        ];
-        for (version, sql) in (1..).zip(migrations) {
-            raw.execute_batch(sql).expect("an old migration");
-            raw.execute(
-                "INSERT INTO schema_migrations (version, name) VALUES (?1, 'old')",
-                [version],
-            )
-            .expect("recorded");
-        }
+        let raw = database_at_version(&path, 10);
         raw.execute_batch(
             "INSERT INTO market_bars (symbol, market_type, granularity, ts, open, high, low, close, volume)
              VALUES ('OLD', 'US', 'daily', '2020-01-02T00:00:00Z', '10.50000000',
